@@ -1,0 +1,62 @@
+"""The `swarmvip` command line: argparse, one error boundary, exit codes; heavy imports deferred.
+
+Each subcommand lives in its own module that exposes `register(subparsers)`; this module only
+assembles them, so `swarmvip --help` and `swarmvip agent` load neither Docker nor Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from swarmvip import __version__
+from swarmvip.errors import ExitCode, SwarmvipError
+
+COMMAND_MODULES = (
+    "swarmvip.commands.stack",  # validate, plan, render, deploy, rm
+    "swarmvip.commands.status",  # status, drain, undrain, tui
+    "swarmvip.agent.cli",  # agent
+    "swarmvip.lab.cli",  # lab
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="swarmvip",
+        description="Highly available virtual IPs for Docker Swarm, with keepalived and node labels.",
+    )
+    parser.add_argument("--version", action="version", version=f"swarmvip {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument(
+        "-H", "--host", help="engine to talk to, like docker -H (default: $DOCKER_HOST)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return int(ExitCode.USAGE)
+    try:
+        return int(args.func(args))
+    except SwarmvipError as exc:
+        if args.debug:
+            raise
+        print(f"swarmvip: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("swarmvip: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,188 @@
+"""Plain, immutable values shared by every layer: the stack spec, observed nodes, the plan.
+
+Nothing here does I/O, and no raw Docker dict ever reaches these types: adapters convert.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+LABEL_PREFIX = "swarmvip."
+STACK_NAMESPACE_LABEL = "com.docker.stack.namespace"
+OWNER_LABEL = "swarmvip.owner"
+STACK_LABEL = "swarmvip.stack"
+GROUP_LABEL = "swarmvip.groups"
+NODE_LABEL = "swarmvip.node"
+HASH_LABEL = "swarmvip.hash"
+
+
+class Preemption(StrEnum):
+    """sticky = nopreempt (the holder keeps the VIP); preferred = the best node takes it back."""
+
+    STICKY = "sticky"
+    PREFERRED = "preferred"
+
+
+class CheckKind(StrEnum):
+    TCP = "tcp"
+    HTTP = "http"
+    COMMAND = "command"
+
+
+@dataclass(frozen=True, slots=True)
+class Timers:
+    """VRRP timing: advert_int in seconds; VRRPv3 is needed below one second."""
+
+    advert_int: float = 1.0
+    version: Literal[2, 3] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class HealthCheck:
+    """A health check the agent runs on its node; failing lowers priority by |weight|.
+
+    weight 0 means a failing check puts the instance into FAULT.
+    target: "host:port" for tcp, a URL for http; argv for command.
+    """
+
+    name: str
+    kind: CheckKind
+    target: str = ""
+    argv: tuple[str, ...] = ()
+    expect_status: int = 200
+    interval: float = 2.0
+    timeout: float = 1.0
+    fall: int = 2
+    rise: int = 2
+    weight: int = -50
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyHooks:
+    """argv run by the agent on a VRRP transition into that state (never through a shell)."""
+
+    master: tuple[str, ...] = ()
+    backup: tuple[str, ...] = ()
+    fault: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """One Swarm placement constraint, e.g. node.labels.edge == true."""
+
+    key: str
+    operator: Literal["==", "!="]
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.operator} {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class VipGroup:
+    """One VRRP instance: addresses that move together between the selected nodes."""
+
+    name: str
+    addresses: tuple[IPInterface, ...]
+    constraints: tuple[Constraint, ...] = ()
+    vrid: int | None = None
+    preemption: Preemption = Preemption.PREFERRED
+    preempt_delay: float = 0.0
+    timers: Timers = field(default_factory=Timers)
+    checks: tuple[HealthCheck, ...] = ()
+    notify: NotifyHooks = field(default_factory=NotifyHooks)
+    auth_secret: str | None = None
+
+    @property
+    def family(self) -> int:
+        return self.addresses[0].version
+
+
+@dataclass(frozen=True, slots=True)
+class StackSpec:
+    """The validated x-swarmvip block of one stack file."""
+
+    path: str
+    image: str
+    groups: tuple[VipGroup, ...]
+    has_services: bool = False
+    stop_grace_period: float = 10.0
+
+
+class Role(StrEnum):
+    MANAGER = "manager"
+    WORKER = "worker"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A swarm node as the cluster adapter observed it."""
+
+    id: str
+    hostname: str
+    role: Role
+    availability: str  # active | pause | drain
+    state: str  # ready | down | unknown
+    addr: str
+    labels: tuple[tuple[str, str], ...] = ()
+    engine_labels: tuple[tuple[str, str], ...] = ()
+
+    def label(self, key: str) -> str | None:
+        return dict(self.labels).get(key)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSettings:
+    """The validated swarmvip.* labels of one node."""
+
+    priority: int | None = None
+    interface: str | None = None
+    unicast: IPAddress | None = None
+    unicast6: IPAddress | None = None
+    drain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InstancePlan:
+    """One VRRP instance as it will run on one node."""
+
+    group: str
+    vrid: int
+    priority: int
+    preemption: Preemption
+    preempt_delay: float
+    timers: Timers
+    unicast_src: str
+    peers: tuple[str, ...]
+    addresses: tuple[IPInterface, ...]
+    checks: tuple[HealthCheck, ...]
+    notify: NotifyHooks
+    auth_secret: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NodePlan:
+    """Everything one node's keepalived task needs."""
+
+    node_id: str
+    hostname: str
+    interface: str | None  # label override; None = the agent detects it
+    unicast_src: str
+    instances: tuple[InstancePlan, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The desired VIP layer of one stack."""
+
+    stack: str
+    image: str
+    nodes: tuple[NodePlan, ...]
+    warnings: tuple[str, ...] = ()
+    stop_grace_period: float = 10.0
