@@ -25,7 +25,7 @@ COMMAND_MODULES = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="swarmvip",
-        description="Highly available virtual IPs for Docker Swarm, with keepalived and node labels.",
+        description="Highly available virtual IPs for Docker Swarm, with keepalived and node labels.",  # noqa: E501
     )
     parser.add_argument("--version", action="version", version=f"swarmvip {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")

@@ -105,6 +105,14 @@ class VipGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class SecretSource:
+    """A compose top-level secret used for VRRP auth: from a file (data) or external (None)."""
+
+    name: str
+    data: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StackSpec:
     """The validated x-swarmvip block of one stack file."""
 
@@ -113,6 +121,7 @@ class StackSpec:
     groups: tuple[VipGroup, ...]
     has_services: bool = False
     stop_grace_period: float = 10.0
+    secrets: tuple[SecretSource, ...] = ()
 
 
 class Role(StrEnum):

@@ -1,0 +1,160 @@
+"""Stack subcommands: validate, plan, render, deploy, rm (an _add_x/_cmd_x pair each)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from swarmvip.errors import ExitCode
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+def _warn(text: str) -> None:
+    print(f"swarmvip: warning: {text}", file=sys.stderr, flush=True)
+
+
+def _add_validate(sub: Any) -> None:
+    p = sub.add_parser("validate", help="check a stack file and report every problem at once")
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_validate)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from swarmvip.stackfile import read_stack
+
+    spec = read_stack(args.file)
+    _print(
+        f"{args.file}: ok: {len(spec.groups)} VIP group(s): "
+        + ", ".join(f"{g.name} ({', '.join(map(str, g.addresses))})" for g in spec.groups)
+    )
+    return ExitCode.OK
+
+
+def _stack_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="compose stack file with an x-swarmvip: block")
+    p.add_argument("--stack", help="stack name (default: the file name without extension)")
+
+
+def _prepare(args: argparse.Namespace) -> Any:
+    from swarmvip.cluster import Cluster
+    from swarmvip.deploy import prepare, stack_name
+    from swarmvip.stackfile import read_stack
+
+    spec = read_stack(args.file)
+    stack = stack_name(args.file, args.stack)
+    cluster = Cluster.connect(args.host)
+    prepared = prepare(spec, stack, cluster)
+    for warning in prepared.plan.warnings:
+        _warn(warning)
+    return cluster, prepared
+
+
+def _add_plan(sub: Any) -> None:
+    p = sub.add_parser("plan", help="show what deploy would do, per node")
+    _stack_args(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_plan)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from swarmvip.planview import plan_document, plan_table
+
+    _, prepared = _prepare(args)
+    doc = plan_document(prepared)
+    _print(json.dumps(doc, indent=2) if args.json else plan_table(doc))
+    return ExitCode.OK
+
+
+def _add_render(sub: Any) -> None:
+    p = sub.add_parser("render", help="write the VIP layer as a plain compose stack + configs")
+    _stack_args(p)
+    p.add_argument("-o", "--output", required=True, help="directory to write into")
+    p.set_defaults(func=_cmd_render)
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from swarmvip.compose import write_compose
+
+    _, prepared = _prepare(args)
+    path = write_compose(prepared, args.output)
+    _print(f"wrote {path}; deploy it with: docker stack deploy -c {path} {prepared.plan.stack}")
+    return ExitCode.OK
+
+
+def _add_deploy(sub: Any) -> None:
+    p = sub.add_parser("deploy", help="deploy the VIP layer (and the file's services)")
+    _stack_args(p)
+    p.add_argument("--vip-only", action="store_true", help="skip the file's ordinary services")
+    p.add_argument("--dry-run", action="store_true", help="print the actions, change nothing")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for tasks")
+    p.set_defaults(func=_cmd_deploy)
+
+
+def _cmd_deploy(args: argparse.Namespace) -> int:
+    from swarmvip.deploy import apply, deploy_services, require_docker_cli
+
+    cluster, prepared = _prepare(args)
+    cli = require_docker_cli(prepared.spec, args.vip_only)
+    stack = prepared.plan.stack
+    if args.dry_run:
+        for action in prepared.actions:
+            _print(f"would {action.describe()}")
+        _print(f"{len(prepared.actions)} action(s); nothing changed (--dry-run)")
+        return ExitCode.OK
+    apply(prepared, cluster, lambda line: _print(f"  {line}"))
+    if cli is not None:
+        _print(f"  docker stack deploy {stack} (services of {args.file})")
+        deploy_services(cli, args.file, stack, args.host)
+    cluster.wait_running(stack, args.timeout, _progress_printer())
+    _print(
+        f"stack {stack}: {len(prepared.plan.nodes)} keepalived task(s) running, "
+        f"{len(prepared.actions)} change(s)"
+    )
+    return ExitCode.OK
+
+
+def _progress_printer() -> Any:
+    last: list[tuple[int, int]] = []
+
+    def show(running: int, total: int, problems: list[str]) -> None:
+        if not last or last[-1] != (running, total):
+            _print(
+                f"  {running}/{total} keepalived tasks running"
+                + (f" (waiting: {'; '.join(problems)})" if problems else "")
+            )
+            last.append((running, total))
+
+    return show
+
+
+def _add_rm(sub: Any) -> None:
+    p = sub.add_parser("rm", help="remove a stack's VIP layer (and its services)")
+    p.add_argument("stack")
+    p.set_defaults(func=_cmd_rm)
+
+
+def _cmd_rm(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
+    from swarmvip.cluster import Cluster
+    from swarmvip.deploy import remove
+
+    cluster = Cluster.connect(args.host)
+    count = remove(args.stack, cluster, lambda line: _print(f"  {line}"))
+    cli = shutil.which("docker")
+    if cli:
+        argv = [cli] + (["-H", args.host] if args.host else []) + ["stack", "rm", args.stack]
+        subprocess.run(argv, capture_output=True, text=True, check=False)
+    _print(f"stack {args.stack}: removed {count} swarmvip object(s)")
+    return ExitCode.OK
+
+
+def register(sub: Any) -> None:
+    for add in (_add_validate, _add_plan, _add_render, _add_deploy, _add_rm):
+        add(sub)

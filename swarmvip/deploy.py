@@ -1,0 +1,130 @@
+"""Deploy orchestration: observe the swarm, plan, render, diff, then apply in order.
+
+Everything that can fail on input (stack file, labels, VRIDs, secrets, missing CLI) fails
+before the first write, so a refused deploy leaves the swarm untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from swarmvip import agentspec
+from swarmvip.cluster import Cluster
+from swarmvip.errors import ClusterError, ConfigError, Problem
+from swarmvip.model import Plan, StackSpec
+from swarmvip.plan.build import build_plan
+from swarmvip.plan.desired import STACK_NAME, DesiredState, desired_state
+from swarmvip.plan.diff import Action, diff, teardown
+from swarmvip.render import render_keepalived
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    spec: StackSpec
+    plan: Plan
+    desired: DesiredState
+    actions: tuple[Action, ...]
+    keepalived_confs: dict[str, str]
+
+
+def stack_name(file: str, given: str | None) -> str:
+    """--stack, else the file's name without extension, in Docker's stack-name rules."""
+    name = given or re.sub(
+        r"[^a-z0-9_-]+", "-", os.path.splitext(os.path.basename(file))[0].lower()
+    )
+    if not STACK_NAME.fullmatch(name):
+        raise ConfigError(
+            [
+                Problem(
+                    file=file,
+                    key="--stack",
+                    message=f"{name!r} is not a stack name",
+                    fix="use --stack with lowercase letters, digits, - and _",
+                )
+            ]
+        )
+    return name
+
+
+def plan_for(spec: StackSpec, stack: str, cluster: Cluster) -> Plan:
+    vrids = cluster.vrids()
+    used = {v: other for other, groups in vrids.items() if other != stack for v in groups.values()}
+    return build_plan(spec, stack, cluster.nodes(), used, vrids.get(stack))
+
+
+def render_all(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
+    confs = {n.node_id: render_keepalived(n, plan.stack) for n in plan.nodes}
+    specs = {n.node_id: agentspec.to_json(agentspec.AgentSpec(plan.stack, n)) for n in plan.nodes}
+    return confs, specs
+
+
+def prepare(spec: StackSpec, stack: str, cluster: Cluster) -> Prepared:
+    plan = plan_for(spec, stack, cluster)
+    confs, specs = render_all(plan)
+    desired = desired_state(plan, confs, specs, spec.secrets)
+    missing = sorted(set(desired.external_secrets) - cluster.secret_names())
+    if missing:
+        raise ConfigError(
+            [
+                Problem(
+                    file=spec.path,
+                    key="auth_secret",
+                    message=f"swarm secret {name!r} does not exist",
+                    fix=f"printf PASSWORD | docker secret create {name} -",
+                )
+                for name in missing
+            ]
+        )
+    actions = diff(desired, cluster.observe(stack))
+    return Prepared(spec, plan, desired, actions, confs)
+
+
+def require_docker_cli(spec: StackSpec, vip_only: bool) -> str | None:
+    if not spec.has_services or vip_only:
+        return None
+    cli = shutil.which("docker")
+    if cli is None:
+        raise ConfigError(
+            [
+                Problem(
+                    file=spec.path,
+                    key="services",
+                    message="the file has services but the docker CLI is missing",
+                    fix="install the docker CLI, or deploy with --vip-only",
+                )
+            ]
+        )
+    return cli
+
+
+def apply(prepared: Prepared, cluster: Cluster, progress: Progress) -> None:
+    for action in prepared.actions:
+        progress(action.describe())
+        cluster.apply(action)
+
+
+def deploy_services(cli: str, file: str, stack: str, host: str | None) -> None:
+    """Ordinary services: the Docker CLI's own stack deploy (no compose re-implementation)."""
+    argv = (
+        [cli]
+        + (["-H", host] if host else [])
+        + ["stack", "deploy", "--resolve-image", "never", "-c", file, stack]
+    )
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ClusterError(f"docker stack deploy failed: {result.stderr.strip()}")
+
+
+def remove(stack: str, cluster: Cluster, progress: Progress) -> int:
+    actions = teardown(cluster.observe(stack))
+    for action in actions:
+        progress(action.describe())
+        cluster.apply(action)
+    return len(actions)

@@ -1,0 +1,126 @@
+"""Node labels in the `swarmvip.` namespace: parse and validate them into NodeSettings. Pure.
+
+A label value is operator input that would otherwise reach keepalived.conf, so every value is
+checked against a strict pattern or type; nothing else is ever rendered.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+
+from swarmvip.errors import Problem
+from swarmvip.model import LABEL_PREFIX, Node, NodeSettings
+
+PRIORITY = "swarmvip.priority"
+INTERFACE = "swarmvip.interface"
+UNICAST = "swarmvip.unicast"
+UNICAST6 = "swarmvip.unicast6"
+DRAIN = "swarmvip.drain"
+KNOWN = (PRIORITY, INTERFACE, UNICAST, UNICAST6, DRAIN)
+
+IFACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,14}$")
+_TRUE = ("true", "yes", "1", "on")
+_FALSE = ("false", "no", "0", "off", "")
+
+
+def _where(node: Node) -> str:
+    return f"node {node.hostname} ({node.id[:12]})"
+
+
+def _problem(node: Node, key: str, message: str, fix: str) -> Problem:
+    return Problem(file=_where(node), key=f"label {key}", message=message, fix=fix)
+
+
+def parse_priority(value: str) -> int | None:
+    """1..254 as plain decimal digits, else None."""
+    if not re.fullmatch(r"[0-9]{1,3}", value):
+        return None
+    number = int(value)
+    return number if 1 <= number <= 254 else None
+
+
+def _priority_problem(node: Node, key: str, value: str) -> Problem | None:
+    if parse_priority(value) is None:
+        return _problem(
+            node,
+            key,
+            f"{value!r} is not a priority",
+            f"docker node update --label-add {key}=N {node.hostname} with N from 1 to 254",
+        )
+    return None
+
+
+def _address(
+    node: Node, key: str, value: str, version: int | None
+) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address | None, Problem | None]:
+    try:
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        addr = None
+    if addr is None or (version is not None and addr.version != version):
+        kind = {None: "an IP address", 4: "an IPv4 address", 6: "an IPv6 address"}[version]
+        return None, _problem(
+            node,
+            key,
+            f"{value!r} is not {kind}",
+            f"docker node update --label-add {key}=ADDRESS {node.hostname}",
+        )
+    return addr, None
+
+
+def _drain(node: Node, value: str) -> tuple[bool, Problem | None]:
+    lowered = value.lower()
+    if lowered in _TRUE or lowered in _FALSE:
+        return lowered in _TRUE, None
+    return False, _problem(node, DRAIN, f"{value!r} is not true or false", "use true or false")
+
+
+def _unknown(node: Node, key: str) -> Problem | None:
+    if key in KNOWN or key.startswith(PRIORITY + "."):
+        return None
+    close = difflib.get_close_matches(key, KNOWN, n=1)
+    fix = f"did you mean {close[0]}?" if close else f"known labels: {', '.join(KNOWN)}"
+    return _problem(node, key, "unknown swarmvip label", fix)
+
+
+def node_settings(node: Node, group: str | None = None) -> tuple[NodeSettings, list[Problem]]:
+    """The node's swarmvip settings and every problem with its labels.
+
+    `swarmvip.priority.<group>` wins over `swarmvip.priority` for that group.
+    """
+    labels = {k: v for k, v in node.labels if k.startswith(LABEL_PREFIX)}
+    problems = [p for k in labels if (p := _unknown(node, k)) is not None]
+    priority_key = f"{PRIORITY}.{group}" if f"{PRIORITY}.{group}" in labels else PRIORITY
+    for key in (k for k in labels if k == PRIORITY or k.startswith(PRIORITY + ".")):
+        if (p := _priority_problem(node, key, labels[key])) is not None:
+            problems.append(p)
+    interface = labels.get(INTERFACE)
+    if interface is not None and not IFACE_PATTERN.fullmatch(interface):
+        problems.append(
+            _problem(
+                node,
+                INTERFACE,
+                f"{interface!r} is not an interface name",
+                "use the name shown by `ip link` (letters, digits, . _ -; at most 15)",
+            )
+        )
+        interface = None
+    unicast, p4 = (
+        _address(node, UNICAST, labels[UNICAST], None) if UNICAST in labels else (None, None)
+    )
+    unicast6, p6 = (
+        _address(node, UNICAST6, labels[UNICAST6], 6) if UNICAST6 in labels else (None, None)
+    )
+    drain, pd = _drain(node, labels.get(DRAIN, ""))
+    problems += [p for p in (p4, p6, pd) if p is not None]
+    priority_text = labels.get(priority_key)
+    settings = NodeSettings(
+        priority=parse_priority(priority_text) if priority_text is not None else None,
+        interface=interface,
+        unicast=unicast,
+        unicast6=unicast6,
+        drain=drain,
+    )
+    return settings, problems

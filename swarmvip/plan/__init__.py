@@ -1,0 +1,1 @@
+"""The pure planning core: from a StackSpec and observed nodes to a Plan, then to actions."""

@@ -1,0 +1,189 @@
+"""Build the Plan: eligible nodes per group, priorities, VRIDs, unicast peers. Pure."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from swarmvip.constraints import matches_all
+from swarmvip.errors import ConfigError, Problem
+from swarmvip.labels import node_settings
+from swarmvip.model import InstancePlan, Node, NodePlan, NodeSettings, Plan, StackSpec, VipGroup
+from swarmvip.plan.priorities import PriorityConflict, assign_priorities
+from swarmvip.plan.vrids import VridConflict, allocate_vrids
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A node that runs one group, with its validated settings and its unicast source."""
+
+    node: Node
+    settings: NodeSettings
+    unicast: str
+
+
+def _unicast(node: Node, settings: NodeSettings, family: int) -> str | None:
+    override = settings.unicast6 if family == 6 and settings.unicast6 else settings.unicast
+    if override is not None and override.version == family:
+        return str(override)
+    try:
+        addr = ipaddress.ip_address(node.addr)
+    except ValueError:
+        return None
+    return str(addr) if addr.version == family and not addr.is_unspecified else None
+
+
+def _members(
+    group: VipGroup, nodes: Sequence[Node], file: str, problems: list[Problem]
+) -> list[Member]:
+    members = []
+    for node in nodes:
+        if not matches_all(node, group.constraints):
+            continue
+        settings, label_problems = node_settings(node, group.name)
+        problems.extend(label_problems)
+        if settings.drain:
+            continue
+        unicast = _unicast(node, settings, group.family)
+        if unicast is None:
+            label = "swarmvip.unicast6" if group.family == 6 else "swarmvip.unicast"
+            problems.append(
+                Problem(
+                    file=file,
+                    key=f"x-swarmvip.vips.{group.name}",
+                    message=f"node {node.hostname} has no IPv{group.family} address for VRRP",
+                    fix=f"docker node update --label-add {label}=ADDRESS {node.hostname}",
+                )
+            )
+            continue
+        members.append(Member(node, settings, unicast))
+    return members
+
+
+def _check_group(
+    group: VipGroup, members: list[Member], file: str, problems: list[Problem], warnings: list[str]
+) -> None:
+    key = f"x-swarmvip.vips.{group.name}"
+    if not members:
+        shown = ", ".join(map(str, group.constraints)) or "(none)"
+        problems.append(
+            Problem(
+                file=file,
+                key=f"{key}.placement",
+                message=(f"no eligible node (constraints: {shown})"),
+                fix="label nodes to match, e.g. docker node update --label-add edge=true NODE",
+            )
+        )
+    elif len(members) == 1:
+        warnings.append(
+            f"{key}: only {members[0].node.hostname} is eligible: the VIP has no"
+            " failover (no HA) until another node matches"
+        )
+    node_ips = {m.unicast: m.node.hostname for m in members}
+    for addr in group.addresses:
+        if str(addr.ip) in node_ips:
+            problems.append(
+                Problem(
+                    file=file,
+                    key=f"{key}.addresses",
+                    message=(f"{addr.ip} is the address of node {node_ips[str(addr.ip)]}"),
+                    fix="a VIP must be a free address in the nodes' subnet",
+                )
+            )
+
+
+def _instances(
+    group: VipGroup, vrid: int, members: list[Member], priorities: Mapping[str, int]
+) -> dict[str, InstancePlan]:
+    unicasts = [m.unicast for m in members]
+    return {
+        m.node.id: InstancePlan(
+            group=group.name,
+            vrid=vrid,
+            priority=priorities[m.node.id],
+            preemption=group.preemption,
+            preempt_delay=group.preempt_delay,
+            timers=group.timers,
+            unicast_src=m.unicast,
+            peers=tuple(u for u in unicasts if u != m.unicast),
+            addresses=group.addresses,
+            checks=group.checks,
+            notify=group.notify,
+            auth_secret=group.auth_secret,
+        )
+        for m in members
+    }
+
+
+def build_plan(
+    spec: StackSpec,
+    stack: str,
+    nodes: Sequence[Node],
+    used_vrids: Mapping[int, str] | None = None,
+    current_vrids: Mapping[str, int] | None = None,
+) -> Plan:
+    """The desired VIP layer, or ConfigError listing every problem (labels included)."""
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    ordered = sorted(nodes, key=lambda n: (n.hostname, n.id))
+    try:
+        vrids = allocate_vrids(
+            stack, {g.name: g.vrid for g in spec.groups}, used_vrids or {}, current_vrids
+        )
+    except VridConflict as exc:
+        raise ConfigError(
+            [
+                Problem(
+                    file=spec.path,
+                    key="x-swarmvip.vips",
+                    message=str(exc),
+                    fix="pick another vrid or leave it out",
+                )
+            ]
+        ) from exc
+    per_node: dict[str, list[InstancePlan]] = {}
+    settings: dict[str, Member] = {}
+    for group in spec.groups:
+        members = _members(group, ordered, spec.path, problems)
+        _check_group(group, members, spec.path, problems, warnings)
+        try:
+            prios = assign_priorities(
+                [(m.node.id, m.node.hostname, m.settings.priority) for m in members]
+            )
+        except PriorityConflict as exc:
+            problems.append(
+                Problem(
+                    file=spec.path,
+                    key=f"x-swarmvip.vips.{group.name}",
+                    message=str(exc),
+                    fix="give each node its own priority label",
+                )
+            )
+            continue
+        for node_id, inst in _instances(group, vrids[group.name], members, prios).items():
+            per_node.setdefault(node_id, []).append(inst)
+        settings.update({m.node.id: m for m in members})
+    if problems:
+        raise ConfigError(_unique(problems))
+    node_plans = tuple(
+        NodePlan(
+            node_id=m.node.id,
+            hostname=m.node.hostname,
+            interface=m.settings.interface,
+            unicast_src=m.unicast,
+            instances=tuple(per_node[m.node.id]),
+        )
+        for m in sorted(settings.values(), key=lambda m: (m.node.hostname, m.node.id))
+    )
+    return Plan(
+        stack=stack,
+        image=spec.image,
+        nodes=node_plans,
+        warnings=tuple(warnings),
+        stop_grace_period=spec.stop_grace_period,
+    )
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))

@@ -1,0 +1,139 @@
+"""Compare desired swarm objects with observed ones into an ordered tuple of actions. Pure.
+
+Order: secrets and configs first (nothing references them yet), new services, updates of
+lower-priority nodes before higher ones (the likely holder last), removals of services, then
+removal of configs and secrets no service uses any more. An unchanged stack yields no action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from swarmvip.plan.desired import DesiredObject, DesiredService, DesiredState
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedService:
+    id: str
+    name: str
+    node_id: str
+    spec_hash: str
+    top_priority: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedObject:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """This stack's swarmvip objects as the cluster adapter found them."""
+
+    services: tuple[ObservedService, ...] = ()
+    configs: tuple[ObservedObject, ...] = ()
+    secrets: tuple[ObservedObject, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CreateConfig:
+    obj: DesiredObject
+
+    def describe(self) -> str:
+        return f"create config {self.obj.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSecret:
+    obj: DesiredObject
+
+    def describe(self) -> str:
+        return f"create secret {self.obj.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateService:
+    service: DesiredService
+
+    def describe(self) -> str:
+        return f"create service {self.service.name} on {self.service.hostname}"
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateService:
+    current: ObservedService
+    service: DesiredService
+
+    def describe(self) -> str:
+        return f"update service {self.service.name} on {self.service.hostname}"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveService:
+    current: ObservedService
+
+    def describe(self) -> str:
+        return f"remove service {self.current.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveConfig:
+    current: ObservedObject
+
+    def describe(self) -> str:
+        return f"remove config {self.current.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveSecret:
+    current: ObservedObject
+
+    def describe(self) -> str:
+        return f"remove secret {self.current.name}"
+
+
+Action = (
+    CreateConfig
+    | CreateSecret
+    | CreateService
+    | UpdateService
+    | RemoveService
+    | RemoveConfig
+    | RemoveSecret
+)
+
+
+def diff(
+    desired: DesiredState, observed: Observed, holder: str | None = None
+) -> tuple[Action, ...]:
+    """holder: node id observed holding a VIP, updated last whatever its priority."""
+    have_configs = {c.name for c in observed.configs}
+    have_secrets = {s.name for s in observed.secrets}
+    by_node = {s.node_id: s for s in observed.services}
+    wanted_nodes = {s.node_id for s in desired.services}
+    actions: list[Action] = [CreateSecret(s) for s in desired.secrets if s.name not in have_secrets]
+    actions += [CreateConfig(c) for c in desired.configs if c.name not in have_configs]
+    actions += [CreateService(s) for s in desired.services if s.node_id not in by_node]
+    updates = [
+        s
+        for s in desired.services
+        if s.node_id in by_node and by_node[s.node_id].spec_hash != s.spec_hash
+    ]
+    updates.sort(key=lambda s: (s.node_id == holder, s.top_priority, s.name))
+    actions += [UpdateService(by_node[s.node_id], s) for s in updates]
+    actions += [RemoveService(s) for s in observed.services if s.node_id not in wanted_nodes]
+    keep_configs = {c.name for c in desired.configs}
+    keep_secrets = {s.name for s in desired.secrets}
+    actions += [RemoveConfig(c) for c in observed.configs if c.name not in keep_configs]
+    actions += [RemoveSecret(s) for s in observed.secrets if s.name not in keep_secrets]
+    return tuple(actions)
+
+
+def teardown(observed: Observed) -> tuple[Action, ...]:
+    """Everything swarmvip made for a stack, services before what they reference."""
+    return (
+        *(RemoveService(s) for s in observed.services),
+        *(RemoveConfig(c) for c in observed.configs),
+        *(RemoveSecret(s) for s in observed.secrets),
+    )

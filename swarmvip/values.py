@@ -1,0 +1,110 @@
+"""Strict readers for single stack-file values: durations, integers, names, addresses. Pure.
+
+Each returns the value or None after recording a problem on the Source; nothing loose passes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from swarmvip.model import IPInterface
+from swarmvip.source import Path, Source
+
+NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+CHECK_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]{0,254}$")
+_DURATION = re.compile(r"^(?P<n>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|m|h)?$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def duration(src: Source, path: Path, value: Any, *, minimum: float = 0.0) -> float | None:
+    """Seconds from 2, 2.5, "2s", "500ms", "1m"; None (with a problem) otherwise."""
+    if isinstance(value, bool):
+        seconds = None
+    elif isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value).strip())
+        seconds = float(match["n"]) * _UNIT[match["unit"]] if match else None
+    if seconds is None or seconds < minimum:
+        src.problem(
+            path,
+            f"{value!r} is not a duration of at least {minimum:g}s",
+            "write seconds like 2, 0.5, '2s' or '500ms'",
+        )
+        return None
+    return seconds
+
+
+def integer(src: Source, path: Path, value: Any, low: int, high: int) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        src.problem(
+            path,
+            f"{value!r} is not a whole number from {low} to {high}",
+            f"use a number between {low} and {high}",
+        )
+        return None
+    return value
+
+
+def text(src: Source, path: Path, value: Any, pattern: re.Pattern[str], what: str) -> str | None:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        src.problem(path, f"{value!r} is not a valid {what}", f"it must match {pattern.pattern}")
+        return None
+    return value
+
+
+def argv(src: Source, path: Path, value: Any) -> tuple[str, ...] | None:
+    """A command as a list of strings (never a shell line); no NUL or newline inside."""
+    if isinstance(value, str):
+        src.problem(
+            path,
+            "a command must be a list of arguments, not a shell string",
+            f"write it as a list, e.g. {value.split()!r}",
+        )
+        return None
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(a, str) and a and not set(a) & {"\0", "\n", "\r"} for a in value)
+    ):
+        src.problem(
+            path,
+            "a command must be a non-empty list of strings",
+            "e.g. ['/usr/local/bin/check', '--quiet']",
+        )
+        return None
+    return tuple(value)
+
+
+def vip_address(src: Source, path: Path, value: Any) -> IPInterface | None:
+    """An IPv4/IPv6 host address with an explicit prefix, usable as a VIP."""
+    if not isinstance(value, str) or "/" not in value:
+        src.problem(
+            path,
+            f"{value!r} is not an address with a prefix",
+            "write ADDRESS/PREFIX, e.g. 10.0.0.100/24 or fd00::100/64",
+        )
+        return None
+    try:
+        iface = ipaddress.ip_interface(value)
+    except ValueError as exc:
+        src.problem(path, f"{value!r} is not a valid address: {exc}", "e.g. 10.0.0.100/24")
+        return None
+    ip = iface.ip
+    bad = ip.is_loopback or ip.is_multicast or ip.is_unspecified or ip.is_link_local
+    if bad or (
+        iface.network.num_addresses > 2
+        and ip in (iface.network.network_address, iface.network.broadcast_address)
+    ):
+        src.problem(
+            path,
+            f"{value} cannot be a VIP (network, broadcast, loopback, multicast,"
+            " link-local or unspecified address)",
+            "pick a free host address",
+        )
+        return None
+    return iface
