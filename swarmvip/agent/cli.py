@@ -1,0 +1,75 @@
+"""`swarmvip agent`: the entrypoint of the keepalived task image (stdlib + pyroute2 only)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from swarmvip import paths
+from swarmvip.errors import ExitCode
+
+DESCRIPTION = """Run keepalived for this node as a supervised child and report its state as
+JSON lines on stdout (schema: swarmvip.agent.report). Meant to be PID 1 of a swarmvip task."""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "agent",
+        help="run keepalived on this node (the task image's entrypoint)",
+        description=DESCRIPTION,
+    )
+    parser.add_argument("--spec", default=paths.AGENT_SPEC, help="agent spec JSON (%(default)s)")
+    parser.add_argument(
+        "--conf", default=paths.KEEPALIVED_CONF, help="rendered keepalived.conf (%(default)s)"
+    )
+    parser.add_argument(
+        "--run-dir",
+        default=paths.RUN_DIR,
+        help="wrapper config, FIFO, track files, pid files (%(default)s)",
+    )
+    parser.add_argument(
+        "--secrets-dir",
+        default=paths.SECRETS_DIR,
+        help="where auth secrets are mounted (%(default)s)",
+    )
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=2.0,
+        help="seconds between heartbeat reports (%(default)s)",
+    )
+    parser.add_argument(
+        "--retry",
+        type=float,
+        default=5.0,
+        help="seconds between attempts while in FAULT (%(default)s)",
+    )
+    parser.add_argument("--keepalived", default="keepalived", help="keepalived binary")
+    parser.add_argument("--hostname", default=None, help="node name in reports (uname)")
+    parser.set_defaults(func=run_agent)
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    from swarmvip.agent.keepalived import Layout
+    from swarmvip.agent.run import Agent, Options
+    from swarmvip.agentspec import from_json
+
+    try:
+        spec = from_json(Path(args.spec).read_text())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"swarmvip agent: cannot load agent spec {args.spec}: {exc}", file=sys.stderr)
+        return int(ExitCode.USAGE)
+    layout = Layout(
+        conf=Path(args.conf), run_dir=Path(args.run_dir), secrets_dir=Path(args.secrets_dir)
+    )
+    opts = Options(
+        layout=layout,
+        heartbeat=args.heartbeat,
+        retry=args.retry,
+        keepalived_bin=args.keepalived,
+        hostname=args.hostname or os.uname().nodename,
+    )
+    return Agent(spec, opts).run()

@@ -1,0 +1,63 @@
+"""Notify hooks: argv run on a VRRP transition (never through a shell), with bounded time.
+
+Environment: SWARMVIP_GROUP, SWARMVIP_STATE (MASTER|BACKUP|FAULT), SWARMVIP_VIPS (space
+separated, with prefix). Each hook runs in its own thread so the agent's loop never waits.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+
+from swarmvip.agent import procs
+from swarmvip.model import NotifyHooks
+
+DEFAULT_TIMEOUT = 10.0
+
+
+def hook_argv(hooks: NotifyHooks, state: str) -> tuple[str, ...]:
+    return {"MASTER": hooks.master, "BACKUP": hooks.backup, "FAULT": hooks.fault}.get(state, ())
+
+
+def hook_env(group: str, state: str, vips: tuple[str, ...]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(SWARMVIP_GROUP=group, SWARMVIP_STATE=state, SWARMVIP_VIPS=" ".join(vips))
+    return env
+
+
+def _run(argv: tuple[str, ...], env: dict[str, str], timeout: float) -> None:
+    try:
+        proc = procs.spawn(argv, env=env, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno())
+    except OSError as exc:
+        print(f"swarmvip agent: hook {argv[0]!r} failed to start: {exc}", file=sys.stderr)
+        return
+    try:
+        code = proc.wait(timeout=timeout)
+        if code:
+            print(f"swarmvip agent: hook {argv[0]!r} exited {code}", file=sys.stderr)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        print(f"swarmvip agent: hook {argv[0]!r} killed after {timeout}s", file=sys.stderr)
+    finally:
+        procs.forget(proc)
+
+
+def run_hook(
+    hooks: NotifyHooks,
+    group: str,
+    state: str,
+    vips: tuple[str, ...],
+    timeout: float = DEFAULT_TIMEOUT,
+) -> threading.Thread | None:
+    """Start the hook for `state` in a thread (None if there is no hook for it)."""
+    argv = hook_argv(hooks, state)
+    if not argv:
+        return None
+    thread = threading.Thread(
+        target=_run, args=(argv, hook_env(group, state, vips), timeout), daemon=True
+    )
+    thread.start()
+    return thread

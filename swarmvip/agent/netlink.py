@@ -1,0 +1,180 @@
+"""The agent's only pyroute2 user: find the interface, remove stale VIPs, watch addresses.
+
+Plain values go out (interface names, frozensets of address strings); pyroute2 messages never
+leave this module. `netns` (a name under /run/netns) exists for tests; the agent itself runs
+in the node's namespace and leaves it None.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import select
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pyroute2 import IPRoute, IPRSocket
+from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR
+
+from swarmvip.model import IPInterface
+
+ADDR_GROUPS = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
+MAIN_TABLE = 254
+
+
+class InterfaceNotFound(Exception):
+    """No interface matches; the message is the reason shown in the fault report."""
+
+
+def _index_of(ipr: Any, name: str) -> int | None:
+    found = ipr.link_lookup(ifname=name)
+    return int(found[0]) if found else None
+
+
+def _name_of(ipr: Any, index: int) -> str:
+    return str(ipr.get_links(index)[0].get_attr("IFLA_IFNAME"))
+
+
+def _index_by_address(ipr: Any, address: str) -> int | None:
+    want = ipaddress.ip_address(address)
+    for msg in ipr.get_addr():
+        if ipaddress.ip_address(msg.get_attr("IFA_ADDRESS")) == want:
+            return int(msg["index"])
+    return None
+
+
+def _index_by_route(ipr: Any, vips: Iterable[IPInterface]) -> int | None:
+    """The interface of the most specific non-default main-table route containing a VIP."""
+    best: tuple[int, int] | None = None
+    for vip in vips:
+        for route in ipr.get_routes(family=2 if vip.version == 4 else 10, table=MAIN_TABLE):
+            dst, oif = route.get_attr("RTA_DST"), route.get_attr("RTA_OIF")
+            if dst is None or oif is None or route["dst_len"] == 0:
+                continue
+            net = ipaddress.ip_network(f"{dst}/{route['dst_len']}", strict=False)
+            if vip.ip in net and (best is None or net.prefixlen > best[0]):
+                best = (net.prefixlen, int(oif))
+    return best[1] if best else None
+
+
+def detect_interface(
+    unicast_src: str,
+    vips: Iterable[IPInterface],
+    override: str | None = None,
+    netns: str | None = None,
+) -> str:
+    """The override if it exists, else the holder of unicast_src, else the route to the VIPs."""
+    vips = tuple(vips)
+    with IPRoute(netns=netns) as ipr:
+        if override:
+            if _index_of(ipr, override) is None:
+                raise InterfaceNotFound(f"interface {override!r} (node label) does not exist")
+            return override
+        index = _index_by_address(ipr, unicast_src) if unicast_src else None
+        if index is None:
+            index = _index_by_route(ipr, vips)
+        if index is None:
+            shown = ", ".join(v.with_prefixlen for v in vips)
+            raise InterfaceNotFound(
+                f"no interface holds {unicast_src} and no route covers {shown}; "
+                "set the node label swarmvip.interface"
+            )
+        return _name_of(ipr, index)
+
+
+def _addresses(ipr: Any, index: int) -> frozenset[str]:
+    return frozenset(
+        str(ipaddress.ip_address(m.get_attr("IFA_ADDRESS"))) for m in ipr.get_addr(index=index)
+    )
+
+
+def interface_addresses(iface: str, netns: str | None = None) -> frozenset[str]:
+    with IPRoute(netns=netns) as ipr:
+        index = _index_of(ipr, iface)
+        return _addresses(ipr, index) if index is not None else frozenset()
+
+
+def remove_addresses(
+    iface: str, vips: Iterable[IPInterface], netns: str | None = None
+) -> tuple[str, ...]:
+    """Delete the given VIPs (any prefix length) from iface; returns the ones removed."""
+    removed: list[str] = []
+    with IPRoute(netns=netns) as ipr:
+        index = _index_of(ipr, iface)
+        if index is None:
+            return ()
+        for msg in ipr.get_addr(index=index):
+            addr = ipaddress.ip_address(msg.get_attr("IFA_ADDRESS"))
+            if any(v.ip == addr for v in vips):
+                ipr.addr("del", index=index, address=str(addr), prefixlen=msg["prefixlen"])
+                removed.append(f"{addr}/{msg['prefixlen']}")
+    return tuple(removed)
+
+
+class AddressWatcher(threading.Thread):
+    """One thread: dump the interface's addresses, then follow netlink address events.
+
+    Calls on_change(addresses) with the full set whenever it changes (and once after each dump).
+    On a receive-buffer overflow (ENOBUFS) it reopens the socket and dumps again.
+    """
+
+    def __init__(
+        self,
+        iface: str,
+        on_change: Callable[[frozenset[str]], None],
+        netns: str | None = None,
+        poll: float = 0.5,
+    ) -> None:
+        super().__init__(name=f"netlink-{iface}", daemon=True)
+        self.iface, self.on_change, self.netns, self.poll = iface, on_change, netns, poll
+        self._stop = threading.Event()
+        self._current: frozenset[str] | None = None
+        self.resyncs = 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _publish(self, addresses: frozenset[str]) -> None:
+        if addresses != self._current:
+            self._current = addresses
+            self.on_change(addresses)
+
+    def _dump(self) -> tuple[int | None, frozenset[str]]:
+        with IPRoute(netns=self.netns) as ipr:
+            index = _index_of(ipr, self.iface)
+            return index, (_addresses(ipr, index) if index is not None else frozenset())
+
+    def _apply(self, msgs: Iterable[Any], index: int | None, known: set[str]) -> None:
+        for msg in msgs:
+            if msg.get("index") != index or msg.get_attr("IFA_ADDRESS") is None:
+                continue
+            addr = str(ipaddress.ip_address(msg.get_attr("IFA_ADDRESS")))
+            if msg["event"] == "RTM_NEWADDR":
+                known.add(addr)
+            elif msg["event"] == "RTM_DELADDR":
+                known.discard(addr)
+
+    def _follow(self) -> None:
+        sock = IPRSocket(netns=self.netns, groups=ADDR_GROUPS)
+        try:
+            sock.bind()
+            index, dumped = self._dump()  # after bind: no event between dump and watch is lost
+            known = set(dumped)
+            self._publish(frozenset(known))
+            while not self._stop.is_set():
+                ready, _, _ = select.select([sock.fileno()], [], [], self.poll)
+                if ready:
+                    self._apply(sock.get(), index, known)
+                    self._publish(frozenset(known))
+        finally:
+            sock.close()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._follow()
+            except OSError as exc:  # ENOBUFS: events were lost; anything else: retry slowly
+                self.resyncs += 1
+                if exc.errno != errno.ENOBUFS:
+                    self._stop.wait(1.0)

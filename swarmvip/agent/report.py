@@ -1,0 +1,150 @@
+"""The agent's state report: one self-contained JSON line on stdout, read via service logs.
+
+Schema, version 1 (`"swarmvip_report": 1` marks a line as a report; keys are never removed
+within a version, new optional keys may be added):
+
+    {"swarmvip_report": 1,
+     "kind": "state" | "heartbeat" | "fault",   # state: something changed; heartbeat: periodic;
+                                                 # fault: the agent cannot run keepalived (reason)
+     "ts": 1763762400.123,        # unix time (float) when the line was written
+     "seq": 7,                    # per agent process, starts at 1, +1 per line
+     "interval": 2.0,             # heartbeat period: a node silent for ~3x this is unknown
+     "version": "0.1.0",          # swarmvip version of the agent
+     "stack": "web", "node": "<hostname>", "node_id": "<swarm node id>",
+     "interface": "eth0" | null,  # null until detected
+     "keepalived": "starting" | "running" | "exited" | "stopped",
+     "instances": [{"group": "web", "vrid": 51, "priority": 150,
+                    "vrrp_state": "MASTER" | "BACKUP" | "FAULT" | "STOP" | "UNKNOWN",
+                    "vips": ["10.0.0.100/24"],          # configured
+                    "vips_present": ["10.0.0.100/24"],  # observed on the interface (netlink)
+                    "holds_vip": true,                  # every configured VIP is present
+                    "checks": {"http": "ok" | "failing" | "unknown"}}],
+     "reason": null | "why the agent is in fault / keepalived is not running"}
+
+`parse_report` accepts the raw line or one carrying `docker service logs` prefixes (an RFC 3339
+timestamp from `-t`, and/or `svc.1.taskid@node    | `) and returns None for anything else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+SCHEMA = 1
+MARKER = '{"swarmvip_report":'
+
+Kind = Literal["state", "heartbeat", "fault"]
+KIND_VALUES = ("state", "heartbeat", "fault")
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceReport:
+    """What one node observes about one VRRP instance."""
+
+    group: str
+    vrid: int
+    priority: int
+    vrrp_state: str
+    vips: tuple[str, ...]
+    vips_present: tuple[str, ...]
+    holds_vip: bool
+    checks: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One report line, as written by an agent."""
+
+    kind: Kind
+    ts: float
+    seq: int
+    stack: str
+    node: str
+    node_id: str
+    interface: str | None
+    keepalived: str
+    instances: tuple[InstanceReport, ...]
+    reason: str | None = None
+    interval: float = 2.0
+    version: str = ""
+    schema: int = SCHEMA
+
+
+def _instance_doc(inst: InstanceReport) -> dict[str, Any]:
+    return {
+        "group": inst.group,
+        "vrid": inst.vrid,
+        "priority": inst.priority,
+        "vrrp_state": inst.vrrp_state,
+        "vips": list(inst.vips),
+        "vips_present": list(inst.vips_present),
+        "holds_vip": inst.holds_vip,
+        "checks": dict(inst.checks),
+    }
+
+
+def to_line(report: Report) -> str:
+    """The JSON line (no newline), compact, with the marker key first."""
+    doc: dict[str, Any] = {
+        "swarmvip_report": report.schema,
+        "kind": report.kind,
+        "ts": round(report.ts, 3),
+        "seq": report.seq,
+        "interval": report.interval,
+        "version": report.version,
+        "stack": report.stack,
+        "node": report.node,
+        "node_id": report.node_id,
+        "interface": report.interface,
+        "keepalived": report.keepalived,
+        "instances": [_instance_doc(i) for i in report.instances],
+        "reason": report.reason,
+    }
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def _instance_from(doc: dict[str, Any]) -> InstanceReport:
+    return InstanceReport(
+        group=str(doc["group"]),
+        vrid=int(doc["vrid"]),
+        priority=int(doc["priority"]),
+        vrrp_state=str(doc["vrrp_state"]),
+        vips=tuple(str(v) for v in doc.get("vips", ())),
+        vips_present=tuple(str(v) for v in doc["vips_present"]),
+        holds_vip=bool(doc["holds_vip"]),
+        checks=tuple(sorted((str(k), str(v)) for k, v in doc.get("checks", {}).items())),
+    )
+
+
+def _from_doc(doc: dict[str, Any]) -> Report | None:
+    if doc.get("swarmvip_report") != SCHEMA or doc.get("kind") not in KIND_VALUES:
+        return None
+    return Report(
+        kind=doc["kind"],
+        ts=float(doc["ts"]),
+        seq=int(doc["seq"]),
+        stack=str(doc["stack"]),
+        node=str(doc["node"]),
+        node_id=str(doc["node_id"]),
+        interface=None if doc.get("interface") is None else str(doc["interface"]),
+        keepalived=str(doc["keepalived"]),
+        instances=tuple(_instance_from(i) for i in doc["instances"]),
+        reason=None if doc.get("reason") is None else str(doc["reason"]),
+        interval=float(doc.get("interval", 2.0)),
+        version=str(doc.get("version", "")),
+    )
+
+
+def parse_report(line: str) -> Report | None:
+    """The report on this log line, or None (not a report, truncated, or another schema)."""
+    start = line.find(MARKER)
+    if start < 0:
+        start = line.find('{"swarmvip_report": ')
+    if start < 0:
+        return None
+    try:
+        doc, _ = json.JSONDecoder().raw_decode(line, start)
+        return _from_doc(doc) if isinstance(doc, dict) else None
+    except (ValueError, KeyError, TypeError):
+        return None
