@@ -33,20 +33,25 @@ def _environment() -> jinja2.Environment:
     env.globals.update(
         fmt_seconds=fmt_seconds,
         track_name=lambda i, c: paths.track_name(i.group, c.name),
-        track_path=lambda i, c: paths.track_path(i.group, c.name),
+        track_path=lambda i, c, d=paths.TRACK_DIR: paths.track_path(i.group, c.name, d),
         auth_param=lambda i: "$" + paths.auth_param(i.group),
     )
     return env
 
 
-def render_keepalived(node: NodePlan, stack: str, notify_fifo: str = paths.NOTIFY_FIFO) -> str:
+def render_keepalived(
+    node: NodePlan,
+    stack: str,
+    notify_fifo: str = paths.NOTIFY_FIFO,
+    track_dir: str = paths.TRACK_DIR,
+) -> str:
     """keepalived.conf text for one node; $SWARMVIP_* parameters are left for the agent."""
     template = _environment().get_template("keepalived.conf.j2")
     return template.render(
         node=node,
         stack=stack,
         version=__version__,
-        paths={"notify_fifo": notify_fifo},
+        paths={"notify_fifo": notify_fifo, "track_dir": track_dir},
     )
 
 
