@@ -1,0 +1,36 @@
+"""The architecture, made executable: import contracts and a lean CLI start."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _loaded_after(code: str) -> set[str]:
+    probe = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=ROOT)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_help_loads_neither_textual_nor_docker() -> None:
+    code = ("from swarmvip.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass")
+    loaded = _loaded_after(code)
+    assert not {m for m in loaded if m.split(".")[0] in ("textual", "docker", "jinja2", "yaml")}
+
+
+def test_agent_imports_only_what_the_image_ships() -> None:
+    loaded = _loaded_after("import swarmvip.agent.cli, swarmvip.agent.run")
+    heavy = {m.split(".")[0] for m in loaded} & {"textual", "docker", "jinja2", "yaml", "requests"}
+    assert heavy == set()
+
+
+def test_import_contracts_hold() -> None:
+    lint = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

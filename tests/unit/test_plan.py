@@ -1,0 +1,148 @@
+"""The planner: eligibility, tie-free priorities, peers, VRIDs, label validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from swarmvip.errors import ConfigError
+from swarmvip.plan.build import build_plan
+from swarmvip.plan.priorities import PriorityConflict, assign_priorities
+from swarmvip.plan.vrids import VridConflict, allocate_vrids
+
+from .builders import THREE, node, spec
+
+WEB = "web:\n  addresses: [10.213.0.100/24]\n"
+
+
+def test_every_node_gets_a_distinct_priority_and_the_others_as_peers() -> None:
+    plan = build_plan(spec(WEB), "s", THREE)
+    prios = {n.hostname: n.instances[0].priority for n in plan.nodes}
+    assert prios == {"node1": 250, "node2": 240, "node3": 230}
+    node2 = next(n for n in plan.nodes if n.hostname == "node2")
+    assert node2.instances[0].peers == ("10.213.0.11", "10.213.0.13")
+    assert node2.instances[0].unicast_src == "10.213.0.12"
+
+
+def test_priority_label_wins_and_auto_values_skip_it() -> None:
+    nodes = (node("a", "10.0.0.1", swarmvip__priority="250"), node("b", "10.0.0.2"),
+             node("c", "10.0.0.3"))
+    plan = build_plan(spec("web:\n  addresses: [10.0.0.100/24]\n"), "s", nodes)
+    assert {n.hostname: n.instances[0].priority for n in plan.nodes} == {
+        "a": 250, "b": 249, "c": 239}
+
+
+def test_group_specific_priority_label_wins_over_the_general_one() -> None:
+    nodes = (node("a", "10.0.0.1", swarmvip__priority="10", **{"swarmvip__priority__web": "99"}),
+             node("b", "10.0.0.2"))
+    plan = build_plan(spec("web:\n  addresses: [10.0.0.100/24]\n"), "s", nodes)
+    assert plan.nodes[0].instances[0].priority == 99
+
+
+def test_equal_priority_labels_are_an_error_naming_both_nodes() -> None:
+    nodes = (node("a", "10.0.0.1", swarmvip__priority="100"),
+             node("b", "10.0.0.2", swarmvip__priority="100"))
+    with pytest.raises(ConfigError, match="nodes a and b both have priority 100"):
+        build_plan(spec("web:\n  addresses: [10.0.0.100/24]\n"), "s", nodes)
+
+
+def test_priorities_stay_unique_for_large_groups() -> None:
+    nodes = [(f"id{i}", f"h{i:04d}", None) for i in range(200)]
+    prios = assign_priorities(nodes)
+    assert len(set(prios.values())) == 200 and all(1 <= p <= 254 for p in prios.values())
+    with pytest.raises(PriorityConflict):
+        assign_priorities([(f"id{i}", f"h{i}", None) for i in range(255)])
+
+
+def test_constraints_select_nodes() -> None:
+    nodes = (node("a", "10.0.0.1", edge="true"), node("b", "10.0.0.2", edge="TRUE"),
+             node("c", "10.0.0.3"))
+    vip = "web:\n  addresses: [10.0.0.100/24]\n  placement:\n    constraints: [node.labels.edge == true]\n"
+    assert [n.hostname for n in build_plan(spec(vip), "s", nodes).nodes] == ["a", "b"]
+    vip_ne = vip.replace("==", "!=")
+    assert [n.hostname for n in build_plan(spec(vip_ne), "s", nodes).nodes] == ["c"]
+
+
+def test_role_and_hostname_constraints() -> None:
+    vip = ("web:\n  addresses: [10.213.0.100/24]\n  placement:\n"
+           "    constraints: [node.role == worker, node.hostname != node3]\n")
+    assert [n.hostname for n in build_plan(spec(vip), "s", THREE).nodes] == ["node2"]
+
+
+def test_no_eligible_node_is_an_error_and_one_node_a_warning() -> None:
+    vip = "web:\n  addresses: [10.213.0.100/24]\n  placement:\n    constraints: [node.labels.x == y]\n"
+    with pytest.raises(ConfigError, match="no eligible node"):
+        build_plan(spec(vip), "s", THREE)
+    one = vip.replace("node.labels.x == y", "node.hostname == node2")
+    plan = build_plan(spec(one), "s", THREE)
+    assert len(plan.nodes) == 1 and "no HA" in plan.warnings[0]
+
+
+def test_vip_equal_to_a_node_address_is_refused() -> None:
+    with pytest.raises(ConfigError, match="10.213.0.12 is the address of node node2"):
+        build_plan(spec("web:\n  addresses: [10.213.0.12/24]\n"), "s", THREE)
+
+
+@pytest.mark.parametrize("label,value", [
+    ("swarmvip.priority", "100\nvrrp_script x {"),
+    ("swarmvip.priority", "255"),
+    ("swarmvip.priority", "0"),
+    ("swarmvip.priority", "12a"),
+    ("swarmvip.interface", "eth0 }\nvrrp_instance evil {"),
+    ("swarmvip.interface", 'eth0"'),
+    ("swarmvip.interface", "a-very-long-interface-name"),
+    ("swarmvip.unicast", "10.0.0.1 }"),
+    ("swarmvip.unicast", "include /etc/shadow"),
+    ("swarmvip.unicast6", "10.0.0.1"),
+    ("swarmvip.drain", "maybe"),
+    ("swarmvip.prority", "100"),
+])
+def test_label_injection_and_bad_values_are_refused(label: str, value: str) -> None:
+    nodes = (node("a", "10.0.0.1", **{label.replace(".", "__"): value}), node("b", "10.0.0.2"))
+    with pytest.raises(ConfigError) as caught:
+        build_plan(spec("web:\n  addresses: [10.0.0.100/24]\n"), "s", nodes)
+    problem = caught.value.problems[0]
+    assert problem.key == f"label {label}" and "node a" in problem.file
+    assert "docker node update" in problem.fix or "did you mean" in problem.fix or problem.fix
+
+
+def test_unicast_label_overrides_swarm_address() -> None:
+    nodes = (node("a", "10.0.0.1", swarmvip__unicast="10.1.0.1"), node("b", "10.0.0.2"))
+    plan = build_plan(spec("web:\n  addresses: [10.1.0.100/24]\n"), "s", nodes)
+    assert plan.nodes[0].unicast_src == "10.1.0.1"
+    assert plan.nodes[1].instances[0].peers == ("10.1.0.1",)
+
+
+def test_ipv6_group_needs_ipv6_unicast_addresses() -> None:
+    vip = "v6:\n  addresses: ['fd00::100/64']\n"
+    with pytest.raises(ConfigError, match="no IPv6 address"):
+        build_plan(spec(vip), "s", THREE)
+    nodes = (node("a", "10.0.0.1", swarmvip__unicast6="fd00::1"),
+             node("b", "10.0.0.2", swarmvip__unicast6="fd00::2"))
+    plan = build_plan(spec(vip), "s", nodes)
+    assert plan.nodes[0].instances[0].peers == ("fd00::2",)
+
+
+def test_drain_label_takes_the_node_out() -> None:
+    nodes = (*THREE[:2], node("node3", "10.213.0.13", swarmvip__drain="true"))
+    plan = build_plan(spec(WEB), "s", nodes)
+    assert [n.hostname for n in plan.nodes] == ["node1", "node2"]
+
+
+def test_vrids_are_deterministic_unique_and_avoid_other_stacks() -> None:
+    groups = {"a": None, "b": None, "c": 7}
+    first = allocate_vrids("s", groups, {})
+    assert first == allocate_vrids("s", groups, {})
+    assert len(set(first.values())) == 3 and first["c"] == 7
+    other = allocate_vrids("s", groups, {first["a"]: "t"})
+    assert other["a"] != first["a"] and other["a"] not in (other["b"], 7)
+    with pytest.raises(VridConflict, match="already used by stack t"):
+        allocate_vrids("s", groups, {7: "t"})
+
+
+def test_deployed_vrids_are_kept() -> None:
+    assert allocate_vrids("s", {"a": None}, {}, {"a": 42}) == {"a": 42}
+
+
+def test_vrid_used_by_another_stack_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="already used by stack other"):
+        build_plan(spec(WEB + "  vrid: 9\n"), "s", THREE, used_vrids={9: "other"})
