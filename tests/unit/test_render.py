@@ -19,7 +19,7 @@ from .builders import node
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("golden")
 STACKS = sorted((ROOT / "stacks").glob("*.yml"))
-LABELS = {"edge": "true", "proxy": "true", "db": "true"}
+LABELS = {"edge": "true", "proxy": "true", "db": "true", "web": "true"}
 NODES = tuple(node(f"node{i}", f"10.213.0.{10 + i}", "manager" if i == 1 else "worker", **LABELS)
               for i in (1, 2, 3))
 

@@ -1,0 +1,15 @@
+# Two entry points from a fresh Debian 12 machine (each does all of its own setup):
+#   make demo  - bring up a 3-node swarm lab, deploy an example VIP, show who holds it
+#   make test  - lint, type checks and every test, the end-to-end ones on the real lab included
+.PHONY: test demo bench lab-down
+test:
+	bash scripts/test.sh
+
+demo:
+	bash scripts/demo.sh
+
+bench:
+	bash scripts/bench.sh
+
+lab-down:
+	.venv/bin/swarmvip lab down
