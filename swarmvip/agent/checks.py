@@ -106,10 +106,10 @@ class CheckRunner(threading.Thread):
         self.group, self.check, self.track, self.on_change = group, check, track, on_change
         self.counter = Counter()
         self.first_done = threading.Event()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
     def step(self) -> None:
         before = self.counter.ok
@@ -123,6 +123,6 @@ class CheckRunner(threading.Thread):
         return max(1, self.check.fall), max(1, self.check.rise)
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.step()
-            self._stop.wait(self.check.interval)
+            self._halt.wait(self.check.interval)

@@ -128,12 +128,12 @@ class AddressWatcher(threading.Thread):
     ) -> None:
         super().__init__(name=f"netlink-{iface}", daemon=True)
         self.iface, self.on_change, self.netns, self.poll = iface, on_change, netns, poll
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._current: frozenset[str] | None = None
         self.resyncs = 0
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
     def _publish(self, addresses: frozenset[str]) -> None:
         if addresses != self._current:
@@ -162,7 +162,7 @@ class AddressWatcher(threading.Thread):
             index, dumped = self._dump()  # after bind: no event between dump and watch is lost
             known = set(dumped)
             self._publish(frozenset(known))
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 ready, _, _ = select.select([sock.fileno()], [], [], self.poll)
                 if ready:
                     self._apply(sock.get(), index, known)
@@ -171,10 +171,10 @@ class AddressWatcher(threading.Thread):
             sock.close()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self._follow()
             except OSError as exc:  # ENOBUFS: events were lost; anything else: retry slowly
                 self.resyncs += 1
                 if exc.errno != errno.ENOBUFS:
-                    self._stop.wait(1.0)
+                    self._halt.wait(1.0)

@@ -26,7 +26,7 @@ def _node() -> NodePlan:
         timers=Timers(),
         unicast_src="10.0.0.1",
         peers=("10.0.0.2",),
-        addresses=(ipaddress.ip_interface("10.0.0.100/24"), ipaddress.ip_interface("10.0.0.101/24")),
+        addresses=tuple(ipaddress.ip_interface(a) for a in ("10.0.0.100/24", "10.0.0.101/24")),
         checks=(HealthCheck(name="http", kind=CheckKind.TCP, target="127.0.0.1:80"),),
         notify=NotifyHooks(),
         auth_secret=None,
