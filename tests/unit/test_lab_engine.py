@@ -40,7 +40,7 @@ def test_failure_carries_command_and_stderr(fake: Engine) -> None:
 
 
 def test_timeout_is_an_error(fake: Engine) -> None:
-    with pytest.raises(DockerError, match="timed out after 0.2s"):
+    with pytest.raises(DockerError, match=r"timed out after 0\.2s"):
         fake.run("sleep", timeout=0.2)
 
 

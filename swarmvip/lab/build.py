@@ -1,0 +1,35 @@
+"""Build every image the lab needs: base and node (debootstrap) and the agent (./Dockerfile)."""
+
+from __future__ import annotations
+
+import logging
+
+from swarmvip.lab.agent_image import ensure_agent_image, find_source_root
+from swarmvip.lab.engine import Engine, LabError
+from swarmvip.lab.images import ensure_rootfs_images
+
+log = logging.getLogger("swarmvip.lab")
+
+
+def ensure_images(host: Engine, agent: bool = True) -> list[str]:
+    """Build what is missing or outdated; the names of the images built."""
+    built = ensure_rootfs_images(host)
+    if agent and _agent_buildable(host) and ensure_agent_image(host):
+        import swarmvip
+
+        built.append(swarmvip.DEFAULT_IMAGE)
+    return built
+
+
+def _agent_buildable(host: Engine) -> bool:
+    """Without a checkout (no ./Dockerfile) an existing agent image is used as it is."""
+    import swarmvip
+
+    try:
+        find_source_root()
+    except LabError:
+        if host.image_exists(swarmvip.DEFAULT_IMAGE):
+            log.warning("no Dockerfile here: using the existing %s", swarmvip.DEFAULT_IMAGE)
+            return False
+        raise
+    return True

@@ -1,0 +1,97 @@
+"""Client containers on the lab network (for probing VIPs) and the NIC-rename script."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from dataclasses import dataclass
+
+from swarmvip.lab.engine import Engine, LabError
+from swarmvip.lab.layout import CLIENT_PREFIX, CLIENT_RANGE, LABEL, NETWORK, client_ip
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """A long-running container on the lab bridge with no default route."""
+
+    name: str
+    ip: str
+    host: Engine
+
+    def exec(
+        self, *argv: str, timeout: float = 60.0, check: bool = True, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        flags = ["-i"] if input is not None else []
+        return self.host.run(
+            "exec", *flags, self.name, *argv, timeout=timeout, check=check, input=input
+        )
+
+    def remove(self) -> None:
+        self.host.run("rm", "-f", self.name, check=False)
+
+
+def used_slots(host: Engine) -> set[int]:
+    out = host.out(
+        "ps",
+        "-a",
+        "--filter",
+        f"label={LABEL}.client",
+        "--format",
+        f'{{{{.Label "{LABEL}.client"}}}}',
+    )
+    return {int(s) for s in out.split() if s.isdigit()}
+
+
+def free_slot(host: Engine) -> int:
+    used = used_slots(host)
+    for slot in range(len(CLIENT_RANGE)):
+        if slot not in used:
+            return slot
+    raise LabError("all client addresses 10.213.0.50-99 are in use")
+
+
+def start_client(host: Engine, image: str, slot: int | None = None) -> Client:
+    """`docker run` a sleeping client at 10.213.0.50+slot and drop its default route."""
+    slot = free_slot(host) if slot is None else slot
+    ip, name = str(client_ip(slot)), f"{CLIENT_PREFIX}{slot}"
+    host.run(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--hostname",
+        f"client{slot}",
+        "--label",
+        f"{LABEL}=1",
+        "--label",
+        f"{LABEL}.client={slot}",
+        "--network",
+        NETWORK,
+        "--ip",
+        ip,
+        "--cap-add",
+        "NET_ADMIN",
+        "--cap-add",
+        "NET_RAW",
+        "--entrypoint",
+        "sleep",
+        image,
+        "infinity",
+    )
+    client = Client(name, ip, host)
+    client.exec("sh", "-c", "ip route del default 2>/dev/null || true")
+    return client
+
+
+def rename_script(old: str, new: str) -> str:
+    """Shell that renames a NIC and restores its IPv4 addresses (and prefix routes)."""
+    o, n = shlex.quote(old), shlex.quote(new)
+    return (
+        "set -e\n"
+        f"addrs=$(ip -o -4 addr show dev {o} | awk '{{print $4}}')\n"
+        f"ip link set {o} down\n"
+        f"ip link set {o} name {n}\n"
+        f"ip link set {n} up\n"
+        f'for a in $addrs; do ip addr replace "$a" dev {n}; done\n'
+        "ip route del default 2>/dev/null || true\n"
+    )

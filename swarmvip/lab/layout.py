@@ -1,0 +1,166 @@
+"""The lab's fixed layout (pure): names, addresses and the `docker run` arguments of a node.
+
+Addressing on the `swarmvip-lab` bridge, created `--internal` with subnet 10.213.0.0/24:
+
+- 10.213.0.1        the bridge (host side); nodes have no default route through it
+- 10.213.0.11 ...   node1, node2, ... (node N at .10+N, static `--ip`)
+- 10.213.0.50-99    client containers started by tests (`Lab.run_client`)
+- 10.213.0.100-199  reserved for VIPs that stacks under test may claim
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+
+from swarmvip.lab.recipes import NODE_SOCKET_DIR
+
+LABEL = "swarmvip.lab"
+LABEL_FILTER = f"label={LABEL}=1"
+NETWORK = "swarmvip-lab"
+SUBNET = IPv4Network("10.213.0.0/24")
+GATEWAY = SUBNET.network_address + 1
+NODE_BASE = 10
+CLIENT_RANGE = range(50, 100)
+VIP_RANGE = range(100, 200)
+MAX_NODES = 39
+CONTAINER_PREFIX = "swarmvip-lab-"
+CLIENT_PREFIX = f"{CONTAINER_PREFIX}client-"
+
+# Emulates --privileged where the VM's bounding set lacks CAP_SYS_RESOURCE (see LAB-NOTES).
+EMULATED_PRIVILEGED = (
+    "--cap-add",
+    "ALL",
+    "--cap-drop",
+    "SYS_RESOURCE",
+    "--security-opt",
+    "seccomp=unconfined",
+    "--security-opt",
+    "apparmor=unconfined",
+    "--security-opt",
+    "systempaths=unconfined",
+    "--device-cgroup-rule",
+    "a *:* rwm",
+)
+
+
+def state_dir() -> Path:
+    """Where node sockets live on the host ($SWARMVIP_LAB_DIR, default /run/swarmvip-lab)."""
+    return Path(os.environ.get("SWARMVIP_LAB_DIR", "/run/swarmvip-lab"))
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One lab node: container `swarmvip-lab-nodeN`, hostname `nodeN`, address 10.213.0.(10+N)."""
+
+    index: int
+    socket_dir: Path
+
+    @property
+    def hostname(self) -> str:
+        return f"node{self.index}"
+
+    @property
+    def name(self) -> str:
+        return self.hostname
+
+    @property
+    def container(self) -> str:
+        return f"{CONTAINER_PREFIX}{self.hostname}"
+
+    @property
+    def volume(self) -> str:
+        return f"{self.container}-docker"
+
+    @property
+    def ip(self) -> str:
+        return str(node_ip(self.index))
+
+    @property
+    def socket(self) -> Path:
+        return self.socket_dir / "docker.sock"
+
+    @property
+    def docker_host(self) -> str:
+        return f"unix://{self.socket}"
+
+
+def node_ip(index: int) -> IPv4Address:
+    if not 1 <= index <= MAX_NODES:
+        raise ValueError(f"node index {index} out of 1..{MAX_NODES}")
+    return SUBNET.network_address + NODE_BASE + index
+
+
+def client_ip(slot: int) -> IPv4Address:
+    """The address of client slot 0..49 (10.213.0.50 + slot)."""
+    if not 0 <= slot < len(CLIENT_RANGE):
+        raise ValueError(f"client slot {slot} out of 0..{len(CLIENT_RANGE) - 1}")
+    return SUBNET.network_address + CLIENT_RANGE.start + slot
+
+
+def vip(offset: int = 0) -> str:
+    """A VIP address from the reserved range (10.213.0.100 + offset)."""
+    if not 0 <= offset < len(VIP_RANGE):
+        raise ValueError(f"VIP offset {offset} out of 0..{len(VIP_RANGE) - 1}")
+    return str(SUBNET.network_address + VIP_RANGE.start + offset)
+
+
+def make_nodes(count: int, root: Path | None = None) -> tuple[Node, ...]:
+    base = root or state_dir()
+    return tuple(Node(i, base / f"node{i}") for i in range(1, count + 1))
+
+
+def network_create_args() -> list[str]:
+    return [
+        "network",
+        "create",
+        "--driver",
+        "bridge",
+        "--internal",
+        "--subnet",
+        str(SUBNET),
+        "--gateway",
+        str(GATEWAY),
+        "--label",
+        f"{LABEL}=1",
+        NETWORK,
+    ]
+
+
+def node_run_args(node: Node, image: str, privileged: bool) -> list[str]:
+    """`docker run` arguments that create and start one node."""
+    mode = ["--privileged"] if privileged else list(EMULATED_PRIVILEGED)
+    return [
+        "run",
+        "-d",
+        "--name",
+        node.container,
+        "--hostname",
+        node.hostname,
+        "--label",
+        f"{LABEL}=1",
+        "--label",
+        f"{LABEL}.node={node.hostname}",
+        *mode,
+        "--network",
+        NETWORK,
+        "--ip",
+        node.ip,
+        "--tmpfs",
+        "/run",
+        "--tmpfs",
+        "/tmp",
+        "-v",
+        f"{node.volume}:/var/lib/docker",
+        "-v",
+        f"{node.socket_dir}:{NODE_SOCKET_DIR}",
+        "--restart",
+        "no",
+        image,
+    ]
+
+
+def volume_create_args(node: Node) -> list[str]:
+    return ["volume", "create", "--label", f"{LABEL}=1", node.volume]
