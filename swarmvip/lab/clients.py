@@ -84,10 +84,12 @@ def start_client(host: Engine, image: str, slot: int | None = None) -> Client:
 
 
 def rename_script(old: str, new: str) -> str:
-    """Shell that renames a NIC and restores its IPv4 addresses (and prefix routes)."""
+    """Shell that renames a NIC and restores its IPv4 addresses (a no-op when already done)."""
     o, n = shlex.quote(old), shlex.quote(new)
     return (
         "set -e\n"
+        f"if ! ip link show dev {o} >/dev/null 2>&1 && ip link show dev {n} >/dev/null 2>&1;"
+        " then exit 0; fi\n"  # already renamed
         f"addrs=$(ip -o -4 addr show dev {o} | awk '{{print $4}}')\n"
         f"ip link set {o} down\n"
         f"ip link set {o} name {n}\n"

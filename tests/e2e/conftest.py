@@ -1,0 +1,46 @@
+"""The e2e fixture: one real 3-node swarm lab (1 manager) for the whole session.
+
+Images are built when missing (same code as `swarmvip lab images`); the lab is reused when a
+healthy one exists and removed at the end unless SWARMVIP_KEEP_LAB=1. Tests reach the lab
+manager with `lab.manager_host` (a DOCKER_HOST url) or the `lab_docker_host` fixture; nothing
+here changes the test process's environment.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from swarmvip.lab import Lab
+from swarmvip.lab.engine import Engine
+
+
+def _skip_reason() -> str | None:
+    if os.geteuid() != 0:
+        return "the lab needs root"
+    if shutil.which("docker") is None:
+        return "no docker CLI (run scripts/ensure-engine.sh)"
+    if not Engine().answers():
+        return "no Docker Engine answers (run scripts/ensure-engine.sh)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[Lab]:
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    the_lab = Lab(nodes=3, managers=1)
+    the_lab.up(build=True)
+    yield the_lab
+    if os.environ.get("SWARMVIP_KEEP_LAB") != "1":
+        the_lab.down()
+
+
+@pytest.fixture(scope="session")
+def lab_docker_host(lab: Lab) -> str:
+    """DOCKER_HOST url of the lab manager, to pass to swarmvip / docker explicitly."""
+    return lab.manager_host
