@@ -5,19 +5,24 @@ from __future__ import annotations
 import logging
 
 from swarmvip.lab.agent_image import ensure_agent_image, find_source_root
-from swarmvip.lab.engine import Engine, LabError
-from swarmvip.lab.images import ensure_rootfs_images
+from swarmvip.lab.engine import Engine, LabError, file_lock, host_engine
+from swarmvip.lab.images import cache_dir, ensure_rootfs_images
 
 log = logging.getLogger("swarmvip.lab")
 
 
-def ensure_images(host: Engine, agent: bool = True) -> list[str]:
-    """Build what is missing or outdated; the names of the images built."""
-    built = ensure_rootfs_images(host)
-    if agent and _agent_buildable(host) and ensure_agent_image(host):
-        import swarmvip
+def ensure_images(host: Engine | None = None, agent: bool = True) -> list[str]:
+    """Build what is missing or outdated; the names of the images built.
 
-        built.append(swarmvip.DEFAULT_IMAGE)
+    Serialised by a lock in the cache dir: concurrent runs wait, then find the images current.
+    """
+    import swarmvip
+
+    host = host or host_engine()
+    with file_lock(cache_dir() / "build.lock"):
+        built = ensure_rootfs_images(host)
+        if agent and _agent_buildable(host) and ensure_agent_image(host):
+            built.append(swarmvip.DEFAULT_IMAGE)
     return built
 
 

@@ -107,9 +107,8 @@ def _cmd_load(args: argparse.Namespace) -> int:
 
 def _cmd_images(args: argparse.Namespace) -> int:
     from swarmvip.lab.build import ensure_images
-    from swarmvip.lab.engine import Engine
 
     _verbose()
-    built = ensure_images(Engine(), agent=not args.no_agent)
+    built = ensure_images(agent=not args.no_agent)
     print("built: " + (", ".join(built) if built else "nothing (all up to date)"), file=sys.stderr)
     return int(ExitCode.OK)

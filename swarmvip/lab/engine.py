@@ -6,8 +6,11 @@ The lab drives engines through the real CLI (not docker-py) because it needs pip
 
 from __future__ import annotations
 
+import fcntl
+import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -124,6 +127,30 @@ class Engine:
         """`docker load` an image tarball into this engine."""
         with path.open("rb") as stream:
             self.run_with_stdin(["load", "-q"], stream, timeout)
+
+
+LOCAL_ENGINE = "unix:///var/run/docker.sock"
+
+
+def host_engine() -> Engine:
+    """The engine the lab lives on: $SWARMVIP_LAB_ENGINE, else the local socket.
+
+    Deliberately not $DOCKER_HOST: after `eval "$(swarmvip lab env)"` that points at a lab
+    node, and the lab must never be nested inside itself.
+    """
+    return Engine(os.environ.get("SWARMVIP_LAB_ENGINE", LOCAL_ENGINE))
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock, so concurrent `lab` runs do not build or create twice."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _go_quote(text: str) -> str:

@@ -6,6 +6,7 @@ are documented in `swarmvip.lab.layout`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import time
@@ -19,7 +20,7 @@ from swarmvip.errors import SwarmvipError, UnavailableError
 from swarmvip.lab import nodes as containers
 from swarmvip.lab import swarm
 from swarmvip.lab.clients import Client, rename_script, start_client
-from swarmvip.lab.engine import Engine, LabError
+from swarmvip.lab.engine import Engine, LabError, file_lock, host_engine
 from swarmvip.lab.layout import CONTAINER_PREFIX, LABEL, Node, make_nodes, state_dir
 from swarmvip.lab.recipes import BASE_IMAGE, NODE_IMAGE
 from swarmvip.lab.transfer import copy_images
@@ -42,15 +43,17 @@ class NodeStatus:
 
 def teardown(host: Engine | None = None) -> dict[str, list[str]]:
     """Remove everything labelled swarmvip.lab=1 and the nodes' socket directories."""
-    removed = containers.remove_all(host or Engine())
-    for sock in state_dir().glob("node*/docker.sock"):
-        sock.unlink(missing_ok=True)
-        sock.parent.rmdir()
+    with file_lock(state_dir() / "lab.lock"):
+        removed = containers.remove_all(host or host_engine())
+        for sock in state_dir().glob("node*/docker.sock"):
+            sock.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                sock.parent.rmdir()
     return removed
 
 
 class Lab:
-    """A multi-node swarm lab on the host engine (default: $DOCKER_HOST or the local socket)."""
+    """A multi-node swarm lab on the host engine (default: the local socket, see host_engine)."""
 
     def __init__(
         self,
@@ -63,7 +66,7 @@ class Lab:
     ) -> None:
         if managers not in (1, 3) or managers > nodes:
             raise LabError(f"managers must be 1 or 3 and at most nodes ({nodes})")
-        self.host = host or Engine()
+        self.host = host or host_engine()
         self.nodes: tuple[Node, ...] = make_nodes(nodes, root)
         self.managers = managers
         self.node_image = node_image
@@ -72,7 +75,7 @@ class Lab:
     @classmethod
     def discover(cls, host: Engine | None = None, root: Path | None = None) -> Lab:
         """The lab that exists now (its node count read from the containers' labels)."""
-        host = host or Engine()
+        host = host or host_engine()
         names = host.out(
             "ps",
             "-a",
@@ -118,11 +121,15 @@ class Lab:
             from swarmvip.lab.build import ensure_images
 
             ensure_images(self.host, agent=swarmvip.DEFAULT_IMAGE in self.images)
+        with file_lock(state_dir() / "lab.lock"):
+            return self._up_locked()
+
+    def _up_locked(self) -> bool:
         if self.healthy():
             self.load_images()
             return False
         if not self._repair():
-            self.down()
+            containers.remove_all(self.host)
             self._create()
         return True
 

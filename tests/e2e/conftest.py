@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from swarmvip.lab import Lab
-from swarmvip.lab.engine import Engine
+from swarmvip.lab.engine import host_engine
 
 
 def _skip_reason() -> str | None:
@@ -23,7 +23,7 @@ def _skip_reason() -> str | None:
         return "the lab needs root"
     if shutil.which("docker") is None:
         return "no docker CLI (run scripts/ensure-engine.sh)"
-    if not Engine().answers():
+    if not host_engine().answers():
         return "no Docker Engine answers (run scripts/ensure-engine.sh)"
     return None
 
