@@ -1,0 +1,217 @@
+"""Fold an Observation into a Snapshot: holders from the nodes' own reports, never predicted. Pure.
+
+A report is fresh while younger than 3 heartbeat intervals; a node whose last report is older
+counts as unknown (it may be dead or cut off), and its claims to hold a VIP are not believed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from swarmvip.agent.report import InstanceReport, Report
+from swarmvip.labels import KNOWN
+from swarmvip.model import LABEL_PREFIX, InstancePlan, Node, Preemption
+from swarmvip.status.alarms import alarms
+from swarmvip.status.history import merged_handovers, transitions
+from swarmvip.status.model import (
+    Alarm,
+    DeployedNode,
+    Member,
+    NodeStatus,
+    Observation,
+    Snapshot,
+    Transition,
+    VipStatus,
+)
+
+STALE_AFTER = 3.0  # heartbeat intervals
+HISTORY = 20
+_TASK_RANK = {"running": 0, "starting": 1, "preparing": 1, "assigned": 1, "pending": 2}
+
+
+def latest_reports(reports: tuple[Report, ...]) -> dict[tuple[str, str], Report]:
+    """The newest report per (stack, node id)."""
+    latest: dict[tuple[str, str], Report] = {}
+    for r in reports:
+        key = (r.stack, r.node_id)
+        if key not in latest or (r.ts, r.seq) > (latest[key].ts, latest[key].seq):
+            latest[key] = r
+    return latest
+
+
+def is_fresh(report: Report | None, now: float) -> bool:
+    return report is not None and now - report.ts <= STALE_AFTER * report.interval
+
+
+def _instance(report: Report | None, group: str) -> InstanceReport | None:
+    if report is None:
+        return None
+    return next((i for i in report.instances if i.group == group), None)
+
+
+def effective_priority(
+    plan: InstancePlan, seen: InstanceReport | None, healthy: bool
+) -> int | None:
+    """Priority after failing checks (None: cannot hold: unknown, FAULT or check weight 0)."""
+    if not healthy or seen is None or seen.vrrp_state in ("FAULT", "STOP", "UNKNOWN"):
+        return None
+    failing = {name for name, state in seen.checks if state == "failing"}
+    weights = [c.weight for c in plan.checks if c.name in failing]
+    if any(w == 0 for w in weights):
+        return None
+    return max(1, min(254, plan.priority + sum(weights)))
+
+
+def _members(
+    group_nodes: list[tuple[DeployedNode, InstancePlan]],
+    latest: dict[tuple[str, str], Report],
+    now: float,
+) -> tuple[Member, ...]:
+    members = []
+    for dep, inst in group_nodes:
+        report = latest.get((dep.stack, dep.plan.node_id))
+        seen = _instance(report, inst.group)
+        healthy = (
+            is_fresh(report, now)
+            and dep.task_state == "running"
+            and (report is not None and report.keepalived == "running")
+        )
+        members.append(
+            Member(
+                dep.plan.hostname,
+                dep.plan.node_id,
+                inst.priority,
+                effective_priority(inst, seen, healthy),
+                seen.vrrp_state if seen and is_fresh(report, now) else "UNKNOWN",
+            )
+        )
+    return tuple(sorted(members, key=lambda m: -m.priority))
+
+
+def _holders(
+    members: tuple[Member, ...],
+    stack: str,
+    group: str,
+    latest: dict[tuple[str, str], Report],
+    now: float,
+) -> tuple[str, ...]:
+    held = []
+    for m in members:
+        report = latest.get((stack, m.node_id))
+        seen = _instance(report, group)
+        if is_fresh(report, now) and seen is not None and seen.holds_vip:
+            held.append(m.hostname)
+    return tuple(sorted(held))
+
+
+def expected_holder(
+    preemption: str, members: tuple[Member, ...], holders: tuple[str, ...]
+) -> str | None:
+    """Preferred: the healthy node with the highest effective priority. Sticky: the holder."""
+    healthy = [m for m in members if m.effective_priority is not None]
+    if (
+        preemption == Preemption.STICKY
+        and len(holders) == 1
+        and holders[0] in {m.hostname for m in healthy}
+    ):
+        return holders[0]
+    best = max(healthy, key=lambda m: (m.effective_priority or 0, m.priority), default=None)
+    return best.hostname if best else None
+
+
+def _vip(
+    stack: str,
+    group: str,
+    group_nodes: list[tuple[DeployedNode, InstancePlan]],
+    latest: dict[tuple[str, str], Report],
+    history: list[Transition],
+    now: float,
+) -> VipStatus:
+    inst = group_nodes[0][1]
+    members = _members(group_nodes, latest, now)
+    holders = _holders(members, stack, group, latest, now)
+    merged = merged_handovers(history)
+    return VipStatus(
+        stack=stack,
+        name=group,
+        addresses=tuple(a.with_prefixlen for a in inst.addresses),
+        vrid=inst.vrid,
+        preemption=str(inst.preemption),
+        members=members,
+        holders=holders,
+        expected_holder=expected_holder(str(inst.preemption), members, holders),
+        since=merged[-1].at if merged else None,
+        last_transition=merged[-1] if merged else None,
+        history=tuple(merged[-HISTORY:]),
+    )
+
+
+def _groups(
+    deployed: tuple[DeployedNode, ...],
+) -> dict[tuple[str, str], list[tuple[DeployedNode, InstancePlan]]]:
+    groups: dict[tuple[str, str], list[tuple[DeployedNode, InstancePlan]]] = defaultdict(list)
+    for dep in deployed:
+        for inst in dep.plan.instances:
+            groups[(dep.stack, inst.group)].append((dep, inst))
+    return dict(sorted(groups.items()))
+
+
+def _node_status(
+    node: Node,
+    deployed: list[DeployedNode],
+    latest: dict[tuple[str, str], Report],
+    vips: tuple[VipStatus, ...],
+    now: float,
+) -> NodeStatus:
+    reports = [r for d in deployed if (r := latest.get((d.stack, node.id))) is not None]
+    newest = max(reports, key=lambda r: r.ts, default=None)
+    states = tuple(
+        sorted(
+            (f"{d.stack}/{i.group}", i.vrrp_state if is_fresh(r, now) else "UNKNOWN")
+            for d in deployed
+            if (r := latest.get((d.stack, node.id)))
+            for i in r.instances
+        )
+    )
+    tasks = [d.task_state for d in deployed]
+    return NodeStatus(
+        hostname=node.hostname,
+        node_id=node.id,
+        addr=node.addr,
+        role=str(node.role),
+        availability=node.availability,
+        state=node.state,
+        labels=tuple((k, v) for k, v in node.labels if k.startswith(LABEL_PREFIX) or k in KNOWN),
+        task_state=max(tasks, key=lambda s: _TASK_RANK.get(s, 3), default="-"),
+        vrrp_states=states,
+        holds=tuple(f"{v.stack}/{v.name}" for v in vips if node.hostname in v.holders),
+        report_age=round(now - newest.ts, 3) if newest else None,
+        interface=newest.interface if newest else None,
+    )
+
+
+def fold(obs: Observation) -> Snapshot:
+    """The Snapshot for one Observation (pure; the caller keeps the previous one when stale)."""
+    latest = latest_reports(obs.reports)
+    history = transitions(obs.reports)
+    vips = tuple(
+        _vip(stack, group, nodes, latest, history.get((stack, group), []), obs.now)
+        for (stack, group), nodes in _groups(obs.deployed).items()
+    )
+    by_node: dict[str, list[DeployedNode]] = defaultdict(list)
+    for dep in obs.deployed:
+        by_node[dep.plan.node_id].append(dep)
+    nodes = tuple(
+        _node_status(n, by_node.get(n.id, []), latest, vips, obs.now)
+        for n in sorted(obs.nodes, key=lambda n: n.hostname)
+    )
+    return Snapshot(
+        generated_at=obs.now,
+        vips=vips,
+        nodes=nodes,
+        alarms=alarms(vips, obs.deployed, latest, obs.now),
+        error=obs.error,
+    )
+
+
+__all__ = ["Alarm", "fold"]

@@ -1,0 +1,128 @@
+"""Present a Snapshot: the versioned JSON document of `status --json` and the human table. Pure.
+
+JSON schema 1 (keys are only ever added within a version):
+  {"schema": 1, "generated_at": unix, "stale": bool, "error": str|null,
+   "vips": [{"stack", "name", "addresses": [..], "vrid", "preemption",
+             "holders": [hostname..], "expected_holder": hostname|null, "since": unix|null,
+             "last_transition": {"at", "from": [..], "to": [..], "gap": s|null, "overlap": s}|null,
+             "members": [{"hostname", "priority", "effective_priority", "vrrp_state"}],
+             "history": [transition..]}],
+   "nodes": [{"hostname", "node_id", "addr", "role", "availability", "state", "labels": {..},
+              "task_state", "vrrp_state": {"stack/group": state}, "holds": ["stack/group"],
+              "report_age": s|null, "interface"}],
+   "alarms": [{"kind", "subject", "message", "severity"}]}
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+from swarmvip.status.model import SCHEMA, Snapshot, Transition
+
+
+def _transition(t: Transition | None) -> dict[str, Any] | None:
+    if t is None:
+        return None
+    return {
+        "at": t.at,
+        "from": list(t.before),
+        "to": list(t.after),
+        "gap": t.gap,
+        "overlap": t.overlap,
+    }
+
+
+def to_json(snap: Snapshot) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "generated_at": snap.generated_at,
+        "stale": snap.stale,
+        "error": snap.error,
+        "vips": [
+            {
+                "stack": v.stack,
+                "name": v.name,
+                "addresses": list(v.addresses),
+                "vrid": v.vrid,
+                "preemption": v.preemption,
+                "holders": list(v.holders),
+                "expected_holder": v.expected_holder,
+                "since": v.since,
+                "last_transition": _transition(v.last_transition),
+                "members": [asdict(m) for m in v.members],
+                "history": [_transition(t) for t in v.history],
+            }
+            for v in snap.vips
+        ],
+        "nodes": [
+            {
+                "hostname": n.hostname,
+                "node_id": n.node_id,
+                "addr": n.addr,
+                "role": n.role,
+                "availability": n.availability,
+                "state": n.state,
+                "labels": dict(n.labels),
+                "task_state": n.task_state,
+                "vrrp_state": dict(n.vrrp_states),
+                "holds": list(n.holds),
+                "report_age": n.report_age,
+                "interface": n.interface,
+            }
+            for n in snap.nodes
+        ],
+        "alarms": [asdict(a) for a in snap.alarms],
+    }
+
+
+def ago(ts: float | None, now: float | None = None) -> str:
+    if ts is None:
+        return "-"
+    seconds = max(0.0, (now if now is not None else time.time()) - ts)
+    if seconds < 120:
+        return f"{seconds:.0f}s ago"
+    return f"{seconds / 60:.0f}m ago" if seconds < 7200 else f"{seconds / 3600:.0f}h ago"
+
+
+def gap_text(t: Transition | None) -> str:
+    if t is None:
+        return "-"
+    if t.gap is None:
+        return "gap ?"
+    return f"gap {t.gap * 1000:.0f} ms" if t.gap else f"no gap (overlap {t.overlap * 1000:.0f} ms)"
+
+
+def table(snap: Snapshot) -> str:
+    now = snap.generated_at
+    lines = []
+    if snap.error:
+        lines.append(f"!! manager unreachable: {snap.error}")
+    lines.append(
+        f"{'VIP':<22} {'ADDRESSES':<20} {'VRID':>4}  {'HOLDER':<12} {'EXPECTED':<12} "
+        f"{'SINCE':<9} LAST"
+    )
+    for v in snap.vips:
+        holder = ",".join(v.holders) or "NONE"
+        lines.append(
+            f"{v.stack + '/' + v.name:<22} {','.join(v.addresses):<20} {v.vrid:>4}  "
+            f"{holder:<12} {v.expected_holder or '-':<12} {ago(v.since, now):<9} "
+            f"{gap_text(v.last_transition)}"
+        )
+    lines.append("")
+    lines.append(
+        f"{'NODE':<12} {'ADDR':<15} {'ROLE':<8} {'AVAIL':<7} {'TASK':<9} "
+        f"{'VRRP':<22} {'IFACE':<8} REPORT"
+    )
+    for n in snap.nodes:
+        vrrp = ",".join(s for _, s in n.vrrp_states) or "-"
+        lines.append(
+            f"{n.hostname:<12} {n.addr:<15} {n.role:<8} {n.availability:<7} "
+            f"{n.task_state:<9} {vrrp:<22} {n.interface or '-':<8} "
+            f"{'-' if n.report_age is None else f'{n.report_age:.1f}s'}"
+        )
+    if snap.alarms:
+        lines.append("")
+        lines += [f"ALARM {a.severity}: {a.kind} {a.subject}: {a.message}" for a in snap.alarms]
+    return "\n".join(lines)

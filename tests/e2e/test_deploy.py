@@ -1,0 +1,141 @@
+"""End to end on a real 3-node swarm: deploy, VIP on the top node, failover, re-deploy, rm.
+
+These tests run in file order on one deployment of stacks/lab-web.yml (a web server on every
+node that answers with its hostname, behind VIP 10.213.0.100 with an HTTP check).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from swarmvip.lab import Lab
+from swarmvip.lab.clients import Client
+
+from .vip import ROOT, docker, holders, owned_objects, service_labels, swarmvip, wait_for
+
+pytestmark = pytest.mark.lab
+VIP = "10.213.0.100"
+STACK = "lab-web"
+FILE = str(ROOT / "stacks" / "lab-web.yml")
+
+
+@pytest.fixture(scope="module")
+def client(lab: Lab) -> Iterator[Client]:
+    c = lab.run_client()
+    yield c
+    c.remove()
+
+
+@pytest.fixture(scope="module")
+def deployed(lab: Lab) -> Iterator[str]:
+    for node in lab.nodes:
+        docker(lab, "node", "update", "--label-add", "web=true", node.hostname)
+    result = swarmvip(lab, "deploy", FILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    yield result.stdout
+    swarmvip(lab, "rm", STACK)
+
+
+def fetch(client: Client, timeout: float = 1.0) -> str:
+    out = client.exec("python3", "-c",
+                      "import sys,urllib.request;"
+                      f"print(urllib.request.urlopen('http://{VIP}:8080/', timeout={timeout})"
+                      ".read().decode().strip())", check=False, timeout=10)
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def test_deploy_puts_the_vip_on_the_top_priority_node(lab: Lab, deployed: str,
+                                                      client: Client) -> None:
+    assert "3/3 keepalived tasks running" in deployed
+    wait_for("one holder", lambda: holders(lab, VIP) == ["node1"], timeout=30)
+    assert wait_for("the web service through the VIP", lambda: fetch(client), 60) == "node1"
+
+
+def test_docker_stack_commands_see_the_services(lab: Lab, deployed: str) -> None:
+    services = docker(lab, "stack", "services", STACK, "--format", "{{.Name}}").split()
+    assert {f"{STACK}_vip-node1", f"{STACK}_vip-node2", f"{STACK}_vip-node3",
+            f"{STACK}_web"} <= set(services)
+    assert "Running" in docker(lab, "stack", "ps", STACK)
+
+
+def test_services_are_pinned_capped_and_not_privileged(lab: Lab, deployed: str) -> None:
+    spec = docker(lab, "service", "inspect", f"{STACK}_vip-node2", "--format",
+                  "{{json .Spec.TaskTemplate}}")
+    assert '"CapabilityAdd":["CAP_NET_ADMIN","CAP_NET_RAW"]' in spec
+    node_id = docker(lab, "node", "inspect", "node2", "--format", "{{.ID}}").strip()
+    assert f'"Constraints":["node.id=={node_id}"]' in spec
+    assert "docker.sock" not in spec
+    node2 = lab.node("node2")
+    task = wait_for("the task container", lambda: subprocess.run(
+        ["docker", "-H", node2.docker_host, "ps", "-q", "--filter",
+         f"label=com.docker.swarm.service.name={STACK}_vip-node2"],
+        capture_output=True, text=True, check=True).stdout.strip())
+    mode = subprocess.run(["docker", "-H", node2.docker_host, "inspect", str(task), "--format",
+                           "{{.HostConfig.NetworkMode}} {{.HostConfig.Privileged}}"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    assert mode == ["host", "false"]
+
+
+def test_unchanged_redeploy_writes_nothing_and_restarts_nothing(lab: Lab, deployed: str) -> None:
+    before = service_labels(lab, STACK)
+    result = swarmvip(lab, "deploy", "--vip-only", FILE)
+    assert result.returncode == 0, result.stderr
+    assert "0 change(s)" in result.stdout
+    assert service_labels(lab, STACK) == before
+
+
+def test_bad_stack_file_exits_2_and_leaves_the_swarm_untouched(lab: Lab, deployed: str,
+                                                               tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bad.yml"
+    bad.write_text("x-swarmvip:\n  vips:\n    web:\n      addresses: [10.213.0.100/24]\n"
+                   "      vrid: 300\n")
+    before = service_labels(lab, STACK)
+    result = swarmvip(lab, "deploy", "--stack", STACK, str(bad))
+    assert result.returncode == 2
+    assert "bad.yml:5: x-swarmvip.vips.web.vrid" in result.stderr
+    assert service_labels(lab, STACK) == before
+
+
+def test_killing_the_holder_moves_the_vip_and_clients_follow(lab: Lab, deployed: str,
+                                                              client: Client) -> None:
+    wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], timeout=30)
+    killed = time.monotonic()
+    lab.kill("node1")
+    wait_for("node2 takes over", lambda: holders(lab, VIP) == ["node2"], timeout=15,
+             interval=0.05)
+    moved = time.monotonic() - killed
+    assert wait_for("the client reaches node2", lambda: fetch(client) == "node2", 15)
+    print(f"\nholder killed: node2 held the VIP {moved:.2f}s after docker kill")
+
+
+def test_preferred_vip_returns_when_the_node_comes_back(lab: Lab, deployed: str,
+                                                         client: Client) -> None:
+    lab.start("node1")
+    wait_for("node1 holds again", lambda: holders(lab, VIP) == ["node1"], timeout=120)
+    assert wait_for("the client reaches node1", lambda: fetch(client) == "node1", 30)
+
+
+def test_label_change_replans_only_the_affected_node(lab: Lab, deployed: str) -> None:
+    docker(lab, "node", "update", "--label-add", "swarmvip.priority=254", "node3")
+    try:
+        plan = swarmvip(lab, "plan", "--json", FILE)
+        assert plan.returncode == 0, plan.stderr
+        assert '"action": "update"' in plan.stdout and plan.stdout.count('"action": "update"') == 1
+        result = swarmvip(lab, "deploy", "--vip-only", FILE)
+        assert result.returncode == 0, result.stderr
+        assert "update service lab-web_vip-node3" in result.stdout
+        assert "update service lab-web_vip-node1" not in result.stdout
+        wait_for("node3 takes the VIP", lambda: holders(lab, VIP) == ["node3"], timeout=60)
+    finally:
+        docker(lab, "node", "update", "--label-rm", "swarmvip.priority", "node3")
+
+
+def test_rm_leaves_nothing_behind(lab: Lab, deployed: str) -> None:
+    result = swarmvip(lab, "rm", STACK)
+    assert result.returncode == 0, result.stderr
+    wait_for("no swarmvip object left", lambda: owned_objects(lab, STACK) == [], timeout=60)
+    wait_for("the VIP is gone from every node", lambda: holders(lab, VIP) == [], timeout=30)

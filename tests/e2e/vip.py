@@ -1,0 +1,64 @@
+"""Helpers for e2e tests: run the real CLIs against the lab, find who holds a VIP, probe it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from swarmvip.lab import Lab
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def swarmvip(lab: Lab, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOCKER_HOST": lab.manager_host}
+    return subprocess.run([sys.executable, "-m", "swarmvip", *argv], capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=timeout, check=False)
+
+
+def docker(lab: Lab, *argv: str, check: bool = True) -> str:
+    out = subprocess.run(["docker", "-H", lab.manager_host, *argv], capture_output=True,
+                         text=True, timeout=120, check=False)
+    if check and out.returncode != 0:
+        raise AssertionError(f"docker {' '.join(argv)}: {out.stderr}")
+    return out.stdout
+
+
+def holders(lab: Lab, vip: str) -> list[str]:
+    """Hostnames of running nodes whose interfaces carry the VIP right now."""
+    found = []
+    for node in lab.nodes:
+        out = lab.exec(node, "ip", "-o", "addr", "show", check=False, timeout=10)
+        if out.returncode == 0 and f" {vip}/" in out.stdout:
+            found.append(node.hostname)
+    return found
+
+
+def wait_for(what: str, probe: Callable[[], object], timeout: float = 60,
+             interval: float = 0.2) -> object:
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def service_labels(lab: Lab, stack: str) -> dict[str, str]:
+    """{service name: task ids} of the stack's swarmvip services (to spot restarts)."""
+    names = docker(lab, "service", "ls", "--filter", f"label=swarmvip.stack={stack}",
+                   "--format", "{{.Name}}").split()
+    return {n: " ".join(sorted(docker(lab, "service", "ps", "-q", n).split())) for n in names}
+
+
+def owned_objects(lab: Lab, stack: str) -> list[str]:
+    flt = ["--filter", f"label=swarmvip.stack={stack}"]
+    return (docker(lab, "service", "ls", *flt, "-q").split()
+            + docker(lab, "config", "ls", *flt, "-q").split()
+            + docker(lab, "secret", "ls", *flt, "-q").split())
