@@ -18,9 +18,11 @@ from swarmvip.cluster import Cluster
 from swarmvip.errors import ClusterError, ConfigError, Problem
 from swarmvip.model import Plan, StackSpec
 from swarmvip.plan.build import build_plan
-from swarmvip.plan.desired import STACK_NAME, DesiredState, desired_state
+from swarmvip.plan.desired import STACK_NAME, DesiredState, desired_state, secret_objects
 from swarmvip.plan.diff import Action, diff, teardown
 from swarmvip.render import render_keepalived
+from swarmvip.specdoc import spec_document
+from swarmvip.stackfile import dump_document
 
 Progress = Callable[[str], None]
 
@@ -68,7 +70,8 @@ def render_all(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
 def prepare(spec: StackSpec, stack: str, cluster: Cluster) -> Prepared:
     plan = plan_for(spec, stack, cluster)
     confs, specs = render_all(plan)
-    desired = desired_state(plan, confs, specs, spec.secrets)
+    stored = dump_document(spec_document(spec, secret_objects(stack, spec.secrets)))
+    desired = desired_state(plan, confs, specs, spec.secrets, stored)
     missing = sorted(set(desired.external_secrets) - cluster.secret_names())
     if missing:
         raise ConfigError(

@@ -28,7 +28,8 @@ class DrainOutcome:
 class Actions(Protocol):
     """What an operator can do to a node; the TUI receives an implementation as an argument."""
 
-    def drain(self, node: str, mode: DrainMode, progress: Progress,
-              force: bool = False) -> DrainOutcome: ...
+    def drain(
+        self, node: str, mode: DrainMode, progress: Progress, force: bool = False
+    ) -> DrainOutcome: ...
 
     def undrain(self, node: str, progress: Progress) -> DrainOutcome: ...

@@ -106,10 +106,15 @@ class VipGroup:
 
 @dataclass(frozen=True, slots=True)
 class SecretSource:
-    """A compose top-level secret used for VRRP auth: from a file (data) or external (None)."""
+    """A compose top-level secret used for VRRP auth: from a file (data) or external.
+
+    name is the key in the stack file (and the file name under /run/secrets); object is the
+    swarm secret to mount for an external one (compose `name:`, default: the key).
+    """
 
     name: str
     data: bytes | None = None
+    object: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

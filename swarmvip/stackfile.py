@@ -73,7 +73,9 @@ def _secret_sources(
     for name in sorted({g.auth_secret for g in groups if g.auth_secret}):
         entry = declared.get(name) if isinstance(declared, Mapping) else None
         if not isinstance(entry, Mapping) or entry.get("external") or "file" not in entry:
-            sources.append(SecretSource(name=name))  # external: must exist in the swarm
+            given = entry.get("name") if isinstance(entry, Mapping) else None
+            obj = given if isinstance(given, str) and values.SECRET_NAME.fullmatch(given) else name
+            sources.append(SecretSource(name=name, object=obj))  # must exist in the swarm
             continue
         sources.append(SecretSource(name=name, data=_read_secret(src, name, entry, base_dir)))
     return tuple(sources)
@@ -163,6 +165,10 @@ def parse_stack(text: str, file: str, base_dir: str = ".") -> StackSpec:
         stop_grace_period=grace or 10.0,
         secrets=secrets,
     )
+
+
+def dump_document(doc: Mapping[str, Any]) -> str:
+    return yaml.safe_dump(dict(doc), sort_keys=False)
 
 
 def read_stack(file: str) -> StackSpec:

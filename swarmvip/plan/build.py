@@ -9,8 +9,17 @@ from dataclasses import dataclass
 from swarmvip.constraints import matches_all
 from swarmvip.errors import ConfigError, Problem
 from swarmvip.labels import node_settings
-from swarmvip.model import InstancePlan, Node, NodePlan, NodeSettings, Plan, StackSpec, VipGroup
-from swarmvip.plan.priorities import PriorityConflict, assign_priorities
+from swarmvip.model import (
+    InstancePlan,
+    Node,
+    NodePlan,
+    NodeSettings,
+    Plan,
+    Preemption,
+    StackSpec,
+    VipGroup,
+)
+from swarmvip.plan.priorities import PriorityConflict, assign_priorities, with_drained
 from swarmvip.plan.vrids import VridConflict, allocate_vrids
 
 
@@ -43,8 +52,6 @@ def _members(
             continue
         settings, label_problems = node_settings(node, group.name)
         problems.extend(label_problems)
-        if settings.drain:
-            continue
         unicast = _unicast(node, settings, group.family)
         if unicast is None:
             label = "swarmvip.unicast6" if group.family == 6 else "swarmvip.unicast"
@@ -148,8 +155,12 @@ def build_plan(
         members = _members(group, ordered, spec.path, problems)
         _check_group(group, members, spec.path, problems, warnings)
         try:
-            prios = assign_priorities(
-                [(m.node.id, m.node.hostname, m.settings.priority) for m in members]
+            prios = with_drained(
+                assign_priorities(
+                    [(m.node.id, m.node.hostname, m.settings.priority) for m in members]
+                ),
+                {m.node.id for m in members if m.settings.drain},
+                boost=group.preemption is Preemption.PREFERRED,
             )
         except PriorityConflict as exc:
             problems.append(

@@ -139,14 +139,22 @@ def _service(
     )
 
 
+def secret_objects(stack: str, secrets: tuple[SecretSource, ...]) -> dict[str, str]:
+    """{secret key in the stack file: the swarm secret mounted for it}."""
+    made = {name: obj.name for name, obj in _secret_objects(stack, secrets).items()}
+    return {s.name: made.get(s.name, s.object or s.name) for s in secrets}
+
+
 def desired_state(
     plan: Plan,
     keepalived_confs: Mapping[str, str],
     agent_specs: Mapping[str, str],
     secrets: tuple[SecretSource, ...] = (),
+    spec_text: str = "",
 ) -> DesiredState:
     """keepalived_confs / agent_specs: {node id: text}, rendered by the caller."""
-    secret_objects = _secret_objects(plan.stack, secrets)
+    made = _secret_objects(plan.stack, secrets)
+    sources = secret_objects(plan.stack, secrets)
     configs: dict[str, DesiredObject] = {}
     services = []
     taken: set[str] = set()
@@ -165,18 +173,23 @@ def desired_state(
             configs[obj.name] = obj
             mounts.append(Mount(source=obj.name, target=target))
         used = sorted({i.auth_secret for i in node.instances if i.auth_secret})
-        secret_mounts = tuple(
-            Mount(source=secret_objects[s].name if s in secret_objects else s, target=s)
-            for s in used
-        )
+        secret_mounts = tuple(Mount(source=sources.get(s, s), target=s) for s in used)
         name = service_name(plan.stack, node.hostname, node.node_id, taken)
         taken.add(name)
         services.append(_service(plan, node, name, tuple(mounts), secret_mounts))
-    external = tuple(sorted({s.name for s in secrets if s.data is None}))
+    if spec_text:
+        data = spec_text.encode()
+        stored = DesiredObject(
+            name=f"{plan.stack}_vip-spec-{digest(data)}",
+            data=data,
+            labels=base_labels(plan.stack, "spec"),
+        )
+        configs[stored.name] = stored
+    external = tuple(sorted({s.object or s.name for s in secrets if s.data is None}))
     return DesiredState(
         stack=plan.stack,
         services=tuple(services),
         configs=tuple(configs.values()),
-        secrets=tuple(secret_objects.values()),
+        secrets=tuple(made.values()),
         external_secrets=external,
     )

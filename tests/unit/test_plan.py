@@ -122,10 +122,26 @@ def test_ipv6_group_needs_ipv6_unicast_addresses() -> None:
     assert plan.nodes[0].instances[0].peers == ("fd00::2",)
 
 
-def test_drain_label_takes_the_node_out() -> None:
-    nodes = (*THREE[:2], node("node3", "10.213.0.13", swarmvip__drain="true"))
+def test_drained_node_stays_a_peer_with_the_lowest_priority() -> None:
+    nodes = (node("node1", "10.213.0.11", swarmvip__drain="true"), *THREE[1:])
     plan = build_plan(spec(WEB), "s", nodes)
-    assert [n.hostname for n in plan.nodes] == ["node1", "node2"]
+    prios = {n.hostname: n.instances[0].priority for n in plan.nodes}
+    assert prios == {"node1": 1, "node2": 251, "node3": 230}
+    peers = {n.hostname: n.instances[0].peers for n in build_plan(spec(WEB), "s", THREE).nodes}
+    assert {n.hostname: n.instances[0].peers for n in plan.nodes} == peers
+
+
+def test_sticky_drain_lifts_nobody() -> None:
+    nodes = (node("node1", "10.213.0.11", swarmvip__drain="true"), *THREE[1:])
+    plan = build_plan(spec(WEB + "  preemption: sticky\n"), "s", nodes)
+    prios = {n.hostname: n.instances[0].priority for n in plan.nodes}
+    assert prios == {"node1": 1, "node2": 240, "node3": 230}
+
+
+def test_draining_a_backup_changes_only_that_node() -> None:
+    nodes = (*THREE[:2], node("node3", "10.213.0.13", swarmvip__drain="true"))
+    prios = {n.hostname: n.instances[0].priority for n in build_plan(spec(WEB), "s", nodes).nodes}
+    assert prios == {"node1": 250, "node2": 240, "node3": 1}
 
 
 def test_vrids_are_deterministic_unique_and_avoid_other_stacks() -> None:
@@ -146,3 +162,20 @@ def test_deployed_vrids_are_kept() -> None:
 def test_vrid_used_by_another_stack_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="already used by stack other"):
         build_plan(spec(WEB + "  vrid: 9\n"), "s", THREE, used_vrids={9: "other"})
+
+
+def test_stored_spec_document_parses_back_to_the_same_spec(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from swarmvip.specdoc import spec_document
+    from swarmvip.stackfile import dump_document, parse_stack, read_stack
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2] / "stacks"
+    for path in sorted(root.glob("*.yml")):
+        original = read_stack(str(path))
+        objects = {s.name: f"obj-{s.name}" for s in original.secrets}
+        again = parse_stack(dump_document(spec_document(original, objects)), "stored")
+        assert again.groups == original.groups, path
+        assert again.image == original.image
+        assert [dataclasses.replace(s, data=None, object=objects[s.name])
+                for s in original.secrets] == list(again.secrets)
