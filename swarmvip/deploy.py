@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from swarmvip import agentspec
@@ -19,7 +19,7 @@ from swarmvip.errors import ClusterError, ConfigError, Problem
 from swarmvip.model import Plan, StackSpec
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import STACK_NAME, DesiredState, desired_state, secret_objects
-from swarmvip.plan.diff import Action, diff, teardown
+from swarmvip.plan.diff import Action, diff, split_at_holders, teardown
 from swarmvip.render import render_keepalived
 from swarmvip.specdoc import spec_document
 from swarmvip.stackfile import dump_document
@@ -34,6 +34,7 @@ class Prepared:
     desired: DesiredState
     actions: tuple[Action, ...]
     keepalived_confs: dict[str, str]
+    holders: tuple[str, ...] = ()
 
 
 def stack_name(file: str, given: str | None) -> str:
@@ -67,7 +68,10 @@ def render_all(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
     return confs, specs
 
 
-def prepare(spec: StackSpec, stack: str, cluster: Cluster) -> Prepared:
+def prepare(
+    spec: StackSpec, stack: str, cluster: Cluster, holders: Collection[str] = ()
+) -> Prepared:
+    """Everything a deploy will do; holders (node ids holding a VIP now) are updated last."""
     plan = plan_for(spec, stack, cluster)
     confs, specs = render_all(plan)
     stored = dump_document(spec_document(spec, secret_objects(stack, spec.secrets)))
@@ -85,8 +89,8 @@ def prepare(spec: StackSpec, stack: str, cluster: Cluster) -> Prepared:
                 for name in missing
             ]
         )
-    actions = diff(desired, cluster.observe(stack))
-    return Prepared(spec, plan, desired, actions, confs)
+    actions = diff(desired, cluster.observe(stack), holders)
+    return Prepared(spec, plan, desired, actions, confs, tuple(holders))
 
 
 def require_docker_cli(spec: StackSpec, vip_only: bool) -> str | None:
@@ -107,8 +111,26 @@ def require_docker_cli(spec: StackSpec, vip_only: bool) -> str | None:
     return cli
 
 
-def apply(prepared: Prepared, cluster: Cluster, progress: Progress) -> None:
-    for action in prepared.actions:
+def apply(
+    prepared: Prepared,
+    cluster: Cluster,
+    progress: Progress,
+    before_holders: Callable[[], None] | None = None,
+    timeout: float = 120.0,
+) -> None:
+    """Apply in order; a VIP holder's update waits until every other task runs its new spec
+    (and, for drain, until the VIP has moved: `before_holders`)."""
+    now, later = split_at_holders(prepared.actions, prepared.holders)
+    for action in now:
+        progress(action.describe())
+        cluster.apply(action)
+    if not later:
+        return
+    progress("waiting for the other nodes before updating the VIP holder")
+    cluster.wait_running(prepared.plan.stack, timeout)
+    if before_holders is not None:
+        before_holders()
+    for action in later:
         progress(action.describe())
         cluster.apply(action)
 

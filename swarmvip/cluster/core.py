@@ -26,6 +26,7 @@ from docker.types import (
     UpdateConfig,
 )
 
+from swarmvip.cluster import nodes
 from swarmvip.errors import ClusterError, UnavailableError
 from swarmvip.model import NODE_LABEL, OWNER_LABEL, STACK_LABEL, Node, Role
 from swarmvip.plan.desired import KIND_LABEL, PRIORITY_LABEL, VRIDS_LABEL, DesiredService
@@ -138,6 +139,19 @@ class Cluster:
             s["Spec"]["Labels"].get(STACK_LABEL, "?")
             for s in self._services({"label": [f"{OWNER_LABEL}=swarmvip"]})
         }
+
+    def stored_specs(self, stack: str | None = None) -> dict[str, tuple[str, str]]:
+        with _translated("reading stored stack specs"):
+            return nodes.stored_specs(self.api, stack)
+
+    def update_node(
+        self,
+        name: str,
+        labels: dict[str, str | None] | None = None,
+        availability: str | None = None,
+    ) -> None:
+        with _translated(f"updating node {name}"):
+            nodes.update_node(self.api, name, labels, availability)
 
     # --- writing -------------------------------------------------------------------------
     def apply(self, action: Action) -> None:
@@ -260,6 +274,10 @@ class Cluster:
             f"tasks of stack {stack} not running after {timeout:g}s: "
             + ("; ".join(problems) or "no task started")
         )
+
+    def wait_running_all(self, stacks: list[str], timeout: float) -> None:
+        for stack in stacks:
+            self.wait_running(stack, timeout)
 
     def _running(self, services: list[dict[str, Any]]) -> tuple[int, list[str]]:
         running, problems = 0, []

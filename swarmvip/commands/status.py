@@ -1,4 +1,4 @@
-"""Status subcommands: status (table, --json, --watch)."""
+"""Status subcommands: status (table, --json, --watch), drain, undrain."""
 
 from __future__ import annotations
 
@@ -41,5 +41,57 @@ def _cmd_status(args: argparse.Namespace) -> int:
         time.sleep(args.interval)
 
 
+def _add_drain(sub: Any) -> None:
+    p = sub.add_parser("drain", help="move a node's VIPs away (make-before-break) and wait")
+    p.add_argument("node", help="hostname or node id")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--vip-only",
+        dest="mode",
+        action="store_const",
+        const="vip-only",
+        help="only the VIPs leave; other workloads stay (default)",
+    )
+    mode.add_argument(
+        "--swarm",
+        dest="mode",
+        action="store_const",
+        const="swarm",
+        help="also set the node's swarm availability to drain",
+    )
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait (default 60)")
+    p.add_argument("--force", action="store_true", help="drain even if no healthy backup remains")
+    p.set_defaults(func=_cmd_drain, mode="vip-only")
+
+
+def _cmd_drain(args: argparse.Namespace) -> int:
+    from swarmvip.drain import ClusterActions
+
+    actions = ClusterActions(args.host, args.timeout)
+    outcome = actions.drain(args.node, args.mode, _say, force=args.force)
+    print(outcome.message, flush=True)
+    return ExitCode.OK if outcome.ok else ExitCode.FAILURE
+
+
+def _add_undrain(sub: Any) -> None:
+    p = sub.add_parser("undrain", help="bring a drained node back into its VIP groups")
+    p.add_argument("node", help="hostname or node id")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait (default 60)")
+    p.set_defaults(func=_cmd_undrain)
+
+
+def _cmd_undrain(args: argparse.Namespace) -> int:
+    from swarmvip.drain import ClusterActions
+
+    outcome = ClusterActions(args.host, args.timeout).undrain(args.node, _say)
+    print(outcome.message, flush=True)
+    return ExitCode.OK if outcome.ok else ExitCode.FAILURE
+
+
+def _say(line: str) -> None:
+    print(f"  {line}", flush=True)
+
+
 def register(sub: Any) -> None:
-    _add_status(sub)
+    for add in (_add_status, _add_drain, _add_undrain):
+        add(sub)

@@ -7,6 +7,7 @@ removal of configs and secrets no service uses any more. An unchanged stack yiel
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from swarmvip.plan.desired import DesiredObject, DesiredService, DesiredState
@@ -105,9 +106,9 @@ Action = (
 
 
 def diff(
-    desired: DesiredState, observed: Observed, holder: str | None = None
+    desired: DesiredState, observed: Observed, holders: Collection[str] = ()
 ) -> tuple[Action, ...]:
-    """holder: node id observed holding a VIP, updated last whatever its priority."""
+    """holders: node ids observed holding a VIP, updated last whatever their priority."""
     have_configs = {c.name for c in observed.configs}
     have_secrets = {s.name for s in observed.secrets}
     by_node = {s.node_id: s for s in observed.services}
@@ -120,7 +121,7 @@ def diff(
         for s in desired.services
         if s.node_id in by_node and by_node[s.node_id].spec_hash != s.spec_hash
     ]
-    updates.sort(key=lambda s: (s.node_id == holder, s.top_priority, s.name))
+    updates.sort(key=lambda s: (s.node_id in holders, s.top_priority, s.name))
     actions += [UpdateService(by_node[s.node_id], s) for s in updates]
     actions += [RemoveService(s) for s in observed.services if s.node_id not in wanted_nodes]
     keep_configs = {c.name for c in desired.configs}
@@ -137,3 +138,13 @@ def teardown(observed: Observed) -> tuple[Action, ...]:
         *(RemoveConfig(c) for c in observed.configs),
         *(RemoveSecret(s) for s in observed.secrets),
     )
+
+
+def split_at_holders(
+    actions: tuple[Action, ...], holders: Collection[str]
+) -> tuple[tuple[Action, ...], tuple[Action, ...]]:
+    """(what can run now, what must wait until the others run): the holders' updates wait."""
+    for i, action in enumerate(actions):
+        if isinstance(action, UpdateService) and action.service.node_id in holders:
+            return actions[:i], actions[i:]
+    return actions, ()

@@ -9,6 +9,7 @@ from swarmvip.model import Preemption
 from swarmvip.status.model import Alarm, DeployedNode, VipStatus
 
 STALE_AFTER = 3.0
+STARTING = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting")
 
 
 def _vip_alarms(vip: VipStatus) -> list[Alarm]:
@@ -46,7 +47,16 @@ def _node_alarms(
     found = []
     for dep in deployed:
         subject = f"{dep.stack}/{dep.plan.hostname}"
-        if dep.task_state != "running":
+        if dep.task_state in STARTING:
+            found.append(
+                Alarm(
+                    "task-starting",
+                    subject,
+                    f"keepalived task is {dep.task_state}",
+                    severity="warning",
+                )
+            )
+        elif dep.task_state != "running":
             found.append(
                 Alarm(
                     "task-not-running",

@@ -89,6 +89,8 @@ def ago(ts: float | None, now: float | None = None) -> str:
 def gap_text(t: Transition | None) -> str:
     if t is None:
         return "-"
+    if not t.before:
+        return "first holder"
     if t.gap is None:
         return "gap ?"
     return f"gap {t.gap * 1000:.0f} ms" if t.gap else f"no gap (overlap {t.overlap * 1000:.0f} ms)"

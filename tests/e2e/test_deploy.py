@@ -6,6 +6,7 @@ node that answers with its hostname, behind VIP 10.213.0.100 with an HTTP check)
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -53,6 +54,35 @@ def test_deploy_puts_the_vip_on_the_top_priority_node(lab: Lab, deployed: str,
     assert "3/3 keepalived tasks running" in deployed
     wait_for("one holder", lambda: holders(lab, VIP) == ["node1"], timeout=30)
     assert wait_for("the web service through the VIP", lambda: fetch(client), 60) == "node1"
+
+
+def status(lab: Lab) -> dict:  # type: ignore[type-arg]
+    result = swarmvip(lab, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_status_json_reports_the_real_holder(lab: Lab, deployed: str) -> None:
+    doc = wait_for("status sees node1 holding",
+                   lambda: (d := status(lab))["vips"] and d["vips"][0]["holders"] == ["node1"]
+                   and d, timeout=30)
+    assert isinstance(doc, dict) and doc["schema"] == 1
+    vip = doc["vips"][0]
+    assert vip["name"] == "web" and vip["addresses"] == ["10.213.0.100/24"]
+    assert vip["expected_holder"] == "node1"
+    states = {n["hostname"]: n["vrrp_state"].get("lab-web/web") for n in doc["nodes"]}
+    assert states == {"node1": "MASTER", "node2": "BACKUP", "node3": "BACKUP"}
+    assert not [a for a in doc["alarms"] if a["severity"] == "critical"]
+
+
+def test_a_node_whose_nic_is_not_eth0_works_unchanged(lab: Lab, deployed: str) -> None:
+    lab.rename_interface("node3", "eth0", "p5p1")
+    docker(lab, "service", "update", "--force", "--detach", f"{STACK}_vip-node3")
+    doc = wait_for("node3's agent on p5p1", lambda: next(
+        (n for n in status(lab)["nodes"] if n["hostname"] == "node3"
+         and n["interface"] == "p5p1" and n["vrrp_state"].get("lab-web/web") == "BACKUP"),
+        None), timeout=60)
+    assert doc
 
 
 def test_docker_stack_commands_see_the_services(lab: Lab, deployed: str) -> None:
@@ -132,6 +162,42 @@ def test_label_change_replans_only_the_affected_node(lab: Lab, deployed: str) ->
         wait_for("node3 takes the VIP", lambda: holders(lab, VIP) == ["node3"], timeout=60)
     finally:
         docker(lab, "node", "update", "--label-rm", "swarmvip.priority", "node3")
+        swarmvip(lab, "deploy", "--vip-only", FILE)
+
+
+def test_drain_moves_the_vip_make_before_break_and_undrain_returns_it(
+        lab: Lab, deployed: str, client: Client) -> None:
+    wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], timeout=60)
+    result = swarmvip(lab, "drain", "node1", "--timeout", "60")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "lab-web/web: node1 → node2" in result.stdout
+    assert holders(lab, VIP) == ["node2"]
+    assert fetch(client) == "node2"
+    labels = docker(lab, "node", "inspect", "node1", "--format", "{{json .Spec.Labels}}")
+    assert '"swarmvip.drain":"true"' in labels
+    print(f"\ndrain: {result.stdout.strip().splitlines()[-1]}")
+    result = swarmvip(lab, "undrain", "node1", "--timeout", "60")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert holders(lab, VIP) == ["node1"]
+
+
+def test_drain_refusals_change_nothing(lab: Lab, deployed: str) -> None:
+    before = service_labels(lab, STACK)
+    unknown = swarmvip(lab, "drain", "node9")
+    assert unknown.returncode == 2 and "no node named 'node9'" in unknown.stderr
+    for node in ("node2", "node3"):
+        docker(lab, "node", "update", "--label-rm", "web", node)
+    try:
+        swarmvip(lab, "deploy", "--vip-only", FILE)
+        last = swarmvip(lab, "drain", "node1")
+        assert last.returncode == 2 and "no healthy backup" in last.stderr
+        assert "swarmvip.drain" not in docker(lab, "node", "inspect", "node1", "--format",
+                                              "{{json .Spec.Labels}}")
+    finally:
+        for node in ("node2", "node3"):
+            docker(lab, "node", "update", "--label-add", "web=true", node)
+        swarmvip(lab, "deploy", "--vip-only", FILE)
+    assert set(service_labels(lab, STACK)) == set(before)
 
 
 def test_rm_leaves_nothing_behind(lab: Lab, deployed: str) -> None:

@@ -1,0 +1,81 @@
+"""Node writes (labels, availability) and the stored stack specs, through the Docker API.
+
+Node updates send the full spec with its Version and retry on "update out of sequence".
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import docker
+import docker.errors
+
+from swarmvip.errors import ClusterError, ConfigError, Problem
+from swarmvip.model import OWNER_LABEL
+
+OUT_OF_SEQUENCE = "update out of sequence"
+
+
+def find_node(api: docker.APIClient, name: str) -> dict[str, Any]:
+    """A node by hostname or id; a clear error naming the known nodes otherwise."""
+    nodes = api.nodes()
+    for node in nodes:
+        if name in (node["ID"], node.get("Description", {}).get("Hostname")):
+            return dict(node)
+    known = ", ".join(sorted(n.get("Description", {}).get("Hostname", "?") for n in nodes))
+    raise ConfigError(
+        [
+            Problem(
+                file="(command line)",
+                key="NODE",
+                message=f"no node {name!r}",
+                fix=f"use one of: {known}",
+            )
+        ]
+    )
+
+
+def update_node(
+    api: docker.APIClient,
+    name: str,
+    labels: dict[str, str | None] | None = None,
+    availability: str | None = None,
+) -> None:
+    """Set (value) or remove (None) labels and/or availability, read-modify-write."""
+    for attempt in range(5):
+        node = find_node(api, name)
+        spec = dict(node["Spec"])
+        current = dict(spec.get("Labels") or {})
+        for key, value in (labels or {}).items():
+            if value is None:
+                current.pop(key, None)
+            else:
+                current[key] = value
+        spec["Labels"] = current
+        if availability:
+            spec["Availability"] = availability
+        try:
+            api.update_node(node["ID"], node["Version"]["Index"], spec)  # type: ignore[arg-type]
+            return
+        except docker.errors.APIError as exc:
+            if OUT_OF_SEQUENCE not in str(exc) or attempt == 4:
+                raise ClusterError(f"updating node {name}: {exc.explanation or exc}") from exc
+            time.sleep(0.2 * (attempt + 1))
+
+
+def stored_specs(api: docker.APIClient, stack: str | None = None) -> dict[str, tuple[str, str]]:
+    """{stack: (config name, stack document text)} of every deployed swarmvip stack."""
+    labels = [f"{OWNER_LABEL}=swarmvip", "swarmvip.kind=spec"]
+    labels += [f"swarmvip.stack={stack}"] if stack else []
+    newest: dict[str, dict[str, Any]] = {}
+    for config in api.configs(filters={"label": labels}):
+        owner = config["Spec"]["Labels"].get("swarmvip.stack", "")
+        if owner not in newest or config["CreatedAt"] > newest[owner]["CreatedAt"]:
+            newest[owner] = config
+    result = {}
+    for owner, config in newest.items():
+        full = api.inspect_config(config["ID"])
+        result[owner] = (config["Spec"]["Name"], base64.b64decode(full["Spec"]["Data"]).decode())
+    return result
