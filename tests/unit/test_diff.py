@@ -86,7 +86,7 @@ def test_new_peer_updates_backups_first_and_the_top_node_last() -> None:
 
 def test_observed_holder_is_updated_last_whatever_its_priority() -> None:
     before = desired_for(nodes=THREE[:2])
-    actions = diff(desired_for(), observed_from(before), holder="id-node2")
+    actions = diff(desired_for(), observed_from(before), holders={"id-node2"})
     updated = [a.service.hostname for a in actions if isinstance(a, UpdateService)]
     assert updated == ["node1", "node2"]
 
