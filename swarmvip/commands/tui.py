@@ -1,0 +1,44 @@
+"""The `tui` subcommand. Textual (swarmvip_tui) is imported only when the command runs."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+from typing import Any
+
+
+def _add_tui(sub: Any) -> None:
+    p = sub.add_parser("tui", help="live terminal UI: holders, nodes, alarms, drain/undrain")
+    p.add_argument("--stack", help="only this stack")
+    p.add_argument("--interval", type=float, default=0.5,
+                   help="seconds between the end of one poll and the next (default 0.5)")
+    p.set_defaults(func=_cmd_tui)
+
+
+def real_actions(host: str | None) -> tuple[Any, str | None]:
+    """(ClusterActions(host), None), or (None, why) when swarmvip.drain is not available."""
+    try:
+        module = importlib.import_module("swarmvip.drain")
+        factory = module.ClusterActions
+    except (ImportError, AttributeError) as exc:
+        return None, f"drain unavailable ({exc})"
+    return factory(host), None
+
+
+def _cmd_tui(args: argparse.Namespace) -> int:
+    from swarmvip.status.source import ClusterSource
+
+    app_module = importlib.import_module("swarmvip_tui.app")  # Textual loads only here
+    source = ClusterSource(args.host, args.stack, follow=True)
+    actions, unavailable = real_actions(args.host)
+    engine = args.host or os.environ.get("DOCKER_HOST") or "local engine"
+    label = f"swarmvip · {engine}" + (f" · stack {args.stack}" if args.stack else "")
+    app = app_module.SwarmvipApp(source, actions, interval=args.interval, label=label,
+                                 unavailable=unavailable)
+    app.run()
+    return int(app.return_code or 0)
+
+
+def register(sub: Any) -> None:
+    _add_tui(sub)

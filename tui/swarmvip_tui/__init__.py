@@ -1,0 +1,1 @@
+"""The swarmvip terminal UI (Textual). Imported lazily by `swarmvip tui`."""
