@@ -42,15 +42,21 @@ def deployed(lab: Lab) -> Iterator[str]:
 
 
 def fetch(client: Client, timeout: float = 1.0) -> str:
-    out = client.exec("python3", "-c",
-                      "import sys,urllib.request;"
-                      f"print(urllib.request.urlopen('http://{VIP}:8080/', timeout={timeout})"
-                      ".read().decode().strip())", check=False, timeout=10)
+    out = client.exec(
+        "python3",
+        "-c",
+        "import sys,urllib.request;"
+        f"print(urllib.request.urlopen('http://{VIP}:8080/', timeout={timeout})"
+        ".read().decode().strip())",
+        check=False,
+        timeout=10,
+    )
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
-def test_deploy_puts_the_vip_on_the_top_priority_node(lab: Lab, deployed: str,
-                                                      client: Client) -> None:
+def test_deploy_puts_the_vip_on_the_top_priority_node(
+    lab: Lab, deployed: str, client: Client
+) -> None:
     assert "3/3 keepalived tasks running" in deployed
     wait_for("one holder", lambda: holders(lab, VIP) == ["node1"], timeout=30)
     assert wait_for("the web service through the VIP", lambda: fetch(client), 60) == "node1"
@@ -63,9 +69,11 @@ def status(lab: Lab) -> dict:  # type: ignore[type-arg]
 
 
 def test_status_json_reports_the_real_holder(lab: Lab, deployed: str) -> None:
-    doc = wait_for("status sees node1 holding",
-                   lambda: (d := status(lab))["vips"] and d["vips"][0]["holders"] == ["node1"]
-                   and d, timeout=30)
+    doc = wait_for(
+        "status sees node1 holding",
+        lambda: (d := status(lab))["vips"] and d["vips"][0]["holders"] == ["node1"] and d,
+        timeout=30,
+    )
     assert isinstance(doc, dict) and doc["schema"] == 1
     vip = doc["vips"][0]
     assert vip["name"] == "web" and vip["addresses"] == ["10.213.0.100/24"]
@@ -78,35 +86,74 @@ def test_status_json_reports_the_real_holder(lab: Lab, deployed: str) -> None:
 def test_a_node_whose_nic_is_not_eth0_works_unchanged(lab: Lab, deployed: str) -> None:
     lab.rename_interface("node3", "eth0", "p5p1")
     docker(lab, "service", "update", "--force", "--detach", f"{STACK}_vip-node3")
-    doc = wait_for("node3's agent on p5p1", lambda: next(
-        (n for n in status(lab)["nodes"] if n["hostname"] == "node3"
-         and n["interface"] == "p5p1" and n["vrrp_state"].get("lab-web/web") == "BACKUP"),
-        None), timeout=60)
+    doc = wait_for(
+        "node3's agent on p5p1",
+        lambda: next(
+            (
+                n
+                for n in status(lab)["nodes"]
+                if n["hostname"] == "node3"
+                and n["interface"] == "p5p1"
+                and n["vrrp_state"].get("lab-web/web") == "BACKUP"
+            ),
+            None,
+        ),
+        timeout=60,
+    )
     assert doc
 
 
 def test_docker_stack_commands_see_the_services(lab: Lab, deployed: str) -> None:
     services = docker(lab, "stack", "services", STACK, "--format", "{{.Name}}").split()
-    assert {f"{STACK}_vip-node1", f"{STACK}_vip-node2", f"{STACK}_vip-node3",
-            f"{STACK}_web"} <= set(services)
+    assert {
+        f"{STACK}_vip-node1",
+        f"{STACK}_vip-node2",
+        f"{STACK}_vip-node3",
+        f"{STACK}_web",
+    } <= set(services)
     assert "Running" in docker(lab, "stack", "ps", STACK)
 
 
 def test_services_are_pinned_capped_and_not_privileged(lab: Lab, deployed: str) -> None:
-    spec = docker(lab, "service", "inspect", f"{STACK}_vip-node2", "--format",
-                  "{{json .Spec.TaskTemplate}}")
+    spec = docker(
+        lab, "service", "inspect", f"{STACK}_vip-node2", "--format", "{{json .Spec.TaskTemplate}}"
+    )
     assert '"CapabilityAdd":["CAP_NET_ADMIN","CAP_NET_RAW"]' in spec
     node_id = docker(lab, "node", "inspect", "node2", "--format", "{{.ID}}").strip()
     assert f'"Constraints":["node.id=={node_id}"]' in spec
     assert "docker.sock" not in spec
     node2 = lab.node("node2")
-    task = wait_for("the task container", lambda: subprocess.run(
-        ["docker", "-H", node2.docker_host, "ps", "-q", "--filter",
-         f"label=com.docker.swarm.service.name={STACK}_vip-node2"],
-        capture_output=True, text=True, check=True).stdout.strip())
-    mode = subprocess.run(["docker", "-H", node2.docker_host, "inspect", str(task), "--format",
-                           "{{.HostConfig.NetworkMode}} {{.HostConfig.Privileged}}"],
-                          capture_output=True, text=True, check=True).stdout.split()
+    task = wait_for(
+        "the task container",
+        lambda: subprocess.run(
+            [
+                "docker",
+                "-H",
+                node2.docker_host,
+                "ps",
+                "-q",
+                "--filter",
+                f"label=com.docker.swarm.service.name={STACK}_vip-node2",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip(),
+    )
+    mode = subprocess.run(
+        [
+            "docker",
+            "-H",
+            node2.docker_host,
+            "inspect",
+            str(task),
+            "--format",
+            "{{.HostConfig.NetworkMode}} {{.HostConfig.Privileged}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert mode == ["host", "false"]
 
 
@@ -118,11 +165,13 @@ def test_unchanged_redeploy_writes_nothing_and_restarts_nothing(lab: Lab, deploy
     assert service_labels(lab, STACK) == before
 
 
-def test_bad_stack_file_exits_2_and_leaves_the_swarm_untouched(lab: Lab, deployed: str,
-                                                               tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_stack_file_exits_2_and_leaves_the_swarm_untouched(
+    lab: Lab, deployed: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.yml"
-    bad.write_text("x-swarmvip:\n  vips:\n    web:\n      addresses: [10.213.0.100/24]\n"
-                   "      vrid: 300\n")
+    bad.write_text(
+        "x-swarmvip:\n  vips:\n    web:\n      addresses: [10.213.0.100/24]\n      vrid: 300\n"
+    )
     before = service_labels(lab, STACK)
     result = swarmvip(lab, "deploy", "--stack", STACK, str(bad))
     assert result.returncode == 2
@@ -130,20 +179,21 @@ def test_bad_stack_file_exits_2_and_leaves_the_swarm_untouched(lab: Lab, deploye
     assert service_labels(lab, STACK) == before
 
 
-def test_killing_the_holder_moves_the_vip_and_clients_follow(lab: Lab, deployed: str,
-                                                              client: Client) -> None:
+def test_killing_the_holder_moves_the_vip_and_clients_follow(
+    lab: Lab, deployed: str, client: Client
+) -> None:
     wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], timeout=30)
     killed = time.monotonic()
     lab.kill("node1")
-    wait_for("node2 takes over", lambda: holders(lab, VIP) == ["node2"], timeout=15,
-             interval=0.05)
+    wait_for("node2 takes over", lambda: holders(lab, VIP) == ["node2"], timeout=15, interval=0.05)
     moved = time.monotonic() - killed
     assert wait_for("the client reaches node2", lambda: fetch(client) == "node2", 15)
     print(f"\nholder killed: node2 held the VIP {moved:.2f}s after docker kill")
 
 
-def test_preferred_vip_returns_when_the_node_comes_back(lab: Lab, deployed: str,
-                                                         client: Client) -> None:
+def test_preferred_vip_returns_when_the_node_comes_back(
+    lab: Lab, deployed: str, client: Client
+) -> None:
     lab.start("node1")
     wait_for("node1 holds again", lambda: holders(lab, VIP) == ["node1"], timeout=120)
     assert wait_for("the client reaches node1", lambda: fetch(client) == "node1", 30)
@@ -166,7 +216,8 @@ def test_label_change_replans_only_the_affected_node(lab: Lab, deployed: str) ->
 
 
 def test_drain_moves_the_vip_make_before_break_and_undrain_returns_it(
-        lab: Lab, deployed: str, client: Client) -> None:
+    lab: Lab, deployed: str, client: Client
+) -> None:
     wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], timeout=60)
     result = swarmvip(lab, "drain", "node1", "--timeout", "60")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -191,8 +242,9 @@ def test_drain_refusals_change_nothing(lab: Lab, deployed: str) -> None:
         swarmvip(lab, "deploy", "--vip-only", FILE)
         last = swarmvip(lab, "drain", "node1")
         assert last.returncode == 2 and "no healthy backup" in last.stderr
-        assert "swarmvip.drain" not in docker(lab, "node", "inspect", "node1", "--format",
-                                              "{{json .Spec.Labels}}")
+        assert "swarmvip.drain" not in docker(
+            lab, "node", "inspect", "node1", "--format", "{{json .Spec.Labels}}"
+        )
     finally:
         for node in ("node2", "node3"):
             docker(lab, "node", "update", "--label-add", "web=true", node)

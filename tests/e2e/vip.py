@@ -16,13 +16,25 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def swarmvip(lab: Lab, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DOCKER_HOST": lab.manager_host}
-    return subprocess.run([sys.executable, "-m", "swarmvip", *argv], capture_output=True,
-                          text=True, env=env, cwd=ROOT, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "swarmvip", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def docker(lab: Lab, *argv: str, check: bool = True) -> str:
-    out = subprocess.run(["docker", "-H", lab.manager_host, *argv], capture_output=True,
-                         text=True, timeout=120, check=False)
+    out = subprocess.run(
+        ["docker", "-H", lab.manager_host, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if check and out.returncode != 0:
         raise AssertionError(f"docker {' '.join(argv)}: {out.stderr}")
     return out.stdout
@@ -38,8 +50,9 @@ def holders(lab: Lab, vip: str) -> list[str]:
     return found
 
 
-def wait_for(what: str, probe: Callable[[], object], timeout: float = 60,
-             interval: float = 0.2) -> object:
+def wait_for(
+    what: str, probe: Callable[[], object], timeout: float = 60, interval: float = 0.2
+) -> object:
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
@@ -52,13 +65,16 @@ def wait_for(what: str, probe: Callable[[], object], timeout: float = 60,
 
 def service_labels(lab: Lab, stack: str) -> dict[str, str]:
     """{service name: task ids} of the stack's swarmvip services (to spot restarts)."""
-    names = docker(lab, "service", "ls", "--filter", f"label=swarmvip.stack={stack}",
-                   "--format", "{{.Name}}").split()
+    names = docker(
+        lab, "service", "ls", "--filter", f"label=swarmvip.stack={stack}", "--format", "{{.Name}}"
+    ).split()
     return {n: " ".join(sorted(docker(lab, "service", "ps", "-q", n).split())) for n in names}
 
 
 def owned_objects(lab: Lab, stack: str) -> list[str]:
     flt = ["--filter", f"label=swarmvip.stack={stack}"]
-    return (docker(lab, "service", "ls", *flt, "-q").split()
-            + docker(lab, "config", "ls", *flt, "-q").split()
-            + docker(lab, "secret", "ls", *flt, "-q").split())
+    return (
+        docker(lab, "service", "ls", *flt, "-q").split()
+        + docker(lab, "config", "ls", *flt, "-q").split()
+        + docker(lab, "secret", "ls", *flt, "-q").split()
+    )

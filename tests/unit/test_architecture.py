@@ -12,14 +12,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _loaded_after(code: str) -> set[str]:
     probe = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def test_help_loads_neither_textual_nor_docker() -> None:
-    code = ("from swarmvip.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass")
+    code = "from swarmvip.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass"
     loaded = _loaded_after(code)
     assert not {m for m in loaded if m.split(".")[0] in ("textual", "docker", "jinja2", "yaml")}
 

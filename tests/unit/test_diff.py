@@ -38,8 +38,10 @@ def desired_for(nodes=THREE, vips: str = WEB, secrets=()) -> DesiredState:  # ty
 def observed_from(desired: DesiredState) -> Observed:
     """What the swarm holds after a successful deploy of `desired`."""
     return Observed(
-        services=tuple(ObservedService(f"sid-{s.node_id}", s.name, s.node_id, s.spec_hash,
-                                       s.top_priority) for s in desired.services),
+        services=tuple(
+            ObservedService(f"sid-{s.node_id}", s.name, s.node_id, s.spec_hash, s.top_priority)
+            for s in desired.services
+        ),
         configs=tuple(ObservedObject(f"cid-{c.name}", c.name) for c in desired.configs),
         secrets=tuple(ObservedObject(f"xid-{c.name}", c.name) for c in desired.secrets),
     )
@@ -61,14 +63,17 @@ def test_services_are_pinned_and_labelled_for_docker_stack() -> None:
     labels = dict(svc.labels)
     assert labels["com.docker.stack.namespace"] == "s"
     assert svc.name == "s_vip-node1" and labels["swarmvip.node"] == "id-node1"
-    assert [m.target for m in svc.configs] == ["/etc/swarmvip/keepalived.conf",
-                                               "/etc/swarmvip/agent.json"]
+    assert [m.target for m in svc.configs] == [
+        "/etc/swarmvip/keepalived.conf",
+        "/etc/swarmvip/agent.json",
+    ]
 
 
 def test_label_change_touches_only_affected_nodes() -> None:
     before = desired_for()
-    after = desired_for(nodes=(THREE[0], THREE[1], node("node3", "10.213.0.13",
-                                                        swarmvip__priority="5")))
+    after = desired_for(
+        nodes=(THREE[0], THREE[1], node("node3", "10.213.0.13", swarmvip__priority="5"))
+    )
     actions = diff(after, observed_from(before))
     updated = [a.service.hostname for a in actions if isinstance(a, UpdateService)]
     assert updated == ["node3"]
@@ -79,7 +84,10 @@ def test_new_peer_updates_backups_first_and_the_top_node_last() -> None:
     before = desired_for(nodes=THREE[:2])
     actions = diff(desired_for(), observed_from(before))
     assert [type(a) for a in actions if not isinstance(a, CreateConfig | RemoveConfig)] == [
-        CreateService, UpdateService, UpdateService]
+        CreateService,
+        UpdateService,
+        UpdateService,
+    ]
     updated = [a.service.hostname for a in actions if isinstance(a, UpdateService)]
     assert updated == ["node2", "node1"]
 
@@ -117,7 +125,11 @@ def test_teardown_removes_services_before_configs() -> None:
 
 def test_image_change_updates_every_service() -> None:
     desired = desired_for()
-    changed = dataclasses.replace(desired, services=tuple(
-        dataclasses.replace(s, labels=(*s.labels[:-1], ("swarmvip.hash", "other")))
-        for s in desired.services))
+    changed = dataclasses.replace(
+        desired,
+        services=tuple(
+            dataclasses.replace(s, labels=(*s.labels[:-1], ("swarmvip.hash", "other")))
+            for s in desired.services
+        ),
+    )
     assert len(diff(changed, observed_from(desired))) == 3

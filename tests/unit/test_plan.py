@@ -24,23 +24,33 @@ def test_every_node_gets_a_distinct_priority_and_the_others_as_peers() -> None:
 
 
 def test_priority_label_wins_and_auto_values_skip_it() -> None:
-    nodes = (node("a", "10.0.0.1", swarmvip__priority="250"), node("b", "10.0.0.2"),
-             node("c", "10.0.0.3"))
+    nodes = (
+        node("a", "10.0.0.1", swarmvip__priority="250"),
+        node("b", "10.0.0.2"),
+        node("c", "10.0.0.3"),
+    )
     plan = build_plan(spec("web:\n  addresses: [10.0.0.100/24]\n"), "s", nodes)
     assert {n.hostname: n.instances[0].priority for n in plan.nodes} == {
-        "a": 250, "b": 249, "c": 239}
+        "a": 250,
+        "b": 249,
+        "c": 239,
+    }
 
 
 def test_group_specific_priority_label_wins_over_the_general_one() -> None:
-    nodes = (node("a", "10.0.0.1", swarmvip__priority="10", **{"swarmvip__priority__web": "99"}),
-             node("b", "10.0.0.2"))
+    nodes = (
+        node("a", "10.0.0.1", swarmvip__priority="10", **{"swarmvip__priority__web": "99"}),
+        node("b", "10.0.0.2"),
+    )
     plan = build_plan(spec("web:\n  addresses: [10.0.0.100/24]\n"), "s", nodes)
     assert plan.nodes[0].instances[0].priority == 99
 
 
 def test_equal_priority_labels_are_an_error_naming_both_nodes() -> None:
-    nodes = (node("a", "10.0.0.1", swarmvip__priority="100"),
-             node("b", "10.0.0.2", swarmvip__priority="100"))
+    nodes = (
+        node("a", "10.0.0.1", swarmvip__priority="100"),
+        node("b", "10.0.0.2", swarmvip__priority="100"),
+    )
     with pytest.raises(ConfigError, match="nodes a and b both have priority 100"):
         build_plan(spec("web:\n  addresses: [10.0.0.100/24]\n"), "s", nodes)
 
@@ -54,22 +64,33 @@ def test_priorities_stay_unique_for_large_groups() -> None:
 
 
 def test_constraints_select_nodes() -> None:
-    nodes = (node("a", "10.0.0.1", edge="true"), node("b", "10.0.0.2", edge="TRUE"),
-             node("c", "10.0.0.3"))
-    vip = "web:\n  addresses: [10.0.0.100/24]\n  placement:\n    constraints: [node.labels.edge == true]\n"
+    nodes = (
+        node("a", "10.0.0.1", edge="true"),
+        node("b", "10.0.0.2", edge="TRUE"),
+        node("c", "10.0.0.3"),
+    )
+    vip = (
+        "web:\n  addresses: [10.0.0.100/24]\n"
+        "  placement:\n    constraints: [node.labels.edge == true]\n"
+    )
     assert [n.hostname for n in build_plan(spec(vip), "s", nodes).nodes] == ["a", "b"]
     vip_ne = vip.replace("==", "!=")
     assert [n.hostname for n in build_plan(spec(vip_ne), "s", nodes).nodes] == ["c"]
 
 
 def test_role_and_hostname_constraints() -> None:
-    vip = ("web:\n  addresses: [10.213.0.100/24]\n  placement:\n"
-           "    constraints: [node.role == worker, node.hostname != node3]\n")
+    vip = (
+        "web:\n  addresses: [10.213.0.100/24]\n  placement:\n"
+        "    constraints: [node.role == worker, node.hostname != node3]\n"
+    )
     assert [n.hostname for n in build_plan(spec(vip), "s", THREE).nodes] == ["node2"]
 
 
 def test_no_eligible_node_is_an_error_and_one_node_a_warning() -> None:
-    vip = "web:\n  addresses: [10.213.0.100/24]\n  placement:\n    constraints: [node.labels.x == y]\n"
+    vip = (
+        "web:\n  addresses: [10.213.0.100/24]\n"
+        "  placement:\n    constraints: [node.labels.x == y]\n"
+    )
     with pytest.raises(ConfigError, match="no eligible node"):
         build_plan(spec(vip), "s", THREE)
     one = vip.replace("node.labels.x == y", "node.hostname == node2")
@@ -78,24 +99,27 @@ def test_no_eligible_node_is_an_error_and_one_node_a_warning() -> None:
 
 
 def test_vip_equal_to_a_node_address_is_refused() -> None:
-    with pytest.raises(ConfigError, match="10.213.0.12 is the address of node node2"):
+    with pytest.raises(ConfigError, match=r"10\.213\.0\.12 is the address of node node2"):
         build_plan(spec("web:\n  addresses: [10.213.0.12/24]\n"), "s", THREE)
 
 
-@pytest.mark.parametrize("label,value", [
-    ("swarmvip.priority", "100\nvrrp_script x {"),
-    ("swarmvip.priority", "255"),
-    ("swarmvip.priority", "0"),
-    ("swarmvip.priority", "12a"),
-    ("swarmvip.interface", "eth0 }\nvrrp_instance evil {"),
-    ("swarmvip.interface", 'eth0"'),
-    ("swarmvip.interface", "a-very-long-interface-name"),
-    ("swarmvip.unicast", "10.0.0.1 }"),
-    ("swarmvip.unicast", "include /etc/shadow"),
-    ("swarmvip.unicast6", "10.0.0.1"),
-    ("swarmvip.drain", "maybe"),
-    ("swarmvip.prority", "100"),
-])
+@pytest.mark.parametrize(
+    "label,value",
+    [
+        ("swarmvip.priority", "100\nvrrp_script x {"),
+        ("swarmvip.priority", "255"),
+        ("swarmvip.priority", "0"),
+        ("swarmvip.priority", "12a"),
+        ("swarmvip.interface", "eth0 }\nvrrp_instance evil {"),
+        ("swarmvip.interface", 'eth0"'),
+        ("swarmvip.interface", "a-very-long-interface-name"),
+        ("swarmvip.unicast", "10.0.0.1 }"),
+        ("swarmvip.unicast", "include /etc/shadow"),
+        ("swarmvip.unicast6", "10.0.0.1"),
+        ("swarmvip.drain", "maybe"),
+        ("swarmvip.prority", "100"),
+    ],
+)
 def test_label_injection_and_bad_values_are_refused(label: str, value: str) -> None:
     nodes = (node("a", "10.0.0.1", **{label.replace(".", "__"): value}), node("b", "10.0.0.2"))
     with pytest.raises(ConfigError) as caught:
@@ -116,8 +140,10 @@ def test_ipv6_group_needs_ipv6_unicast_addresses() -> None:
     vip = "v6:\n  addresses: ['fd00::100/64']\n"
     with pytest.raises(ConfigError, match="no IPv6 address"):
         build_plan(spec(vip), "s", THREE)
-    nodes = (node("a", "10.0.0.1", swarmvip__unicast6="fd00::1"),
-             node("b", "10.0.0.2", swarmvip__unicast6="fd00::2"))
+    nodes = (
+        node("a", "10.0.0.1", swarmvip__unicast6="fd00::1"),
+        node("b", "10.0.0.2", swarmvip__unicast6="fd00::2"),
+    )
     plan = build_plan(spec(vip), "s", nodes)
     assert plan.nodes[0].instances[0].peers == ("fd00::2",)
 
@@ -177,5 +203,6 @@ def test_stored_spec_document_parses_back_to_the_same_spec(tmp_path) -> None:  #
         again = parse_stack(dump_document(spec_document(original, objects)), "stored")
         assert again.groups == original.groups, path
         assert again.image == original.image
-        assert [dataclasses.replace(s, data=None, object=objects[s.name])
-                for s in original.secrets] == list(again.secrets)
+        assert [
+            dataclasses.replace(s, data=None, object=objects[s.name]) for s in original.secrets
+        ] == list(again.secrets)

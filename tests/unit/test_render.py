@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("golden")
 STACKS = sorted((ROOT / "stacks").glob("*.yml"))
 LABELS = {"edge": "true", "proxy": "true", "db": "true", "web": "true"}
-NODES = tuple(node(f"node{i}", f"10.213.0.{10 + i}", "manager" if i == 1 else "worker", **LABELS)
-              for i in (1, 2, 3))
+NODES = tuple(
+    node(f"node{i}", f"10.213.0.{10 + i}", "manager" if i == 1 else "worker", **LABELS)
+    for i in (1, 2, 3)
+)
 
 
 def rendered(stack_file: Path) -> dict[str, str]:
@@ -34,8 +36,9 @@ def golden_cases() -> list[tuple[Path, str]]:
     return [(f, host) for f in STACKS for host in ("node1", "node3")]
 
 
-@pytest.mark.parametrize(("stack_file", "host"), golden_cases(),
-                         ids=[f"{f.stem}-{h}" for f, h in golden_cases()])
+@pytest.mark.parametrize(
+    ("stack_file", "host"), golden_cases(), ids=[f"{f.stem}-{h}" for f, h in golden_cases()]
+)
 def test_render_matches_golden(stack_file: Path, host: str) -> None:
     text = rendered(stack_file)[host]
     golden = GOLDEN / f"{stack_file.stem}.{host}.conf"
@@ -46,8 +49,13 @@ def test_render_matches_golden(stack_file: Path, host: str) -> None:
 
 
 def test_timer_format() -> None:
-    assert [fmt_seconds(v) for v in (1.0, 0.25, 0.1, 10.0, 0.015)] == ["1", "0.25", "0.1", "10",
-                                                                         "0.015"]
+    assert [fmt_seconds(v) for v in (1.0, 0.25, 0.1, 10.0, 0.015)] == [
+        "1",
+        "0.25",
+        "0.1",
+        "10",
+        "0.015",
+    ]
 
 
 @pytest.fixture
@@ -58,8 +66,11 @@ def netns() -> object:
     name = f"svt-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
-        for cmd in (["link", "add", "eth0", "type", "veth", "peer", "name", "peer0"],
-                    ["link", "set", "eth0", "up"], ["addr", "add", "10.213.0.11/24", "dev", "eth0"]):
+        for cmd in (
+            ["link", "add", "eth0", "type", "veth", "peer", "name", "peer0"],
+            ["link", "set", "eth0", "up"],
+            ["addr", "add", "10.213.0.11/24", "dev", "eth0"],
+        ):
             subprocess.run(["ip", "-n", name, *cmd], check=True)
         yield name
     finally:
@@ -71,8 +82,12 @@ def netns() -> object:
 def test_keepalived_accepts_every_golden_config(golden: Path, netns: str, tmp_path: Path) -> None:
     wrapper = tmp_path / "wrapper.conf"
     wrapper.write_text(f"$SWARMVIP_IFACE=eth0\n$SWARMVIP_AUTH_API=s3cret\ninclude {golden}\n")
-    result = subprocess.run(["ip", "netns", "exec", netns, "keepalived", "-t", "-f", str(wrapper)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["ip", "netns", "exec", netns, "keepalived", "-t", "-f", str(wrapper)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "WARNING" not in result.stderr
 

@@ -27,56 +27,316 @@ def stack(vips: str, head: str = "", top: str = "") -> str:
 
 # (id, stack text, expected key path fragment, expected message fragment, expected line or None)
 CASES = [
-    ("malformed-yaml", 'version: "3.8"\nx-swarmvip:\n  vips: [unclosed\n', "(yaml)", "not valid YAML", 4),
+    (
+        "malformed-yaml",
+        'version: "3.8"\nx-swarmvip:\n  vips: [unclosed\n',
+        "(yaml)",
+        "not valid YAML",
+        4,
+    ),
     ("no-block", 'version: "3.8"\nservices: {}\n', "x-swarmvip", "missing", None),
-    ("block-not-mapping", 'x-swarmvip: [1, 2]\n', "x-swarmvip", "not a mapping", None),
-    ("no-vips", 'x-swarmvip:\n  image: swarmvip/agent:1\n', "x-swarmvip.vips", "no VIP groups", None),
-    ("typo-top", stack("web:\n  addresses: [10.0.0.5/24]\n", top="  imgae: x\n"), "x-swarmvip.imgae", "did you mean 'image'", 3),
-    ("typo-vip-key", stack("web:\n  adresses: [10.0.0.5/24]\n"), "vips.web.adresses", "did you mean 'addresses'", 5),
+    ("block-not-mapping", "x-swarmvip: [1, 2]\n", "x-swarmvip", "not a mapping", None),
+    (
+        "no-vips",
+        "x-swarmvip:\n  image: swarmvip/agent:1\n",
+        "x-swarmvip.vips",
+        "no VIP groups",
+        None,
+    ),
+    (
+        "typo-top",
+        stack("web:\n  addresses: [10.0.0.5/24]\n", top="  imgae: x\n"),
+        "x-swarmvip.imgae",
+        "did you mean 'image'",
+        3,
+    ),
+    (
+        "typo-vip-key",
+        stack("web:\n  adresses: [10.0.0.5/24]\n"),
+        "vips.web.adresses",
+        "did you mean 'addresses'",
+        5,
+    ),
     ("missing-addresses", stack("web:\n  vrid: 5\n"), "vips.web.addresses", "missing", 4),
-    ("address-no-prefix", stack("web:\n  addresses: [10.0.0.5]\n"), "addresses[0]", "with a prefix", 5),
-    ("address-garbage", stack("web:\n  addresses: [10.0.0.500/24]\n"), "addresses[0]", "not a valid address", 5),
-    ("bad-prefix", stack("web:\n  addresses: [10.0.0.5/33]\n"), "addresses[0]", "not a valid address", 5),
-    ("network-address", stack("web:\n  addresses: [10.0.0.0/24]\n"), "addresses[0]", "cannot be a VIP", 5),
+    (
+        "address-no-prefix",
+        stack("web:\n  addresses: [10.0.0.5]\n"),
+        "addresses[0]",
+        "with a prefix",
+        5,
+    ),
+    (
+        "address-garbage",
+        stack("web:\n  addresses: [10.0.0.500/24]\n"),
+        "addresses[0]",
+        "not a valid address",
+        5,
+    ),
+    (
+        "bad-prefix",
+        stack("web:\n  addresses: [10.0.0.5/33]\n"),
+        "addresses[0]",
+        "not a valid address",
+        5,
+    ),
+    (
+        "network-address",
+        stack("web:\n  addresses: [10.0.0.0/24]\n"),
+        "addresses[0]",
+        "cannot be a VIP",
+        5,
+    ),
     ("loopback", stack("web:\n  addresses: [127.0.0.5/8]\n"), "addresses[0]", "cannot be a VIP", 5),
-    ("mixed-families", stack("web:\n  addresses: [10.0.0.5/24, 'fd00::5/64']\n"), "vips.web.addresses", "mixed", 5),
-    ("vrid-zero", stack("web:\n  addresses: [10.0.0.5/24]\n  vrid: 0\n"), "vips.web.vrid", "1 to 255", 6),
-    ("vrid-big", stack("web:\n  addresses: [10.0.0.5/24]\n  vrid: 256\n"), "vips.web.vrid", "1 to 255", 6),
-    ("vrid-string", stack("web:\n  addresses: [10.0.0.5/24]\n  vrid: '7'\n"), "vips.web.vrid", "whole number", 6),
-    ("duplicate-vrid", stack("web:\n  addresses: [10.0.0.5/24]\n  vrid: 7\ndb:\n  addresses: [10.0.0.6/24]\n  vrid: 7\n"), "vips.db.vrid", "also used by web", 9),
-    ("duplicate-address", stack("web:\n  addresses: [10.0.0.5/24]\ndb:\n  addresses: [10.0.0.5/24]\n"), "vips.db.addresses", "also in web", 7),
-    ("duplicate-key", stack("web:\n  addresses: [10.0.0.5/24]\n  addresses: [10.0.0.6/24]\n"), "vips.web.addresses", "twice", 6),
-    ("bad-group-name", stack("Web_1:\n  addresses: [10.0.0.5/24]\n"), "vips.Web_1", "VIP group name", 4),
-    ("inline-auth-pass", stack("web:\n  addresses: [10.0.0.5/24]\n  auth_pass: secret\n"), "vips.web.auth_pass", "never go inline", 6),
-    ("auth-with-vrrpv3", stack("web:\n  addresses: [10.0.0.5/24]\n  auth_secret: vrrp\n  timers: fast\n"), "vips.web.auth_secret", "VRRPv3", 6),
-    ("bad-preemption", stack("web:\n  addresses: [10.0.0.5/24]\n  preemption: always\n"), "vips.web.preemption", "not a preemption", 6),
-    ("sticky-with-delay", stack("web:\n  addresses: [10.0.0.5/24]\n  preemption: sticky\n  preempt_delay: 5s\n"), "preempt_delay", "no effect with sticky", 7),
-    ("sticky-weighted-check", stack("web:\n  addresses: [10.0.0.5/24]\n  preemption: sticky\n  checks:\n    - {name: a, tcp: '127.0.0.1:80'}\n"), "checks[0].weight", "never move", 8),
-    ("unknown-timer-preset", stack("web:\n  addresses: [10.0.0.5/24]\n  timers: turbo\n"), "vips.web.timers", "unknown timer preset", 6),
-    ("v2-fractional", stack("web:\n  addresses: [10.0.0.5/24]\n  timers: {advert_int: 0.5, version: 2}\n"), "timers.advert_int", "whole number of seconds", 6),
-    ("bad-duration", stack("web:\n  addresses: [10.0.0.5/24]\n  timers: {advert_int: fast}\n"), "timers.advert_int", "not a duration", 6),
-    ("constraint-syntax", stack("web:\n  addresses: [10.0.0.5/24]\n  placement:\n    constraints: ['node.labels.edge = true']\n"), "placement.constraints[0]", "not a constraint", 7),
-    ("constraint-key", stack("web:\n  addresses: [10.0.0.5/24]\n  placement:\n    constraints: ['node.colour == red']\n"), "placement.constraints[0]", "unknown constraint key", 7),
-    ("constraint-role", stack("web:\n  addresses: [10.0.0.5/24]\n  placement:\n    constraints: ['node.role == boss']\n"), "placement.constraints[0]", "manager or worker", 7),
-    ("check-two-kinds", stack("web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, tcp: '127.0.0.1:80', http: 'http://x/'}\n"), "checks[0]", "exactly one", 7),
-    ("check-bad-tcp", stack("web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, tcp: 'localhost'}\n"), "checks[0].tcp", "HOST:PORT", 7),
-    ("check-bad-url", stack("web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, http: 'ftp://x/'}\n"), "checks[0].http", "http(s) URL", 7),
-    ("check-shell-string", stack("web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, command: 'curl -f x'}\n"), "checks[0].command", "not a shell string", 7),
-    ("check-timeout-gt-interval", stack("web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, tcp: '127.0.0.1:1', interval: 1, timeout: 3}\n"), "checks[0].timeout", "longer than interval", 7),
-    ("check-weight-range", stack("web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, tcp: '127.0.0.1:1', weight: -300}\n"), "checks[0].weight", "-254 to 254", 7),
-    ("check-dup-name", stack("web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, tcp: '127.0.0.1:1'}\n    - {name: a, tcp: '127.0.0.1:2'}\n"), "vips.web.checks", "used twice", 6),
-    ("notify-shell", stack("web:\n  addresses: [10.0.0.5/24]\n  notify:\n    master: 'echo hi'\n"), "notify.master", "not a shell string", 7),
-    ("notify-newline", stack("web:\n  addresses: [10.0.0.5/24]\n  notify:\n    master: [\"/bin/x\", \"a\\nvrrp_instance\"]\n"), "notify.master", "non-empty list", 7),
-    ("secret-name-injection", stack("web:\n  addresses: [10.0.0.5/24]\n  auth_secret: 'x }\\nvrrp_script'\n  timers: compat\n"), "vips.web.auth_secret", "secret name", 6),
-    ("image-injection", stack("web:\n  addresses: [10.0.0.5/24]\n", top="  image: 'a b\\nc'\n"), "x-swarmvip.image", "image reference", 3),
-    ("grace-too-short", stack("web:\n  addresses: [10.0.0.5/24]\n", top="  stop_grace_period: 0\n"), "stop_grace_period", "at least 1s", 3),
+    (
+        "mixed-families",
+        stack("web:\n  addresses: [10.0.0.5/24, 'fd00::5/64']\n"),
+        "vips.web.addresses",
+        "mixed",
+        5,
+    ),
+    (
+        "vrid-zero",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  vrid: 0\n"),
+        "vips.web.vrid",
+        "1 to 255",
+        6,
+    ),
+    (
+        "vrid-big",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  vrid: 256\n"),
+        "vips.web.vrid",
+        "1 to 255",
+        6,
+    ),
+    (
+        "vrid-string",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  vrid: '7'\n"),
+        "vips.web.vrid",
+        "whole number",
+        6,
+    ),
+    (
+        "duplicate-vrid",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  vrid: 7\ndb:\n  addresses: [10.0.0.6/24]\n  vrid: 7\n"
+        ),
+        "vips.db.vrid",
+        "also used by web",
+        9,
+    ),
+    (
+        "duplicate-address",
+        stack("web:\n  addresses: [10.0.0.5/24]\ndb:\n  addresses: [10.0.0.5/24]\n"),
+        "vips.db.addresses",
+        "also in web",
+        7,
+    ),
+    (
+        "duplicate-key",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  addresses: [10.0.0.6/24]\n"),
+        "vips.web.addresses",
+        "twice",
+        6,
+    ),
+    (
+        "bad-group-name",
+        stack("Web_1:\n  addresses: [10.0.0.5/24]\n"),
+        "vips.Web_1",
+        "VIP group name",
+        4,
+    ),
+    (
+        "inline-auth-pass",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  auth_pass: secret\n"),
+        "vips.web.auth_pass",
+        "never go inline",
+        6,
+    ),
+    (
+        "auth-with-vrrpv3",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  auth_secret: vrrp\n  timers: fast\n"),
+        "vips.web.auth_secret",
+        "VRRPv3",
+        6,
+    ),
+    (
+        "bad-preemption",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  preemption: always\n"),
+        "vips.web.preemption",
+        "not a preemption",
+        6,
+    ),
+    (
+        "sticky-with-delay",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  preemption: sticky\n  preempt_delay: 5s\n"),
+        "preempt_delay",
+        "no effect with sticky",
+        7,
+    ),
+    (
+        "sticky-weighted-check",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  preemption: sticky\n  checks:\n    - {name: a, tcp: '127.0.0.1:80'}\n"
+        ),
+        "checks[0].weight",
+        "never move",
+        8,
+    ),
+    (
+        "unknown-timer-preset",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  timers: turbo\n"),
+        "vips.web.timers",
+        "unknown timer preset",
+        6,
+    ),
+    (
+        "v2-fractional",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  timers: {advert_int: 0.5, version: 2}\n"),
+        "timers.advert_int",
+        "whole number of seconds",
+        6,
+    ),
+    (
+        "bad-duration",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  timers: {advert_int: fast}\n"),
+        "timers.advert_int",
+        "not a duration",
+        6,
+    ),
+    (
+        "constraint-syntax",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  placement:\n    constraints: ['node.labels.edge = true']\n"
+        ),
+        "placement.constraints[0]",
+        "not a constraint",
+        7,
+    ),
+    (
+        "constraint-key",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  placement:\n    constraints: ['node.colour == red']\n"
+        ),
+        "placement.constraints[0]",
+        "unknown constraint key",
+        7,
+    ),
+    (
+        "constraint-role",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  placement:\n    constraints: ['node.role == boss']\n"
+        ),
+        "placement.constraints[0]",
+        "manager or worker",
+        7,
+    ),
+    (
+        "check-two-kinds",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, tcp: '127.0.0.1:80', http: 'http://x/'}\n"
+        ),
+        "checks[0]",
+        "exactly one",
+        7,
+    ),
+    (
+        "check-bad-tcp",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, tcp: 'localhost'}\n"),
+        "checks[0].tcp",
+        "HOST:PORT",
+        7,
+    ),
+    (
+        "check-bad-url",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, http: 'ftp://x/'}\n"),
+        "checks[0].http",
+        "http(s) URL",
+        7,
+    ),
+    (
+        "check-shell-string",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, command: 'curl -f x'}\n"
+        ),
+        "checks[0].command",
+        "not a shell string",
+        7,
+    ),
+    (
+        "check-timeout-gt-interval",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, tcp: '127.0.0.1:1', interval: 1, timeout: 3}\n"
+        ),
+        "checks[0].timeout",
+        "longer than interval",
+        7,
+    ),
+    (
+        "check-weight-range",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, tcp: '127.0.0.1:1', weight: -300}\n"
+        ),
+        "checks[0].weight",
+        "-254 to 254",
+        7,
+    ),
+    (
+        "check-dup-name",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, tcp: '127.0.0.1:1'}\n    - {name: a, tcp: '127.0.0.1:2'}\n"
+        ),
+        "vips.web.checks",
+        "used twice",
+        6,
+    ),
+    (
+        "notify-shell",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  notify:\n    master: 'echo hi'\n"),
+        "notify.master",
+        "not a shell string",
+        7,
+    ),
+    (
+        "notify-newline",
+        stack(
+            'web:\n  addresses: [10.0.0.5/24]\n  notify:\n    master: ["/bin/x", "a\\nvrrp_instance"]\n'
+        ),
+        "notify.master",
+        "non-empty list",
+        7,
+    ),
+    (
+        "secret-name-injection",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  auth_secret: 'x }\\nvrrp_script'\n  timers: compat\n"
+        ),
+        "vips.web.auth_secret",
+        "secret name",
+        6,
+    ),
+    (
+        "image-injection",
+        stack("web:\n  addresses: [10.0.0.5/24]\n", top="  image: 'a b\\nc'\n"),
+        "x-swarmvip.image",
+        "image reference",
+        3,
+    ),
+    (
+        "grace-too-short",
+        stack("web:\n  addresses: [10.0.0.5/24]\n", top="  stop_grace_period: 0\n"),
+        "stop_grace_period",
+        "at least 1s",
+        3,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("text", "key", "message", "line"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
-def test_bad_input_is_refused_with_key_and_line(text: str, key: str, message: str,
-                                                line: int | None) -> None:
+@pytest.mark.parametrize(
+    ("text", "key", "message", "line"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_input_is_refused_with_key_and_line(
+    text: str, key: str, message: str, line: int | None
+) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_stack(text, "stack.yml")
     matching = [p for p in caught.value.problems if key in p.key and message in p.message + p.fix]
@@ -95,8 +355,11 @@ def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_stack(text, "stack.yml")
     keys = {p.key for p in caught.value.problems}
-    assert {"x-swarmvip.vips.web.adresses", "x-swarmvip.vips.web.vrid",
-            "x-swarmvip.vips.web.timers"} <= keys
+    assert {
+        "x-swarmvip.vips.web.adresses",
+        "x-swarmvip.vips.web.vrid",
+        "x-swarmvip.vips.web.timers",
+    } <= keys
 
 
 def test_message_names_file_line_key_and_fix() -> None:
@@ -110,8 +373,10 @@ def test_message_names_file_line_key_and_fix() -> None:
 
 def test_password_file_longer_than_eight_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "pass.txt").write_text("123456789\n")
-    text = stack("web:\n  addresses: [10.0.0.5/24]\n  auth_secret: vrrp\n  timers: compat\n",
-                 head="secrets:\n  vrrp:\n    file: pass.txt\n")
+    text = stack(
+        "web:\n  addresses: [10.0.0.5/24]\n  auth_secret: vrrp\n  timers: compat\n",
+        head="secrets:\n  vrrp:\n    file: pass.txt\n",
+    )
     with pytest.raises(ConfigError) as caught:
         parse_stack(text, "stack.yml", str(tmp_path))
     assert "1 to 8 printable" in str(caught.value)
@@ -120,7 +385,9 @@ def test_password_file_longer_than_eight_is_refused(tmp_path) -> None:  # type: 
 
 def test_password_file_of_eight_is_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "pass.txt").write_text("12345678\n")
-    text = stack("web:\n  addresses: [10.0.0.5/24]\n  auth_secret: vrrp\n  timers: compat\n",
-                 head="secrets:\n  vrrp:\n    file: pass.txt\n")
+    text = stack(
+        "web:\n  addresses: [10.0.0.5/24]\n  auth_secret: vrrp\n  timers: compat\n",
+        head="secrets:\n  vrrp:\n    file: pass.txt\n",
+    )
     spec = parse_stack(text, "stack.yml", str(tmp_path))
     assert spec.secrets[0].data == b"12345678"

@@ -15,33 +15,63 @@ from .builders import THREE
 PRIOS = {"node1": 250, "node2": 240, "node3": 230}
 
 
-def deployed(preemption: Preemption = Preemption.PREFERRED, vrid: int = 51,
-             stack: str = "s") -> tuple[DeployedNode, ...]:
+def deployed(
+    preemption: Preemption = Preemption.PREFERRED, vrid: int = 51, stack: str = "s"
+) -> tuple[DeployedNode, ...]:
     out = []
     for n in THREE:
-        inst = InstancePlan("web", vrid, PRIOS[n.hostname], preemption, 0.0, Timers(), n.addr,
-                            (), (ipaddress.ip_interface("10.213.0.100/24"),), (), NotifyHooks(),
-                            None)
-        out.append(DeployedNode(stack, f"{stack}_vip-{n.hostname}",
-                                NodePlan(n.id, n.hostname, None, n.addr, (inst,)), "running"))
+        inst = InstancePlan(
+            "web",
+            vrid,
+            PRIOS[n.hostname],
+            preemption,
+            0.0,
+            Timers(),
+            n.addr,
+            (),
+            (ipaddress.ip_interface("10.213.0.100/24"),),
+            (),
+            NotifyHooks(),
+            None,
+        )
+        out.append(
+            DeployedNode(
+                stack,
+                f"{stack}_vip-{n.hostname}",
+                NodePlan(n.id, n.hostname, None, n.addr, (inst,)),
+                "running",
+            )
+        )
     return tuple(out)
 
 
-def report(host: str, ts: float, holds: bool, state: str | None = None, seq: int = 1,
-           stack: str = "s") -> Report:
+def report(
+    host: str, ts: float, holds: bool, state: str | None = None, seq: int = 1, stack: str = "s"
+) -> Report:
     vrrp = state or ("MASTER" if holds else "BACKUP")
-    inst = InstanceReport("web", 51, PRIOS[host], vrrp, ("10.213.0.100/24",),
-                          ("10.213.0.100/24",) if holds else (), holds)
-    return Report("state", ts, seq, stack, host, f"id-{host}", "eth0", "running", (inst,),
-                  interval=2.0)
+    inst = InstanceReport(
+        "web",
+        51,
+        PRIOS[host],
+        vrrp,
+        ("10.213.0.100/24",),
+        ("10.213.0.100/24",) if holds else (),
+        holds,
+    )
+    return Report(
+        "state", ts, seq, stack, host, f"id-{host}", "eth0", "running", (inst,), interval=2.0
+    )
 
 
 def steady(ts: float, until: float | None = None) -> list[Report]:
     """node1 holds; every node sends a heartbeat every 2 s from ts to until."""
     out = []
     for i, t in enumerate(range(int(ts), int(until or ts) + 1, 2)):
-        out += [report("node1", t, True, seq=i + 1), report("node2", t, False, seq=i + 1),
-                report("node3", t, False, seq=i + 1)]
+        out += [
+            report("node1", t, True, seq=i + 1),
+            report("node2", t, False, seq=i + 1),
+            report("node3", t, False, seq=i + 1),
+        ]
     return out
 
 
@@ -70,14 +100,18 @@ def test_unexpected_holder_under_preferred_only() -> None:
     reports = (report("node1", 100, False), report("node2", 100, True), report("node3", 100, False))
     snap = fold(Observation(now=101, nodes=THREE, deployed=deployed(), reports=reports))
     assert [a.kind for a in snap.alarms] == ["unexpected-holder"]
-    sticky = fold(Observation(now=101, nodes=THREE, deployed=deployed(Preemption.STICKY),
-                              reports=reports))
+    sticky = fold(
+        Observation(now=101, nodes=THREE, deployed=deployed(Preemption.STICKY), reports=reports)
+    )
     assert sticky.alarms == () and sticky.vips[0].expected_holder == "node2"
 
 
 def test_handover_history_measures_the_gap() -> None:
-    reports = (*steady(100, 110), report("node1", 110.5, False, seq=20),
-               report("node2", 110.58, True, seq=20))
+    reports = (
+        *steady(100, 110),
+        report("node1", 110.5, False, seq=20),
+        report("node2", 110.58, True, seq=20),
+    )
     snap = fold(Observation(now=111, nodes=THREE, deployed=deployed(), reports=reports))
     last = snap.vips[0].last_transition
     assert last is not None and last.before == ("node1",) and last.after == ("node2",)
@@ -85,10 +119,16 @@ def test_handover_history_measures_the_gap() -> None:
 
 
 def test_make_before_break_shows_overlap_and_no_gap() -> None:
-    reports = (*steady(100, 110), report("node2", 110.5, True, seq=20),
-               report("node1", 110.55, False, seq=20))
-    last = fold(Observation(now=111, nodes=THREE, deployed=deployed(),
-                            reports=reports)).vips[0].last_transition
+    reports = (
+        *steady(100, 110),
+        report("node2", 110.5, True, seq=20),
+        report("node1", 110.55, False, seq=20),
+    )
+    last = (
+        fold(Observation(now=111, nodes=THREE, deployed=deployed(), reports=reports))
+        .vips[0]
+        .last_transition
+    )
     assert last is not None and last.gap == 0.0 and abs(last.overlap - 0.05) < 1e-6
 
 
@@ -96,8 +136,9 @@ def test_task_not_running_and_vrid_shared_alarms() -> None:
     deps = list(deployed())
     deps[2] = DeployedNode("s", "s_vip-node3", deps[2].plan, "rejected", "No such image")
     other = deployed(stack="t")
-    snap = fold(Observation(now=101, nodes=THREE, deployed=(*deps, *other),
-                            reports=tuple(steady(100))))
+    snap = fold(
+        Observation(now=101, nodes=THREE, deployed=(*deps, *other), reports=tuple(steady(100)))
+    )
     kinds = {a.kind for a in snap.alarms}
     assert {"task-not-running", "vrid-shared"} <= kinds
 
@@ -107,7 +148,10 @@ def test_drain_preview_names_the_successor_and_refuses_the_last_node() -> None:
     preview = preview_drain(snap, "node1")
     assert preview.refusal is None and preview.handovers[0].successor == "node2"
     assert "node1 → node2" in preview.summary
-    lonely = fold(Observation(now=101, nodes=THREE, deployed=deployed()[:1],
-                              reports=(report("node1", 100, True),)))
+    lonely = fold(
+        Observation(
+            now=101, nodes=THREE, deployed=deployed()[:1], reports=(report("node1", 100, True),)
+        )
+    )
     assert "no healthy backup" in (preview_drain(lonely, "node1").refusal or "")
     assert "no node named" in (preview_drain(snap, "nodeX").refusal or "")
