@@ -19,7 +19,10 @@ def frozen_clock() -> float:
 
 
 class World:
-    """A stack whose VIP groups span some nodes; `tick` has every node report what it holds."""
+    """A stack whose VIP groups span all nodes; `tick` has every node report what it holds.
+
+    Priorities rotate per group: group 0 prefers the first node, group 1 the second, and so on.
+    """
 
     def __init__(
         self,
@@ -46,7 +49,7 @@ class World:
     def _plan(self, index: int, hostname: str) -> NodePlan:
         instances = tuple(
             InstancePlan(
-                group=g, vrid=51 + gi, priority=max(1, 150 - index),
+                group=g, vrid=51 + gi, priority=150 - (index - gi) % len(self.hostnames),
                 preemption=Preemption.PREFERRED, preempt_delay=0.0, timers=Timers(),
                 unicast_src=self.nodes[index].addr, peers=(),
                 addresses=(ipaddress.ip_interface(f"10.99.{gi // 250}.{gi % 250 + 1}/24"),),

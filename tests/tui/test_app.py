@@ -30,7 +30,7 @@ async def test_holder_change_reaches_panel_and_log() -> None:
         vip = table_text(app, "#vips")[0]
         assert "node2" in vip.split("lab/web")[1].split()[2]  # the HOLDER column
         assert "gap 300 ms" in vip
-        assert "lab/web: node1 → node2 (gap 300 ms)" in log_text(app)
+        assert "lab/web: node1 → node2 — gap 300 ms" in log_text(app)
 
 
 async def test_split_brain_banner_appears_and_clears() -> None:
