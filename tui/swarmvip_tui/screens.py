@@ -152,7 +152,8 @@ Holder: black on green. Event log: transitions with their gap, alarms raised/cle
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,question_mark,enter", "close", "close")
+        Binding("escape,question_mark,enter", "close", "close"),
+        Binding("q", "app.quit", "quit"),  # app bindings do not reach through a modal screen
     ]
 
     def compose(self) -> ComposeResult:
