@@ -30,17 +30,22 @@ class World:
         groups: tuple[str, ...] = ("web",),
         stack: str = "lab",
         start: float = T0,
+        span: int | None = None,
+        keep: int = 5000,
     ) -> None:
-        self.stack, self.groups, self.now = stack, groups, start
+        self.stack, self.groups, self.now, self.keep = stack, groups, start, keep
+        self.span = span or len(hostnames)  # nodes per group: groups tile the nodes
         self.hostnames = hostnames
         self.nodes = tuple(
             Node(f"id-{h}", h, Role.MANAGER if i == 0 else Role.WORKER, "active", "ready",
                  f"10.213.{i // 250}.{i % 250 + 10}")
             for i, h in enumerate(hostnames)
         )
+        plans = [self._plan(i, h) for i, h in enumerate(hostnames)]
         self.deployed = tuple(
-            DeployedNode(stack, f"{stack}_keepalived-{h}", self._plan(i, h), "running")
-            for i, h in enumerate(hostnames)
+            DeployedNode(stack, f"{stack}_keepalived-{p.hostname}", p, "running")
+            for p in plans
+            if p.instances
         )
         self.reports: list[Report] = []
         self.seq = 0
@@ -49,15 +54,24 @@ class World:
     def _plan(self, index: int, hostname: str) -> NodePlan:
         instances = tuple(
             InstancePlan(
-                group=g, vrid=51 + gi, priority=150 - (index - gi) % len(self.hostnames),
+                group=g, vrid=51 + gi,
+                priority=150 - (index - self._first(gi)) % len(self.hostnames),
                 preemption=Preemption.PREFERRED, preempt_delay=0.0, timers=Timers(),
                 unicast_src=self.nodes[index].addr, peers=(),
                 addresses=(ipaddress.ip_interface(f"10.99.{gi // 250}.{gi % 250 + 1}/24"),),
                 checks=(), notify=NotifyHooks(), auth_secret=None,
             )
             for gi, g in enumerate(self.groups)
+            if self._member(index, gi)
         )
         return NodePlan(f"id-{hostname}", hostname, None, self.nodes[index].addr, instances)
+
+    def _first(self, group_index: int) -> int:
+        """Index of the node a group prefers (rotating by one when every group spans all)."""
+        return group_index if self.span == len(self.hostnames) else group_index * self.span
+
+    def _member(self, index: int, group_index: int) -> bool:
+        return (index - self._first(group_index)) % len(self.hostnames) < self.span
 
     def tick(self, holders: dict[str, tuple[str, ...]], step: float = 1.0) -> Observation:
         """Advance time; every node that is not silent reports; returns the Observation."""
@@ -73,6 +87,7 @@ class World:
                 instances=tuple(self._instance(i, host in holders.get(i.group, ()))
                                 for i in dep.plan.instances),
             ))
+        del self.reports[: -self.keep]  # bounded like the real ReportLog
         return self.observation()
 
     @staticmethod
