@@ -1,4 +1,5 @@
-# The swarmvip agent image: Debian's keepalived + python3, the swarmvip and pyroute2 wheels.
+# The swarmvip image: Debian's keepalived + python3 and wheels of swarmvip and its libraries.
+# Entrypoint `swarmvip agent` (one task per node); the controller runs `swarmvip controller`.
 # Build context: build/wheels/*.whl (pip wheel --no-deps . pyroute2 -w build/wheels) and
 # swarmvip/agent/healthcheck.sh. An offline build works from a BASE that already has
 # keepalived and python3 (e.g. a debootstrap'ed image); otherwise apt installs them.
@@ -19,7 +20,7 @@ RUN set -eu; \
     python3 -c 'import sys, zipfile; [zipfile.ZipFile(w).extractall(sys.argv[1]) for w in sys.argv[2:]]' \
         "$site" /tmp/wheels/*.whl; \
     rm -rf /tmp/wheels; \
-    python3 -c 'import swarmvip.agent.run, pyroute2'
+    python3 -c 'import swarmvip.agent.run, pyroute2, swarmvip.controller'
 
 COPY swarmvip/agent/healthcheck.sh /usr/local/bin/swarmvip-healthcheck
 RUN chmod 0755 /usr/local/bin/swarmvip-healthcheck

@@ -16,7 +16,9 @@ from swarmvip.errors import ExitCode, SwarmvipError
 
 COMMAND_MODULES = (
     "swarmvip.commands.stack",  # validate, plan, render, deploy, rm
-    "swarmvip.commands.status",  # status, drain, undrain, tui
+    "swarmvip.commands.status",  # status, drain, undrain
+    "swarmvip.commands.tui",  # tui
+    "swarmvip.commands.controller",  # controller
     "swarmvip.agent.cli",  # agent
     "swarmvip.lab.cli",  # lab
 )

@@ -37,6 +37,11 @@ class Prepared:
     holders: tuple[str, ...] = ()
 
 
+def prefixed(progress: Progress, prefix: str) -> Progress:
+    """A progress callback that puts `prefix: ` before every line."""
+    return lambda line: progress(f"{prefix}: {line}")
+
+
 def stack_name(file: str, given: str | None) -> str:
     """--stack, else the file's name without extension, in Docker's stack-name rules."""
     name = given or re.sub(

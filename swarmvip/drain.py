@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from swarmvip.cluster import Cluster
-from swarmvip.deploy import apply, prepare
+from swarmvip.deploy import apply, prefixed, prepare
 from swarmvip.drainapi import DrainMode, DrainOutcome, Moved, Progress
 from swarmvip.errors import ConfigError, Problem
 from swarmvip.labels import DRAIN
@@ -87,7 +87,7 @@ class ClusterActions:
             apply(
                 prepared,
                 cluster,
-                _prefixed(progress, stack),
+                prefixed(progress, stack),
                 before_holders=before_holders,
                 timeout=self.timeout,
             )
@@ -147,9 +147,6 @@ class ClusterActions:
         )
         return DrainOutcome(True, f"{node} is back in service; {who or 'no VIP group'}")
 
-
-def _prefixed(progress: Progress, prefix: str) -> Progress:
-    return lambda line: progress(f"{prefix}: {line}")
 
 
 def _settled_holders(snap: Snapshot, stacks: list[str]) -> bool:

@@ -8,6 +8,7 @@ its own daemon thread and callers wait with a timeout.
 from __future__ import annotations
 
 import base64
+import json
 import queue
 import threading
 import time
@@ -75,6 +76,30 @@ class ServiceReader:
             found.append(DeployedNode(spec.stack, svc["Spec"]["Name"], spec.node, state, err))
             ids.append(svc["ID"])
         return tuple(found), ids
+
+
+def controller_line(api: docker.APIClient, timeout: float = 3.0) -> dict[str, Any] | None:
+    """The newest report of a controller service (label swarmvip.kind=controller), if any."""
+    services = api.services(
+        filters={"label": [f"{OWNER_LABEL}=swarmvip", "swarmvip.kind=controller"]}
+    )
+    if not services:
+        return None
+    found: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def tail() -> None:
+        try:
+            chunks = api.service_logs(services[0]["ID"], stdout=True, tail="20", is_tty=False)
+            lines = [line for line in _lines(chunks) if '"swarmvip_controller"' in line]
+            found.put(json.loads(lines[-1][lines[-1].index("{") :]) if lines else None)
+        except (docker.errors.DockerException, ValueError):
+            found.put(None)
+
+    threading.Thread(target=tail, daemon=True).start()
+    try:
+        return found.get(timeout=timeout)
+    except queue.Empty:
+        return None
 
 
 def _read(

@@ -24,6 +24,9 @@ SOURCE_LABEL = "swarmvip.source"
 SOURCE_DIRS = ("swarmvip", "tui")
 SOURCE_FILES = ("Dockerfile", "pyproject.toml", ".dockerignore", "README.md")
 WHEELS = Path("build/wheels")
+# The agent needs only pyroute2; the controller (same image, other entrypoint) the rest.
+IMAGE_LIBRARIES = ("pyroute2", "docker", "requests", "urllib3", "idna", "certifi",
+                   "charset-normalizer", "jinja2", "markupsafe", "pyyaml")
 BUILD_TIMEOUT = 600.0
 
 
@@ -40,7 +43,8 @@ def find_source_root(start: Path | None = None) -> Path:
 
 def source_hash(root: Path) -> str:
     """A hash of every input of the agent image (sources, build files, pyroute2 version)."""
-    digest = hashlib.sha256(f"pyroute2=={version('pyroute2')}\n".encode())
+    pins = "".join(f"{name}=={version(name)}\n" for name in IMAGE_LIBRARIES)
+    digest = hashlib.sha256(pins.encode())
     files = [root / name for name in SOURCE_FILES if (root / name).is_file()]
     for sub in SOURCE_DIRS:
         files += [p for p in (root / sub).rglob("*") if _is_source(p)]
@@ -54,10 +58,11 @@ def _is_source(path: Path) -> bool:
 
 
 def build_wheels(root: Path) -> None:
-    """`pip wheel --no-deps` of this checkout and the installed pyroute2, old wheels removed."""
+    """`pip wheel --no-deps` of this checkout, pyroute2 (agent) and the controller's libraries
+    (docker SDK, Jinja2, PyYAML and theirs), pinned to the installed versions; old wheels go."""
     out = root / WHEELS
     out.mkdir(parents=True, exist_ok=True)
-    for old in [*out.glob("swarmvip-*.whl"), *out.glob("pyroute2-*.whl")]:
+    for old in out.glob("*.whl"):
         old.unlink()
     argv = [
         sys.executable,
@@ -69,7 +74,7 @@ def build_wheels(root: Path) -> None:
         "-w",
         str(WHEELS),
         ".",
-        f"pyroute2=={version('pyroute2')}",
+        *(f"{name}=={version(name)}" for name in IMAGE_LIBRARIES),
     ]
     done = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=300, check=False)
     if done.returncode != 0:

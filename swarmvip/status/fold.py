@@ -7,6 +7,7 @@ counts as unknown (it may be dead or cut off), and its claims to hold a VIP are 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from swarmvip.agent.report import InstanceReport, Report
 from swarmvip.labels import KNOWN
@@ -15,6 +16,7 @@ from swarmvip.status.alarms import alarms
 from swarmvip.status.history import merged_handovers, transitions
 from swarmvip.status.model import (
     Alarm,
+    ControllerStatus,
     DeployedNode,
     Member,
     NodeStatus,
@@ -25,6 +27,7 @@ from swarmvip.status.model import (
 )
 
 STALE_AFTER = 3.0  # heartbeat intervals
+CONTROLLER_STALE = 45.0  # seconds
 HISTORY = 20
 _TASK_RANK = {"running": 0, "starting": 1, "preparing": 1, "assigned": 1, "pending": 2}
 
@@ -190,6 +193,22 @@ def _node_status(
     )
 
 
+def controller_status(line: dict[str, Any] | None, now: float) -> ControllerStatus | None:
+    """Healthy: it reported within 3 lease periods (it reports at least every 5 s), no error."""
+    if not line:
+        return None
+    age = now - float(line.get("ts", 0))
+    error = line.get("last_error")
+    return ControllerStatus(
+        healthy=age <= CONTROLLER_STALE and not error,
+        leader=str(line["identity"]) if line.get("leader") else None,
+        last_reconcile=line.get("last_reconcile"),
+        pending=int(line.get("pending", 0)),
+        last_error=error,
+        age=round(age, 3),
+    )
+
+
 def fold(obs: Observation) -> Snapshot:
     """The Snapshot for one Observation (pure; the caller keeps the previous one when stale)."""
     latest = latest_reports(obs.reports)
@@ -205,11 +224,22 @@ def fold(obs: Observation) -> Snapshot:
         _node_status(n, by_node.get(n.id, []), latest, vips, obs.now)
         for n in sorted(obs.nodes, key=lambda n: n.hostname)
     )
+    controller = controller_status(obs.controller, obs.now)
+    found = alarms(vips, obs.deployed, latest, obs.now)
+    if controller is not None and not controller.healthy:
+        found += (
+            Alarm(
+                "controller",
+                "controller",
+                controller.last_error or f"no controller report for {controller.age:.0f}s",
+            ),
+        )
     return Snapshot(
+        controller=controller,
         generated_at=obs.now,
         vips=vips,
         nodes=nodes,
-        alarms=alarms(vips, obs.deployed, latest, obs.now),
+        alarms=found,
         error=obs.error,
     )
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from swarmvip.agent.report import Report
 from swarmvip.model import Node, NodePlan
@@ -30,6 +31,7 @@ class Observation:
     deployed: tuple[DeployedNode, ...] = ()
     reports: tuple[Report, ...] = ()
     error: str | None = None  # the manager could not be reached: keep the last data, stale
+    controller: dict[str, Any] | None = None  # the newest controller report line, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,4 +103,16 @@ class Snapshot:
     alarms: tuple[Alarm, ...] = ()
     error: str | None = None
     stale: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
+    controller: ControllerStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerStatus:
+    """The controller as its own reports show it."""
+
+    healthy: bool
+    leader: str | None
+    last_reconcile: float | None
+    pending: int
+    last_error: str | None
+    age: float

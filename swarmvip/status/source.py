@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Protocol
+from typing import Any, Protocol
 
 from swarmvip.agent.report import Report
 from swarmvip.errors import SwarmvipError
 from swarmvip.status.model import Observation
 
 KEEP_REPORTS = 5000
+CONTROLLER_EVERY = 5.0
 
 
 class StatusSource(Protocol):
@@ -64,6 +65,8 @@ class ClusterSource:
         self._feed: ReportFeed | None = None
         self._follow = follow
         self.log = ReportLog()
+        self._controller_at = -CONTROLLER_EVERY
+        self._controller_last: dict[str, Any] | None = None
 
     def _ensure(self) -> None:
         if self._cluster is None:
@@ -90,4 +93,20 @@ class ClusterSource:
         except Exception as exc:
             self._cluster = None
             return Observation(now=time.time(), error=f"{type(exc).__name__}: {exc}")
-        return Observation(now=time.time(), nodes=nodes, deployed=deployed, reports=self.log.all())
+        return Observation(
+            now=time.time(),
+            nodes=nodes,
+            deployed=deployed,
+            reports=self.log.all(),
+            controller=self._controller(),
+        )
+
+    def _controller(self) -> dict[str, Any] | None:
+        """The controller's newest line, read at most every CONTROLLER_EVERY seconds."""
+        from swarmvip.cluster.observe import controller_line
+
+        now = time.monotonic()
+        if self._cluster is not None and now - self._controller_at >= CONTROLLER_EVERY:
+            self._controller_at = now
+            self._controller_last = controller_line(self._cluster.api)
+        return self._controller_last

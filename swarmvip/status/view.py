@@ -10,7 +10,8 @@ JSON schema 1 (keys are only ever added within a version):
    "nodes": [{"hostname", "node_id", "addr", "role", "availability", "state", "labels": {..},
               "task_state", "vrrp_state": {"stack/group": state}, "holds": ["stack/group"],
               "report_age": s|null, "interface"}],
-   "alarms": [{"kind", "subject", "message", "severity"}]}
+   "alarms": [{"kind", "subject", "message", "severity"}],
+   "controller": {"healthy", "leader", "last_reconcile", "pending", "last_error", "age"}|null}
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def to_json(snap: Snapshot) -> dict[str, Any]:
             for n in snap.nodes
         ],
         "alarms": [asdict(a) for a in snap.alarms],
+        "controller": asdict(snap.controller) if snap.controller else None,
     }
 
 
@@ -123,6 +125,14 @@ def table(snap: Snapshot) -> str:
             f"{n.hostname:<12} {n.addr:<15} {n.role:<8} {n.availability:<7} "
             f"{n.task_state:<9} {vrrp:<22} {n.interface or '-':<8} "
             f"{'-' if n.report_age is None else f'{n.report_age:.1f}s'}"
+        )
+    if snap.controller is not None:
+        c = snap.controller
+        lines.append("")
+        lines.append(
+            f"controller: {'healthy' if c.healthy else 'UNHEALTHY'}, leader "
+            f"{c.leader or '-'}, last reconcile {ago(c.last_reconcile, now)}, "
+            f"pending {c.pending}" + (f", last error: {c.last_error}" if c.last_error else "")
         )
     if snap.alarms:
         lines.append("")

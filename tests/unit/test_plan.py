@@ -197,7 +197,7 @@ def test_stored_spec_document_parses_back_to_the_same_spec(tmp_path) -> None:  #
     from swarmvip.stackfile import dump_document, parse_stack, read_stack
 
     root = __import__("pathlib").Path(__file__).resolve().parents[2] / "stacks"
-    for path in sorted(root.glob("*.yml")):
+    for path in sorted(p for p in root.glob("*.yml") if "x-swarmvip:" in p.read_text()):
         original = read_stack(str(path))
         objects = {s.name: f"obj-{s.name}" for s in original.secrets}
         again = parse_stack(dump_document(spec_document(original, objects)), "stored")

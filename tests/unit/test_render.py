@@ -18,7 +18,7 @@ from .builders import node
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).with_name("golden")
-STACKS = sorted((ROOT / "stacks").glob("*.yml"))
+STACKS = sorted(p for p in (ROOT / "stacks").glob("*.yml") if "x-swarmvip:" in p.read_text())
 LABELS = {"edge": "true", "proxy": "true", "db": "true", "web": "true"}
 NODES = tuple(
     node(f"node{i}", f"10.213.0.{10 + i}", "manager" if i == 1 else "worker", **LABELS)

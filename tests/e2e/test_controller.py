@@ -1,0 +1,221 @@
+"""End to end: the controller keeps the VIP layer in step with node labels, on a real swarm.
+
+stacks/lab-web.yml starts on node1 and node2 only; the controller runs as a service from
+stacks/controller.yml. A client probes the VIP every 10 ms during each change.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from swarmvip.lab import Lab
+from swarmvip.lab.clients import Client
+
+from .probe import Probe
+from .vip import ROOT, docker, holders, service_labels, swarmvip, wait_for
+
+pytestmark = pytest.mark.lab
+VIP = "10.213.0.100"
+STACK = "lab-web"
+FILE = str(ROOT / "stacks" / "lab-web.yml")
+URL = f"http://{VIP}:8080/"
+
+
+def label(lab: Lab, node: str, on: bool) -> None:
+    if on:
+        docker(lab, "node", "update", "--label-add", "web=true", node)
+    else:
+        docker(lab, "node", "update", "--label-rm", "web", node, check=False)
+
+
+def converged(lab: Lab) -> bool:
+    plan = swarmvip(lab, "plan", "--json", FILE)
+    return plan.returncode == 0 and json.loads(plan.stdout)["actions"] == []
+
+
+def peers(lab: Lab) -> dict[str, list[str]]:
+    doc = json.loads(swarmvip(lab, "plan", "--json", FILE).stdout)
+    return {n["hostname"]: n["instances"][0]["peers"] for n in doc["nodes"]}
+
+
+def tasks_running(lab: Lab) -> bool:
+    out = docker(
+        lab,
+        "service",
+        "ls",
+        "--filter",
+        f"label=swarmvip.stack={STACK}",
+        "--format",
+        "{{.Replicas}}",
+    ).split()
+    return bool(out) and all(r == "1/1" for r in out)
+
+
+@pytest.fixture(scope="module")
+def client(lab: Lab) -> Iterator[Client]:
+    c = lab.run_client()
+    yield c
+    c.remove()
+
+
+@pytest.fixture(scope="module")
+def controlled(lab: Lab) -> Iterator[None]:
+    for node, on in (("node1", True), ("node2", True), ("node3", False)):
+        label(lab, node, on)
+    result = swarmvip(lab, "deploy", FILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    docker(
+        lab,
+        "stack",
+        "deploy",
+        "--resolve-image",
+        "never",
+        "-c",
+        str(ROOT / "stacks" / "controller.yml"),
+        "swarmvip",
+    )
+    wait_for(
+        "a healthy controller",
+        lambda: (
+            (s := json.loads(swarmvip(lab, "status", "--json").stdout or "{}").get("controller"))
+            and s["healthy"]
+            and s["leader"]
+        ),
+        timeout=90,
+    )
+    wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], timeout=30)
+    yield
+    docker(lab, "stack", "rm", "swarmvip", check=False)
+    swarmvip(lab, "rm", STACK)
+
+
+def test_status_shows_the_controller(lab: Lab, controlled: None) -> None:
+    doc = json.loads(swarmvip(lab, "status", "--json").stdout)
+    assert doc["controller"]["healthy"] and doc["controller"]["last_error"] is None
+    assert "controller: healthy" in swarmvip(lab, "status").stdout
+
+
+def test_labelling_a_node_adds_it_and_updates_every_peer_list(
+    lab: Lab, controlled: None, client: Client
+) -> None:
+    assert peers(lab)["node1"] == ["10.213.0.12"]
+    probe = Probe(client, URL, seconds=40)
+    time.sleep(1)
+    label(lab, "node3", True)
+    wait_for("the controller to converge", lambda: converged(lab) and tasks_running(lab), 60)
+    wait_for("node1 holds again", lambda: holders(lab, VIP) == ["node1"], timeout=30)
+    assert peers(lab) == {
+        "node1": ["10.213.0.12", "10.213.0.13"],
+        "node2": ["10.213.0.11", "10.213.0.13"],
+        "node3": ["10.213.0.11", "10.213.0.12"],
+    }
+    result = probe.result()
+    print(
+        f"\nlabel node3: {result.moves} VIP move(s), largest client gap "
+        f"{result.max_gap * 1000:.0f} ms, {result.fails} failed of {result.requests}"
+    )
+    assert result.holders[0] == "node1" and result.holders[-1] == "node1"
+    assert result.max_gap < 1.0 and result.moves <= 2
+
+
+def test_unlabelling_the_holder_moves_the_vip_exactly_once(
+    lab: Lab, controlled: None, client: Client
+) -> None:
+    wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], timeout=30)
+    probe = Probe(client, URL, seconds=30)
+    time.sleep(1)
+    label(lab, "node1", False)
+    wait_for("the controller to converge", lambda: converged(lab) and tasks_running(lab), 60)
+    wait_for("node2 holds", lambda: holders(lab, VIP) == ["node2"], timeout=30)
+    result = probe.result()
+    print(
+        f"\nunlabel holder: {result.moves} VIP move(s), largest client gap "
+        f"{result.max_gap * 1000:.0f} ms, {result.fails} failed of {result.requests}"
+    )
+    assert result.holders == ["node1", "node2"]
+    assert result.max_gap < 1.0
+    assert f"{STACK}_vip-node1" not in service_labels(lab, STACK)
+    label(lab, "node1", True)
+    wait_for("node1 back", lambda: converged(lab) and holders(lab, VIP) == ["node1"], 90)
+
+
+def test_swarm_drain_of_a_node_outside_the_group_changes_nothing(
+    lab: Lab, controlled: None
+) -> None:
+    label(lab, "node3", False)
+    wait_for("node3 out of the group", lambda: converged(lab) and tasks_running(lab), 60)
+    before = service_labels(lab, STACK)
+    docker(lab, "node", "update", "--availability", "drain", "node3")
+    try:
+        time.sleep(8)  # events reach the controller at once; give it time to (not) act
+        assert service_labels(lab, STACK) == before
+        assert converged(lab)
+    finally:
+        docker(lab, "node", "update", "--availability", "active", "node3")
+
+
+def _controller_container(lab: Lab) -> str:
+    node1 = lab.node("node1")
+    return subprocess.run(
+        [
+            "docker",
+            "-H",
+            node1.docker_host,
+            "ps",
+            "-q",
+            "--filter",
+            "label=com.docker.swarm.service.name=swarmvip_controller",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+@pytest.mark.parametrize("delay", [0.3, 1.5, 4.0])
+def test_killing_the_controller_mid_apply_still_converges(
+    lab: Lab, controlled: None, delay: float
+) -> None:
+    on = "node3" not in json.loads(swarmvip(lab, "plan", "--json", FILE).stdout)["nodes"]
+    hosts = [
+        n["hostname"] for n in json.loads(swarmvip(lab, "plan", "--json", FILE).stdout)["nodes"]
+    ]
+    target = wait_for("the controller task", lambda: _controller_container(lab), timeout=60)
+    label(lab, "node3", "node3" not in hosts)
+    time.sleep(delay)
+    subprocess.run(
+        ["docker", "-H", lab.node("node1").docker_host, "kill", str(target)],
+        capture_output=True,
+        check=False,
+    )
+    wait_for(
+        "convergence after the restart", lambda: converged(lab) and tasks_running(lab), timeout=120
+    )
+    configs = docker(
+        lab, "config", "ls", "--filter", f"label=swarmvip.stack={STACK}", "--format", "{{.Name}}"
+    ).split()
+    used = " ".join(
+        docker(
+            lab,
+            "service",
+            "inspect",
+            s,
+            "--format",
+            "{{json .Spec.TaskTemplate.ContainerSpec.Configs}}",
+        )
+        for s in service_labels(lab, STACK)
+    )
+    orphans = [c for c in configs if c not in used and "-spec-" not in c]
+    assert orphans == []
+    assert len([c for c in configs if "-spec-" in c]) == 1
+    assert on == (
+        "node3"
+        in [
+            n["hostname"] for n in json.loads(swarmvip(lab, "plan", "--json", FILE).stdout)["nodes"]
+        ]
+    )
