@@ -96,8 +96,9 @@ async def move_latency(samples: int, interval: float) -> list[float]:
 
 def row(name: str, values: list[float], goal: str) -> str:
     ms = [v * 1000 for v in values]
-    return (f"| {name} | {statistics.median(ms):.1f} | {pct(ms, 0.95):.1f} | {max(ms):.1f} "
-            f"| {goal} |")
+    return (
+        f"| {name} | {statistics.median(ms):.1f} | {pct(ms, 0.95):.1f} | {max(ms):.1f} | {goal} |"
+    )
 
 
 def main() -> int:

@@ -11,8 +11,12 @@ from typing import Any
 def _add_tui(sub: Any) -> None:
     p = sub.add_parser("tui", help="live terminal UI: holders, nodes, alarms, drain/undrain")
     p.add_argument("--stack", help="only this stack")
-    p.add_argument("--interval", type=float, default=0.5,
-                   help="seconds between the end of one poll and the next (default 0.5)")
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=0.5,
+        help="seconds between the end of one poll and the next (default 0.5)",
+    )
     p.set_defaults(func=_cmd_tui)
 
 
@@ -34,8 +38,9 @@ def _cmd_tui(args: argparse.Namespace) -> int:
     actions, unavailable = real_actions(args.host)
     engine = args.host or os.environ.get("DOCKER_HOST") or "local engine"
     label = f"swarmvip · {engine}" + (f" · stack {args.stack}" if args.stack else "")
-    app = app_module.SwarmvipApp(source, actions, interval=args.interval, label=label,
-                                 unavailable=unavailable)
+    app = app_module.SwarmvipApp(
+        source, actions, interval=args.interval, label=label, unavailable=unavailable
+    )
     app.run()
     return int(app.return_code or 0)
 

@@ -37,8 +37,14 @@ class World:
         self.span = span or len(hostnames)  # nodes per group: groups tile the nodes
         self.hostnames = hostnames
         self.nodes = tuple(
-            Node(f"id-{h}", h, Role.MANAGER if i == 0 else Role.WORKER, "active", "ready",
-                 f"10.213.{i // 250}.{i % 250 + 10}")
+            Node(
+                f"id-{h}",
+                h,
+                Role.MANAGER if i == 0 else Role.WORKER,
+                "active",
+                "ready",
+                f"10.213.{i // 250}.{i % 250 + 10}",
+            )
             for i, h in enumerate(hostnames)
         )
         plans = [self._plan(i, h) for i, h in enumerate(hostnames)]
@@ -54,12 +60,18 @@ class World:
     def _plan(self, index: int, hostname: str) -> NodePlan:
         instances = tuple(
             InstancePlan(
-                group=g, vrid=51 + gi,
+                group=g,
+                vrid=51 + gi,
                 priority=150 - (index - self._first(gi)) % len(self.hostnames),
-                preemption=Preemption.PREFERRED, preempt_delay=0.0, timers=Timers(),
-                unicast_src=self.nodes[index].addr, peers=(),
+                preemption=Preemption.PREFERRED,
+                preempt_delay=0.0,
+                timers=Timers(),
+                unicast_src=self.nodes[index].addr,
+                peers=(),
                 addresses=(ipaddress.ip_interface(f"10.99.{gi // 250}.{gi % 250 + 1}/24"),),
-                checks=(), notify=NotifyHooks(), auth_secret=None,
+                checks=(),
+                notify=NotifyHooks(),
+                auth_secret=None,
             )
             for gi, g in enumerate(self.groups)
             if self._member(index, gi)
@@ -81,20 +93,37 @@ class World:
             if host in self.silent:
                 continue
             self.seq += 1
-            self.reports.append(Report(
-                kind="state", ts=self.now, seq=self.seq, stack=self.stack, node=host,
-                node_id=dep.plan.node_id, interface="eth0", keepalived="running",
-                instances=tuple(self._instance(i, host in holders.get(i.group, ()))
-                                for i in dep.plan.instances),
-            ))
+            self.reports.append(
+                Report(
+                    kind="state",
+                    ts=self.now,
+                    seq=self.seq,
+                    stack=self.stack,
+                    node=host,
+                    node_id=dep.plan.node_id,
+                    interface="eth0",
+                    keepalived="running",
+                    instances=tuple(
+                        self._instance(i, host in holders.get(i.group, ()))
+                        for i in dep.plan.instances
+                    ),
+                )
+            )
         del self.reports[: -self.keep]  # bounded like the real ReportLog
         return self.observation()
 
     @staticmethod
     def _instance(plan: InstancePlan, holds: bool) -> InstanceReport:
         vips = tuple(a.with_prefixlen for a in plan.addresses)
-        return InstanceReport(plan.group, plan.vrid, plan.priority,
-                              "MASTER" if holds else "BACKUP", vips, vips if holds else (), holds)
+        return InstanceReport(
+            plan.group,
+            plan.vrid,
+            plan.priority,
+            "MASTER" if holds else "BACKUP",
+            vips,
+            vips if holds else (),
+            holds,
+        )
 
     def observation(self) -> Observation:
         return Observation(self.now, self.nodes, self.deployed, tuple(self.reports))
@@ -125,12 +154,16 @@ class FakeSource:
 class FakeActions:
     """Records calls; reports two progress lines; returns a scripted outcome."""
 
-    outcome: DrainOutcome = field(default_factory=lambda: DrainOutcome(
-        True, "node1 drained", (Moved("lab/web", "node1", "node2", 0.312),)))
+    outcome: DrainOutcome = field(
+        default_factory=lambda: DrainOutcome(
+            True, "node1 drained", (Moved("lab/web", "node1", "node2", 0.312),)
+        )
+    )
     calls: list[tuple[str, ...]] = field(default_factory=list)
 
-    def drain(self, node: str, mode: DrainMode, progress: Progress,
-              force: bool = False) -> DrainOutcome:
+    def drain(
+        self, node: str, mode: DrainMode, progress: Progress, force: bool = False
+    ) -> DrainOutcome:
         self.calls.append(("drain", node, mode, "force" if force else ""))
         progress(f"lowering {node}'s VRRP priority")
         progress("waiting for lab/web to move")

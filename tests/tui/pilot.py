@@ -14,8 +14,9 @@ from textual.widgets import RichLog, Static
 from tests.tui.fakes import FakeActions, FakeSource, World, frozen_clock
 
 
-def make_app(world: World, actions: FakeActions | None = None,
-             holders: tuple[str, ...] = ("node1",)) -> tuple[SwarmvipApp, FakeSource]:
+def make_app(
+    world: World, actions: FakeActions | None = None, holders: tuple[str, ...] = ("node1",)
+) -> tuple[SwarmvipApp, FakeSource]:
     world.tick({"web": holders})
     source = FakeSource(world.tick({"web": holders}))
     app = SwarmvipApp(source, actions, clock=frozen_clock, interval=0.1, label="swarmvip lab")

@@ -1,6 +1,6 @@
 """Run the TUI on a fake world in a real terminal (used by the tmux smoke test; handy by hand).
 
-    .venv/bin/python tests/tui/run_fake.py
+.venv/bin/python tests/tui/run_fake.py
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from tests.tui.fakes import FakeActions, FakeSource, World
 def main() -> int:
     world = World(hostnames=("node1", "node2", "node3"), groups=("web",))
     world.tick({"web": ("node1",)})
-    app = SwarmvipApp(FakeSource(world.tick({"web": ("node1",)})), FakeActions(),
-                      label="swarmvip · fake world")
+    app = SwarmvipApp(
+        FakeSource(world.tick({"web": ("node1",)})), FakeActions(), label="swarmvip · fake world"
+    )
     app.run()
     return int(app.return_code or 0)
 

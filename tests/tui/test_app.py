@@ -131,7 +131,8 @@ async def test_refusal_for_last_eligible_node() -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await _confirm_screen(pilot, app, "d", 0)
         assert "REFUSED: no healthy backup would remain for lab/web" in text_of(
-            app, "#dialog-refusal")
+            app, "#dialog-refusal"
+        )
         assert not app.screen.query("#confirm")
         await pilot.press("y")
         await pilot.press("F")

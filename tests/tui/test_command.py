@@ -27,9 +27,11 @@ def test_arguments() -> None:
 
 
 def test_registering_does_not_load_textual() -> None:
-    probe = ("import sys, argparse\nfrom swarmvip.commands import tui\n"
-             "tui.register(argparse.ArgumentParser().add_subparsers())\n"
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'docker')))")
+    probe = (
+        "import sys, argparse\nfrom swarmvip.commands import tui\n"
+        "tui.register(argparse.ArgumentParser().add_subparsers())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'docker')))"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

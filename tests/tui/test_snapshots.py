@@ -26,8 +26,13 @@ def _app(holders: dict[str, tuple[str, ...]]) -> SwarmvipApp:
     world.tick({"web": ("node1", "node3"), "db": ("node2",)}, 0.5)
     world.tick({"web": ("node1",), "db": ("node2",)}, 0.1)
     source = FakeSource(world.tick(holders))
-    return SwarmvipApp(source, FakeActions(), clock=frozen_clock, interval=3600.0,
-                       label="swarmvip · ssh://manager · stack lab")
+    return SwarmvipApp(
+        source,
+        FakeActions(),
+        clock=frozen_clock,
+        interval=3600.0,
+        label="swarmvip · ssh://manager · stack lab",
+    )
 
 
 async def _first_poll(pilot: Pilot[Any]) -> None:

@@ -24,16 +24,22 @@ class Tmux:
         self.socket = f"swarmvip-tui-test-{os.getpid()}"
 
     def __call__(self, *args: str) -> str:
-        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
-                             text=True, check=True, timeout=10)
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
         return out.stdout
 
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "tui")
 
     def kill(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
-                       check=False, timeout=10)
+        subprocess.run(
+            ["tmux", "-L", self.socket, "kill-server"], capture_output=True, check=False, timeout=10
+        )
 
 
 def _wait(check: Callable[[], bool], what: str, limit: float = 20.0) -> None:

@@ -151,7 +151,8 @@ class SwarmvipApp(App[None]):
     def _render_all(self, now: float) -> None:
         snap = self.snapshot
         self.query_one(StaleBanner).show_stale(
-            self.unreachable_since, snap.generated_at if snap else None, self.last_error)
+            self.unreachable_since, snap.generated_at if snap else None, self.last_error
+        )
         self.query_one(HeaderLine).show(self.label, snap, self.unavailable)
         if snap is None:
             return
@@ -215,8 +216,9 @@ class SwarmvipApp(App[None]):
         def run(progress: Progress, force: bool) -> DrainOutcome:
             return actions.drain(node, mode, progress, force=force)
 
-        self.push_screen(ConfirmAction(title, lines, refusal),
-                         lambda choice: self._start(title, run, choice))
+        self.push_screen(
+            ConfirmAction(title, lines, refusal), lambda choice: self._start(title, run, choice)
+        )
 
     def action_undrain(self) -> None:
         node = self._target()
@@ -228,14 +230,17 @@ class SwarmvipApp(App[None]):
         def run(progress: Progress, force: bool) -> DrainOutcome:
             return actions.undrain(node, progress)
 
-        self.push_screen(ConfirmAction(f"Undrain {node}", lines),
-                         lambda choice: self._start(f"Undrain {node}", run, choice))
+        self.push_screen(
+            ConfirmAction(f"Undrain {node}", lines),
+            lambda choice: self._start(f"Undrain {node}", run, choice),
+        )
 
     def _node_names(self) -> set[str]:
         return {n.hostname for n in self.snapshot.nodes} if self.snapshot else set()
 
-    def _start(self, title: str, run: Callable[[Progress, bool], DrainOutcome],
-               choice: str | None) -> None:
+    def _start(
+        self, title: str, run: Callable[[Progress, bool], DrainOutcome], choice: str | None
+    ) -> None:
         if choice is None:
             return
         force = choice == "force"

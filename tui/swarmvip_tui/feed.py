@@ -54,14 +54,18 @@ class EventFeed:
                     fresh.append(t)
         fresh.sort(key=lambda t: (t.at, t.stack, t.group))
         level = "move"
-        return [Event(t.at, transition_text(t), "alarm" if len(t.after) > 1 else level)
-                for t in fresh]
+        return [
+            Event(t.at, transition_text(t), "alarm" if len(t.after) > 1 else level) for t in fresh
+        ]
 
     def _alarm_changes(self, snap: Snapshot, now: float) -> list[Event]:
         current = {_alarm_key(a): a for a in snap.alarms}
         events = [
-            Event(now, f"ALARM {a.kind} {a.subject}: {a.message}",
-                  "alarm" if a.severity == "critical" else "warning")
+            Event(
+                now,
+                f"ALARM {a.kind} {a.subject}: {a.message}",
+                "alarm" if a.severity == "critical" else "warning",
+            )
             for key, a in current.items()
             if key not in self.alarms
         ]

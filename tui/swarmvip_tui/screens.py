@@ -19,11 +19,14 @@ def preview_lines(preview: DrainPreview) -> list[str]:
     lines = []
     for h in preview.handovers:
         if h.holder:
-            lines.append(f"{h.vip}: {preview.node} holds it → {h.successor or 'NOBODY'} "
-                         "will take over")
+            lines.append(
+                f"{h.vip}: {preview.node} holds it → {h.successor or 'NOBODY'} will take over"
+            )
         else:
-            lines.append(f"{h.vip}: {preview.node} is a backup (no move); next in line: "
-                         f"{h.successor or 'nobody'}")
+            lines.append(
+                f"{h.vip}: {preview.node} is a backup (no move); next in line: "
+                f"{h.successor or 'nobody'}"
+            )
     return lines or [preview.summary]
 
 
@@ -46,8 +49,10 @@ class ConfirmAction(ModalScreen[str | None]):
             yield Static(self.title_text, id="dialog-title")
             yield Static("\n".join(self.lines), id="dialog-body")
             if self.refusal:
-                yield Static(f"REFUSED: {self.refusal}\nPress F twice to force it anyway.",
-                             id="dialog-refusal")
+                yield Static(
+                    f"REFUSED: {self.refusal}\nPress F twice to force it anyway.",
+                    id="dialog-refusal",
+                )
             with Horizontal(id="dialog-buttons"):
                 if not self.refusal:
                     yield Button("Confirm (y)", variant="error", id="confirm")
@@ -72,7 +77,8 @@ class ConfirmAction(ModalScreen[str | None]):
             return
         self.force_armed = True
         self.query_one("#dialog-refusal", Static).update(
-            f"REFUSED: {self.refusal}\nF pressed: press F once more to FORCE, n to cancel.")
+            f"REFUSED: {self.refusal}\nF pressed: press F once more to FORCE, n to cancel."
+        )
 
 
 def moved_gap(gap: float | None) -> str:
@@ -82,8 +88,9 @@ def moved_gap(gap: float | None) -> str:
 
 
 def outcome_text(outcome: DrainOutcome) -> Text:
-    text = Text("OK: " if outcome.ok else "FAILED: ", style="bold green" if outcome.ok
-                else "bold red")
+    text = Text(
+        "OK: " if outcome.ok else "FAILED: ", style="bold green" if outcome.ok else "bold red"
+    )
     text.append(outcome.message)
     for m in outcome.moved:
         after = m.after or "no new holder observed"

@@ -15,8 +15,18 @@ Cell = str | Text
 Row = tuple[str, tuple[Cell, ...]]  # (row key, cells)
 
 VIP_COLUMNS = ("VIP", "ADDRESSES", "VRID", "HOLDER", "EXPECTED", "STATE", "SINCE", "LAST MOVE")
-NODE_COLUMNS = ("NODE", "ADDR", "ROLE", "AVAIL", "STATE", "TASK", "VRRP", "HOLDS", "IFACE",
-                "REPORT")
+NODE_COLUMNS = (
+    "NODE",
+    "ADDR",
+    "ROLE",
+    "AVAIL",
+    "STATE",
+    "TASK",
+    "VRRP",
+    "HOLDS",
+    "IFACE",
+    "REPORT",
+)
 
 
 def vip_state(v: VipStatus) -> Text:
@@ -48,8 +58,14 @@ def vip_rows(snap: Snapshot, now: float, needle: str = "") -> list[Row]:
     for v in snap.vips:
         name = f"{v.stack}/{v.name}"
         cells: tuple[Cell, ...] = (
-            name, ",".join(v.addresses), str(v.vrid), holder_cell(v), v.expected_holder or "-",
-            vip_state(v), ago(v.since, now), last_move(v),
+            name,
+            ",".join(v.addresses),
+            str(v.vrid),
+            holder_cell(v),
+            v.expected_holder or "-",
+            vip_state(v),
+            ago(v.since, now),
+            last_move(v),
         )
         if _matches(needle, (name, *v.addresses, *v.holders, *(m.hostname for m in v.members))):
             rows.append((name, cells))
@@ -74,11 +90,26 @@ def node_rows(snap: Snapshot, needle: str = "") -> list[Row]:
         vrrp = ",".join(s for _, s in n.vrrp_states) or "-"
         age = "-" if n.report_age is None else f"{n.report_age:.0f}s"
         cells: tuple[Cell, ...] = (
-            _node_name(n), n.addr, n.role, _avail(n), _state(n), n.task_state, vrrp,
-            ",".join(n.holds) or "-", n.interface or "-", age,
+            _node_name(n),
+            n.addr,
+            n.role,
+            _avail(n),
+            _state(n),
+            n.task_state,
+            vrrp,
+            ",".join(n.holds) or "-",
+            n.interface or "-",
+            age,
         )
-        hay = (n.hostname, n.addr, n.role, n.availability, *n.holds, *(k for k, _ in n.vrrp_states),
-               *(f"{k}={v}" for k, v in n.labels))
+        hay = (
+            n.hostname,
+            n.addr,
+            n.role,
+            n.availability,
+            *n.holds,
+            *(k for k, _ in n.vrrp_states),
+            *(f"{k}={v}" for k, v in n.labels),
+        )
         if _matches(needle, hay):
             rows.append((n.hostname, cells))
     return rows
