@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status = sub.add_parser("status", help="show the lab's nodes")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=_cmd_status)
-    sub.add_parser("down", help="remove everything labelled swarmvip.lab=1").set_defaults(
+    sub.add_parser("down", help="remove this lab's containers, volumes and network").set_defaults(
         func=_cmd_down
     )
     load = sub.add_parser("load-image", help="copy host images into every lab node")

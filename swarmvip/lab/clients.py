@@ -7,7 +7,15 @@ import subprocess
 from dataclasses import dataclass
 
 from swarmvip.lab.engine import Engine, LabError
-from swarmvip.lab.layout import CLIENT_PREFIX, CLIENT_RANGE, LABEL, NETWORK, client_ip
+from swarmvip.lab.layout import (
+    CLIENT_PREFIX,
+    CLIENT_RANGE,
+    LABEL,
+    LABEL_FILTER,
+    NETWORK,
+    client_ip,
+    label_args,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +43,8 @@ def used_slots(host: Engine) -> set[int]:
         "ps",
         "-a",
         "--filter",
+        LABEL_FILTER,
+        "--filter",
         f"label={LABEL}.client",
         "--format",
         f'{{{{.Label "{LABEL}.client"}}}}',
@@ -47,11 +57,11 @@ def free_slot(host: Engine) -> int:
     for slot in range(len(CLIENT_RANGE)):
         if slot not in used:
             return slot
-    raise LabError("all client addresses 10.213.0.50-99 are in use")
+    raise LabError(f"all client addresses {client_ip(0)}-{client_ip(49)} are in use")
 
 
 def start_client(host: Engine, image: str, slot: int | None = None) -> Client:
-    """`docker run` a sleeping client at 10.213.0.50+slot and drop its default route."""
+    """`docker run` a sleeping client at the subnet's .50+slot and drop its default route."""
     slot = free_slot(host) if slot is None else slot
     ip, name = str(client_ip(slot)), f"{CLIENT_PREFIX}{slot}"
     host.run(
@@ -61,8 +71,7 @@ def start_client(host: Engine, image: str, slot: int | None = None) -> Client:
         name,
         "--hostname",
         f"client{slot}",
-        "--label",
-        f"{LABEL}=1",
+        *label_args(),
         "--label",
         f"{LABEL}.client={slot}",
         "--network",

@@ -21,7 +21,7 @@ from swarmvip.lab import nodes as containers
 from swarmvip.lab import swarm
 from swarmvip.lab.clients import Client, rename_script, start_client
 from swarmvip.lab.engine import Engine, LabError, file_lock, host_engine
-from swarmvip.lab.layout import CONTAINER_PREFIX, LABEL, Node, make_nodes, state_dir
+from swarmvip.lab.layout import CONTAINER_PREFIX, LABEL, LABEL_FILTER, Node, make_nodes, state_dir
 from swarmvip.lab.recipes import BASE_IMAGE, NODE_IMAGE
 from swarmvip.lab.transfer import copy_images
 
@@ -42,7 +42,7 @@ class NodeStatus:
 
 
 def teardown(host: Engine | None = None) -> dict[str, list[str]]:
-    """Remove everything labelled swarmvip.lab=1 and the nodes' socket directories."""
+    """Remove everything of this lab (see layout.LABEL_FILTER) and the nodes' socket directories."""
     with file_lock(state_dir() / "lab.lock"):
         removed = containers.remove_all(host or host_engine())
         for sock in state_dir().glob("node*/docker.sock"):
@@ -79,6 +79,8 @@ class Lab:
         names = host.out(
             "ps",
             "-a",
+            "--filter",
+            LABEL_FILTER,
             "--filter",
             f"label={LABEL}.node",
             "--format",

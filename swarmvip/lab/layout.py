@@ -6,6 +6,11 @@ Addressing on the `swarmvip-lab` bridge, created `--internal` with subnet 10.213
 - 10.213.0.11 ...   node1, node2, ... (node N at .10+N, static `--ip`)
 - 10.213.0.50-99    client containers started by tests (`Lab.run_client`)
 - 10.213.0.100-199  reserved for VIPs that stacks under test may claim
+
+`SWARMVIP_LAB_ID` (read at import; default empty = the lab above) relocates a second lab beside
+it: with `SWARMVIP_LAB_ID=2` names start `swarmvip-lab2-`, the subnet is 10.213.2.0/24, the
+state dir /run/swarmvip-lab2, and its objects carry `swarmvip.lab=2` plus `swarmvip.lab.id=2`
+(filtered on). They never carry `swarmvip.lab=1`, so no other lab's `down` or repair sees them.
 """
 
 from __future__ import annotations
@@ -17,16 +22,22 @@ from pathlib import Path
 
 from swarmvip.lab.recipes import NODE_SOCKET_DIR
 
+LAB_ID = os.environ.get("SWARMVIP_LAB_ID", "").strip()
+if LAB_ID and not (LAB_ID.isdigit() and 1 <= int(LAB_ID) <= 255):
+    raise ValueError(f"SWARMVIP_LAB_ID must be a number in 1..255, not {LAB_ID!r}")
 LABEL = "swarmvip.lab"
-LABEL_FILTER = f"label={LABEL}=1"
-NETWORK = "swarmvip-lab"
-SUBNET = IPv4Network("10.213.0.0/24")
+ID_LABEL = f"{LABEL}.id"
+# (key, value) pairs every lab object carries; the default lab's are unchanged.
+LAB_LABELS = ((LABEL, LAB_ID), (ID_LABEL, LAB_ID)) if LAB_ID else ((LABEL, "1"),)
+LABEL_FILTER = f"label={ID_LABEL}={LAB_ID}" if LAB_ID else f"label={LABEL}=1"
+NETWORK = f"swarmvip-lab{LAB_ID}"
+SUBNET = IPv4Network(f"10.213.{LAB_ID or 0}.0/24")
 GATEWAY = SUBNET.network_address + 1
 NODE_BASE = 10
 CLIENT_RANGE = range(50, 100)
 VIP_RANGE = range(100, 200)
 MAX_NODES = 39
-CONTAINER_PREFIX = "swarmvip-lab-"
+CONTAINER_PREFIX = f"{NETWORK}-"
 CLIENT_PREFIX = f"{CONTAINER_PREFIX}client-"
 
 # Emulates --privileged where the VM's bounding set lacks CAP_SYS_RESOURCE (see LAB-NOTES).
@@ -47,8 +58,13 @@ EMULATED_PRIVILEGED = (
 
 
 def state_dir() -> Path:
-    """Where node sockets live on the host ($SWARMVIP_LAB_DIR, default /run/swarmvip-lab)."""
-    return Path(os.environ.get("SWARMVIP_LAB_DIR", "/run/swarmvip-lab"))
+    """Where node sockets live on the host ($SWARMVIP_LAB_DIR, default /run/swarmvip-lab<ID>)."""
+    return Path(os.environ.get("SWARMVIP_LAB_DIR", f"/run/{NETWORK}"))
+
+
+def label_args() -> list[str]:
+    """`--label k=v` arguments for every object of this lab."""
+    return [arg for key, value in LAB_LABELS for arg in ("--label", f"{key}={value}")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +139,7 @@ def network_create_args() -> list[str]:
         str(SUBNET),
         "--gateway",
         str(GATEWAY),
-        "--label",
-        f"{LABEL}=1",
+        *label_args(),
         NETWORK,
     ]
 
@@ -139,8 +154,7 @@ def node_run_args(node: Node, image: str, privileged: bool) -> list[str]:
         node.container,
         "--hostname",
         node.hostname,
-        "--label",
-        f"{LABEL}=1",
+        *label_args(),
         "--label",
         f"{LABEL}.node={node.hostname}",
         *mode,
@@ -163,4 +177,4 @@ def node_run_args(node: Node, image: str, privileged: bool) -> list[str]:
 
 
 def volume_create_args(node: Node) -> list[str]:
-    return ["volume", "create", "--label", f"{LABEL}=1", node.volume]
+    return ["volume", "create", *label_args(), node.volume]

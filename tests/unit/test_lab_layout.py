@@ -64,3 +64,31 @@ def test_node_run_args(privileged: bool) -> None:
     assert "/s/node2:/swarmvip-lab" in args
     assert "swarmvip.lab=1" in args
     assert args[-1] == "img"
+
+
+def test_lab_id_relocates_names_subnet_state_and_labels() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json; from pathlib import Path; from swarmvip.lab import layout as l;"
+        "n = l.make_nodes(1)[0];"
+        "print(json.dumps([l.NETWORK, str(l.SUBNET), n.container, n.ip, str(l.client_ip(0)),"
+        " l.vip(), str(l.state_dir()), l.LABEL_FILTER, l.network_create_args(),"
+        " l.node_run_args(n, 'img', True)]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SWARMVIP_LAB_DIR"}
+    env["SWARMVIP_LAB_ID"] = "2"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    net, subnet, container, ip, client, vip2, state, flt, net_args, run_args = json.loads(
+        out.stdout
+    )
+    assert (net, subnet, container) == ("swarmvip-lab2", "10.213.2.0/24", "swarmvip-lab2-node1")
+    assert (ip, client, vip2) == ("10.213.2.11", "10.213.2.50", "10.213.2.100")
+    assert state == "/run/swarmvip-lab2" and flt == "label=swarmvip.lab.id=2"
+    for args in (net_args, run_args):
+        assert "swarmvip.lab.id=2" in args and "swarmvip.lab=2" in args
+        assert "swarmvip.lab=1" not in args  # invisible to the default lab's down/repair
+    assert "swarmvip-lab2-node1-docker:/var/lib/docker" in run_args
