@@ -1,0 +1,238 @@
+"""Lab wiring for the failover benchmark: the client probe, per-node VIP monitors, stacks.
+
+Everything runs on the relocated lab (SWARMVIP_LAB_ID=2, subnet 10.213.2.0/24) through
+`swarmvip.lab.Lab`. Helpers started with `docker exec -i` stop on stdin EOF (a killed exec
+client would leave them running, see LAB-NOTES).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.failover_metrics import Event, Request
+from swarmvip.lab import Lab
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Open loop: one request every `every` s, each in its own thread, `timeout` s each; stops on
+# stdin EOF or after `limit` s and prints one JSON list of [sent_at, hostname|null].
+PROBE = r"""
+import concurrent.futures as cf, json, sys, threading, time, urllib.request
+url, every, timeout, limit = sys.argv[1], *map(float, sys.argv[2:5])
+stop = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+def one(t):
+    try:
+        return [t, urllib.request.urlopen(url, timeout=timeout).read().decode().strip()]
+    except Exception:
+        return [t, None]
+pool, futs, t0, k = cf.ThreadPoolExecutor(64), [], time.time(), 0
+print("ready", flush=True)
+while not stop.is_set() and k * every < limit:
+    d = t0 + k * every - time.time()
+    if d > 0:
+        time.sleep(d)
+    futs.append(pool.submit(one, time.time()))
+    k += 1
+print(json.dumps([f.result() for f in futs]), flush=True)
+"""
+
+# Prints "<time> <0|1>" for the VIP on eth0: a snapshot, then every add/delete (ip monitor).
+MONITOR = r"""
+import os, subprocess, sys, threading, time
+vip = " %s/" % sys.argv[1]
+mon = subprocess.Popen(["ip", "-o", "monitor", "address"], stdout=subprocess.PIPE, text=True)
+snap = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", "eth0"],
+                      capture_output=True, text=True).stdout
+print(time.time(), int(vip in snap), flush=True)
+def bye():
+    sys.stdin.read()
+    mon.kill()
+    os._exit(0)
+threading.Thread(target=bye, daemon=True).start()
+for line in mon.stdout:
+    if vip in line and " eth0 " in line:
+        print(time.time(), 0 if line.startswith("Deleted") else 1, flush=True)
+"""
+
+
+def docker(lab: Lab, *argv: str, timeout: float = 120, check: bool = True) -> str:
+    """The docker CLI against the lab's manager."""
+    done = subprocess.run(
+        ["docker", "-H", lab.manager_host, *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(argv)}: {done.stderr.strip()}")
+    return done.stdout
+
+
+def swarmvip(lab: Lab, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOCKER_HOST": lab.manager_host}
+    return subprocess.run(
+        [sys.executable, "-m", "swarmvip", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=timeout,
+        check=False,
+    )
+
+
+class Probe:
+    """Open-loop HTTP probe from a client container: `every` s, `timeout` s, until stop()."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        client: str,
+        url: str,
+        every: float = 0.01,
+        timeout: float = 0.2,
+        limit: float = 120,
+    ) -> None:
+        argv = lab.host.argv("exec", "-i", client, "python3", "-c", PROBE, url)
+        argv += [str(every), str(timeout), str(limit)]
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        self.proc.stdout.readline()  # "ready"
+        self.limit = limit
+
+    def stop(self) -> list[Request]:
+        out, err = self.proc.communicate(input="", timeout=self.limit + 30)
+        lines = out.strip().splitlines()
+        if self.proc.returncode != 0 or not lines:
+            raise RuntimeError(f"probe failed: {err.strip()}")
+        return [(float(t), who) for t, who in json.loads(lines[-1])]
+
+
+class Monitor:
+    """Follows one node's VIP add/delete events from inside the node container."""
+
+    def __init__(self, lab: Lab, node: str, vip: str) -> None:
+        self.node = node
+        self.events: list[Event] = []
+        container = lab.node(node).container
+        argv = lab.host.argv("exec", "-i", container, "python3", "-c", MONITOR, vip)
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True,
+        )  # fmt: skip
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            at, holds = line.split()
+            self.events.append((float(at), holds == "1"))
+            self._ready.set()
+        self._ready.set()
+
+    @property
+    def holds(self) -> bool:
+        return bool(self.events) and self.events[-1][1]
+
+    def stop(self) -> list[Event]:
+        try:
+            self.proc.communicate(input="", timeout=10)
+        except (subprocess.TimeoutExpired, OSError, ValueError):
+            self.proc.kill()
+        self._thread.join(5)
+        return list(self.events)
+
+
+class Watch:
+    """A probe plus a monitor on every VIP node, for one measured window."""
+
+    def __init__(self, lab: Lab, client: str, vip: str, nodes: Sequence[str]) -> None:
+        self.monitors = {n: Monitor(lab, n, vip) for n in nodes}
+        self.probe = Probe(lab, client, f"http://{vip}:8080/")
+        self.started = time.time()
+
+    def holders(self, skip: Sequence[str] = ()) -> list[str]:
+        return [n for n, m in self.monitors.items() if n not in skip and m.holds]
+
+    def wait_holder(
+        self, not_on: str | None, timeout: float, skip: Sequence[str] = ()
+    ) -> str | None:
+        """Wait (bounded) until exactly one node other than `not_on` holds the VIP."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.holders(skip)
+            if len(now) == 1 and now[0] != not_on:
+                return now[0]
+            time.sleep(0.02)
+        return None
+
+    def stop(self) -> tuple[list[Request], dict[str, list[Event]], float]:
+        ended = time.time()
+        requests = self.probe.stop()
+        return requests, {n: m.stop() for n, m in self.monitors.items()}, ended
+
+
+def holders_now(lab: Lab, vip: str, nodes: Sequence[str]) -> list[str]:
+    found = []
+    for node in nodes:
+        out = lab.exec(node, "ip", "-o", "-4", "addr", "show", "dev", "eth0", check=False)
+        if out.returncode == 0 and f" {vip}/" in out.stdout:
+            found.append(node)
+    return found
+
+
+def stack_tasks(lab: Lab, stack: str) -> dict[str, list[str]]:
+    """{service: sorted running task ids} of a stack."""
+    names = docker(
+        lab, "service", "ls", "--filter", f"label=com.docker.stack.namespace={stack}",
+        "--format", "{{.Name}}",
+    ).split()  # fmt: skip
+    found = {}
+    for name in names:
+        out = docker(lab, "service", "ps", name, "--filter", "desired-state=running", "-q")
+        found[name] = sorted(out.split())
+    return found
+
+
+def stack_converged(lab: Lab, stack: str) -> bool:
+    """Every service of the stack shows all its replicas running."""
+    out = docker(
+        lab, "service", "ls", "--filter", f"label=com.docker.stack.namespace={stack}",
+        "--format", "{{.Replicas}}", check=False,
+    )  # fmt: skip
+    reps = [r.split()[0] for r in out.split("\n") if r.strip()]
+    return bool(reps) and all(a == b and a != "0" for a, b in (r.split("/") for r in reps))
+
+
+def wait_until(what: str, check: object, timeout: float, interval: float = 0.25) -> float:
+    """Poll `check()` until truthy; returns the seconds it took; raises after `timeout`."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if check():  # type: ignore[operator]
+            return time.monotonic() - started
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@contextmanager
+def client(lab: Lab) -> Iterator[str]:
+    c = lab.run_client()
+    try:
+        yield c.name
+    finally:
+        c.remove()
