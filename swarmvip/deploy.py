@@ -19,7 +19,7 @@ from swarmvip.errors import ClusterError, ConfigError, Problem
 from swarmvip.model import Plan, StackSpec
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import STACK_NAME, DesiredState, desired_state, secret_objects
-from swarmvip.plan.diff import Action, diff, split_at_holders, teardown
+from swarmvip.plan.diff import Action, UpdateService, diff, phases, teardown
 from swarmvip.render import render_keepalived
 from swarmvip.specdoc import spec_document
 from swarmvip.stackfile import dump_document
@@ -123,21 +123,23 @@ def apply(
     before_holders: Callable[[], None] | None = None,
     timeout: float = 120.0,
 ) -> None:
-    """Apply in order; a VIP holder's update waits until every other task runs its new spec
-    (and, for drain, until the VIP has moved: `before_holders`)."""
-    now, later = split_at_holders(prepared.actions, prepared.holders)
-    for action in now:
-        progress(action.describe())
-        cluster.apply(action)
-    if not later:
-        return
-    progress("waiting for the other nodes before updating the VIP holder")
-    cluster.wait_running(prepared.plan.stack, timeout)
-    if before_holders is not None:
-        before_holders()
-    for action in later:
-        progress(action.describe())
-        cluster.apply(action)
+    """Apply phase by phase (see plan.diff.phases), waiting until every task runs its new spec
+    between phases; `before_holders` runs before the holders' updates (drain waits there for
+    the make-before-break move)."""
+    holder_ids = set(prepared.holders)
+    steps = phases(prepared.actions, holder_ids)
+    for i, step in enumerate(steps):
+        if i:
+            progress("waiting until every task runs its new config")
+            cluster.wait_running(prepared.plan.stack, timeout)
+        holders_next = any(
+            isinstance(a, UpdateService) and a.service.node_id in holder_ids for a in step
+        )
+        if holders_next and before_holders is not None:
+            before_holders()
+        for action in step:
+            progress(action.describe())
+            cluster.apply(action)
 
 
 def deploy_services(cli: str, file: str, stack: str, host: str | None) -> None:

@@ -1,8 +1,9 @@
 """Compare desired swarm objects with observed ones into an ordered tuple of actions. Pure.
 
-Order: secrets and configs first (nothing references them yet), new services, updates of
-lower-priority nodes before higher ones (the likely holder last), removals of services, then
-removal of configs and secrets no service uses any more. An unchanged stack yields no action.
+Order: secrets and configs first (nothing references them yet), updates of lower-priority
+nodes before higher ones (the VIP holder last), then new services (once every running node
+lists them as a peer), removals of services, and last the configs and secrets no service uses
+any more. An unchanged stack yields no action.
 """
 
 from __future__ import annotations
@@ -115,7 +116,6 @@ def diff(
     wanted_nodes = {s.node_id for s in desired.services}
     actions: list[Action] = [CreateSecret(s) for s in desired.secrets if s.name not in have_secrets]
     actions += [CreateConfig(c) for c in desired.configs if c.name not in have_configs]
-    actions += [CreateService(s) for s in desired.services if s.node_id not in by_node]
     updates = [
         s
         for s in desired.services
@@ -123,6 +123,7 @@ def diff(
     ]
     updates.sort(key=lambda s: (s.node_id in holders, s.top_priority, s.name))
     actions += [UpdateService(by_node[s.node_id], s) for s in updates]
+    actions += [CreateService(s) for s in desired.services if s.node_id not in by_node]
     actions += [RemoveService(s) for s in observed.services if s.node_id not in wanted_nodes]
     keep_configs = {c.name for c in desired.configs}
     keep_secrets = {s.name for s in desired.secrets}
@@ -140,11 +141,21 @@ def teardown(observed: Observed) -> tuple[Action, ...]:
     )
 
 
-def split_at_holders(
-    actions: tuple[Action, ...], holders: Collection[str]
-) -> tuple[tuple[Action, ...], tuple[Action, ...]]:
-    """(what can run now, what must wait until the others run): the holders' updates wait."""
-    for i, action in enumerate(actions):
-        if isinstance(action, UpdateService) and action.service.node_id in holders:
-            return actions[:i], actions[i:]
-    return actions, ()
+def phases(actions: tuple[Action, ...], holders: Collection[str]) -> tuple[tuple[Action, ...], ...]:
+    """Split an ordered diff into phases; the caller waits for running tasks between them.
+
+    1. new configs/secrets and the backups' updates (a backup restarting is harmless);
+    2. the holders' updates (now every backup runs the new peer list);
+    3. new services (they start when every running node already lists them as a peer, so a
+       newcomer never sits alone as a second MASTER), then removals.
+    """
+
+    def phase(action: Action) -> int:
+        if isinstance(action, UpdateService):
+            return 2 if action.service.node_id in holders else 1
+        if isinstance(action, CreateConfig | CreateSecret):
+            return 1
+        return 3
+
+    split = tuple(tuple(a for a in actions if phase(a) == n) for n in (1, 2, 3))
+    return tuple(p for p in split if p)

@@ -19,6 +19,7 @@ from swarmvip.plan.diff import (
     RemoveService,
     UpdateService,
     diff,
+    phases,
     teardown,
 )
 from swarmvip.render import render_keepalived
@@ -80,16 +81,27 @@ def test_label_change_touches_only_affected_nodes() -> None:
     assert any(isinstance(a, RemoveConfig) for a in actions)
 
 
-def test_new_peer_updates_backups_first_and_the_top_node_last() -> None:
+def test_new_peer_updates_backups_first_the_top_node_last_then_creates_the_newcomer() -> None:
     before = desired_for(nodes=THREE[:2])
     actions = diff(desired_for(), observed_from(before))
     assert [type(a) for a in actions if not isinstance(a, CreateConfig | RemoveConfig)] == [
+        UpdateService,
+        UpdateService,
         CreateService,
-        UpdateService,
-        UpdateService,
     ]
     updated = [a.service.hostname for a in actions if isinstance(a, UpdateService)]
     assert updated == ["node2", "node1"]
+
+
+def test_phases_put_holders_after_backups_and_newcomers_after_holders() -> None:
+    before = desired_for(nodes=THREE[:2])
+    actions = diff(desired_for(), observed_from(before), holders={"id-node1"})
+    steps = phases(actions, {"id-node1"})
+    assert len(steps) == 3
+    assert all(isinstance(a, CreateConfig) or a.service.hostname == "node2" for a in steps[0])
+    assert [a.service.hostname for a in steps[1]] == ["node1"]
+    assert isinstance(steps[2][0], CreateService) and steps[2][0].service.hostname == "node3"
+    assert all(isinstance(a, RemoveConfig) for a in steps[2][1:])
 
 
 def test_observed_holder_is_updated_last_whatever_its_priority() -> None:
