@@ -61,9 +61,28 @@ def _short(run: Run) -> str:
     )
 
 
-def bench_setup(lab: Lab, name: str, runs: int, deploy_runs: int, controller: bool) -> dict:  # type: ignore[type-arg]
+def save(results: dict[str, Any]) -> None:
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+
+
+class Saved(dict):  # type: ignore[type-arg]
+    """A setup's results that are written to failover.json after every scenario."""
+
+    def __init__(self, results: dict[str, Any], name: str, **first: Any) -> None:
+        super().__init__(**first)
+        self.results = results
+        results[name] = self
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        save(self.results)
+
+
+def bench_setup(
+    lab: Lab, results: dict[str, Any], name: str, runs: int, deploy_runs: int, controller: bool
+) -> None:
     setup = next(s for s in SETUPS if s.name == name)
-    out: dict[str, Any] = {"bound": setup.bound, "advert_int": setup.advert_int}
+    out = Saved(results, name, bound=setup.bound, advert_int=setup.advert_int)
     with client(lab) as c:
         b = Bench(lab, c, setup)
         out["deploy"] = repeat(f"{name} deploy", deploy_runs, b.deploy_run, 150)
@@ -82,7 +101,6 @@ def bench_setup(lab: Lab, name: str, runs: int, deploy_runs: int, controller: bo
             finally:
                 remove_controller(lab)
         b.remove()
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,11 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for name in args.setups.split(","):
         started = time.monotonic()
-        results[name] = bench_setup(
-            lab, name, args.runs, args.deploy_runs, name in args.controller.split(",")
+        bench_setup(
+            lab, results, name, args.runs, args.deploy_runs, name in args.controller.split(",")
         )
         results[name]["seconds"] = time.monotonic() - started
-        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
         log.info("%s done in %.0fs", name, results[name]["seconds"])
     failover_report.main()
     return 0
