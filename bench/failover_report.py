@@ -91,9 +91,11 @@ def plot(data: dict[str, Any], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     keys = [k for k in SCENARIOS if any(data.get(s, {}).get(k) for s in SETUPS)]
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 4.2), sharey=True)
+    fig, axes = plt.subplots(
+        1, len(keys), figsize=(3.2 * len(keys), 4.2), sharey=True, squeeze=False
+    )
     colors = {"baseline": "tab:gray", "default": "tab:blue", "fast": "tab:orange"}
-    for ax, key in zip(axes, keys, strict=True):
+    for ax, key in zip(axes[0], keys, strict=True):
         for i, name in enumerate(SETUPS):
             runs = [r for r in data.get(name, {}).get(key) or [] if "error" not in r]
             gaps = [max(r["gap"], 0.005) for r in runs]
@@ -107,7 +109,7 @@ def plot(data: dict[str, Any], out: Path) -> None:
         ax.set_title(SCENARIOS[key].split(" (")[0], fontsize=9)
         ax.set_yscale("log")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel("client-visible gap, s (log; dotted = RFC 5798 bound)")
+    axes[0][0].set_ylabel("client-visible gap, s (log; dotted = RFC 5798 bound)")
     fig.suptitle("VIP failover: client gap per run (probe every 10 ms), lab 2", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
