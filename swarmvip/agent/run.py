@@ -240,7 +240,8 @@ class Agent:
         status = procs.exit_status(returncode)
         if self.stopping:
             self.apply(state.KeepalivedChanged("stopped"))
-            return status
+            # Killed by the stop signal we forwarded (still starting, no handler yet): clean.
+            return 0 if -returncode in STOPPING else status
         ran = time.monotonic() - self.started_at
         self.backoff = (
             1.0
