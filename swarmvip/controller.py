@@ -21,10 +21,10 @@ from dataclasses import asdict, dataclass, field
 from swarmvip.cluster import Cluster
 from swarmvip.cluster import lease as leases
 from swarmvip.cluster.events import EventWatcher
-from swarmvip.deploy import apply, prefixed, prepare
+from swarmvip.converge import converge
+from swarmvip.deploy import prefixed
 from swarmvip.errors import SwarmvipError
 from swarmvip.stackfile import parse_stack
-from swarmvip.status.fold import fold
 from swarmvip.status.source import ClusterSource
 
 REPORT_KEY = "swarmvip_controller"
@@ -75,31 +75,17 @@ class Controller:
             self._source = ClusterSource(self.host, follow=True)
         return self._cluster
 
-    def _holders(self) -> dict[str, set[str]]:
-        """{stack: node ids observed holding one of its VIPs}."""
-        assert self._source is not None
-        snap = fold(self._source.observe())
-        ids = {n.hostname: n.node_id for n in snap.nodes}
-        found: dict[str, set[str]] = {}
-        for vip in snap.vips:
-            found.setdefault(vip.stack, set()).update(ids[h] for h in vip.holders if h in ids)
-        return found
-
     def reconcile_once(self, log: Callable[[str], None] | None = None) -> int:
         """One pass over every stored stack; returns the number of actions applied."""
         say = log or (lambda line: print(f"controller: {line}", file=sys.stderr, flush=True))
         cluster = self.cluster()
+        assert self._source is not None
         stored = cluster.stored_specs()
-        holders = self._holders()
         applied, errors = 0, []
         for stack, (name, text) in sorted(stored.items()):
             try:
                 spec = parse_stack(text, f"swarm config {name}")
-                prepared = prepare(spec, stack, cluster, holders.get(stack, set()))
-                if prepared.actions:
-                    say(f"{stack}: {len(prepared.actions)} action(s)")
-                    apply(prepared, cluster, prefixed(say, stack))
-                    applied += len(prepared.actions)
+                applied += converge(spec, stack, cluster, self._source, prefixed(say, stack))
             except SwarmvipError as exc:
                 errors.append(f"{stack}: {exc}")
                 say(f"{stack}: {exc}")

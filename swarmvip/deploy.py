@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from swarmvip import agentspec
@@ -19,7 +19,8 @@ from swarmvip.errors import ClusterError, ConfigError, Problem
 from swarmvip.model import Plan, StackSpec
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import STACK_NAME, DesiredState, desired_state, secret_objects
-from swarmvip.plan.diff import Action, UpdateService, diff, phases, teardown
+from swarmvip.plan.diff import Action, diff, phases, teardown
+from swarmvip.plan.handover import final_plan
 from swarmvip.render import render_keepalived
 from swarmvip.specdoc import spec_document
 from swarmvip.stackfile import dump_document
@@ -74,10 +75,20 @@ def render_all(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def prepare(
-    spec: StackSpec, stack: str, cluster: Cluster, holders: Collection[str] = ()
+    spec: StackSpec,
+    stack: str,
+    cluster: Cluster,
+    holders: Mapping[str, str] | None = None,
+    plan: Plan | None = None,
 ) -> Prepared:
-    """Everything a deploy will do; holders (node ids holding a VIP now) are updated last."""
-    plan = plan_for(spec, stack, cluster)
+    """Everything one apply will do. holders ({group: node id} holding it now) are updated
+    last, and a holder running a tolerated variant of its plan is left alone (plan.handover).
+    `plan` replaces the computed plan (an intermediate step of a hitless change)."""
+    holders = holders or {}
+    if plan is None:
+        plan = plan_for(spec, stack, cluster)
+        if holders:
+            plan = final_plan(plan, cluster.running_plans(stack), holders)
     confs, specs = render_all(plan)
     stored = dump_document(spec_document(spec, secret_objects(stack, spec.secrets)))
     desired = desired_state(plan, confs, specs, spec.secrets, stored)
@@ -94,8 +105,9 @@ def prepare(
                 for name in missing
             ]
         )
-    actions = diff(desired, cluster.observe(stack), holders)
-    return Prepared(spec, plan, desired, actions, confs, tuple(holders))
+    holder_ids = tuple(sorted(set(holders.values())))
+    actions = diff(desired, cluster.observe(stack), holder_ids)
+    return Prepared(spec, plan, desired, actions, confs, holder_ids)
 
 
 def require_docker_cli(spec: StackSpec, vip_only: bool) -> str | None:
@@ -116,27 +128,13 @@ def require_docker_cli(spec: StackSpec, vip_only: bool) -> str | None:
     return cli
 
 
-def apply(
-    prepared: Prepared,
-    cluster: Cluster,
-    progress: Progress,
-    before_holders: Callable[[], None] | None = None,
-    timeout: float = 120.0,
-) -> None:
+def apply(prepared: Prepared, cluster: Cluster, progress: Progress, timeout: float = 120.0) -> None:
     """Apply phase by phase (see plan.diff.phases), waiting until every task runs its new spec
-    between phases; `before_holders` runs before the holders' updates (drain waits there for
-    the make-before-break move)."""
-    holder_ids = set(prepared.holders)
-    steps = phases(prepared.actions, holder_ids)
-    for i, step in enumerate(steps):
+    between phases."""
+    for i, step in enumerate(phases(prepared.actions, set(prepared.holders))):
         if i:
             progress("waiting until every task runs its new config")
             cluster.wait_running(prepared.plan.stack, timeout)
-        holders_next = any(
-            isinstance(a, UpdateService) and a.service.node_id in holder_ids for a in step
-        )
-        if holders_next and before_holders is not None:
-            before_holders()
         for action in step:
             progress(action.describe())
             cluster.apply(action)

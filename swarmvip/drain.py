@@ -9,21 +9,16 @@ availability becomes drain. Both wait until the new holder is observed in the ag
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from swarmvip.cluster import Cluster
-from swarmvip.deploy import apply, prefixed, prepare
+from swarmvip.converge import converge, snapshot
+from swarmvip.deploy import prefixed
 from swarmvip.drainapi import DrainMode, DrainOutcome, Moved, Progress
 from swarmvip.errors import ConfigError, Problem
 from swarmvip.labels import DRAIN
 from swarmvip.stackfile import parse_stack
 from swarmvip.status.drainplan import DrainPreview, preview_drain
-from swarmvip.status.fold import fold
 from swarmvip.status.model import Snapshot
 from swarmvip.status.source import ClusterSource
-
-SETTLE = 3.0  # seconds to wait for every node's first report
 
 
 class DrainRefused(ConfigError):
@@ -36,45 +31,8 @@ class ClusterActions:
     def __init__(self, host: str | None = None, timeout: float = 60.0) -> None:
         self.host, self.timeout = host, timeout
 
-    def _source(self) -> ClusterSource:
-        return ClusterSource(self.host, follow=True)
-
-    def _snapshot(
-        self, source: ClusterSource, until: Callable[[Snapshot], bool], timeout: float
-    ) -> Snapshot:
-        deadline = time.monotonic() + timeout
-        while True:
-            obs = source.observe()
-            if obs.error:
-                raise ConfigError(
-                    [
-                        Problem(
-                            "(manager)",
-                            "DOCKER_HOST",
-                            obs.error,
-                            "point DOCKER_HOST or -H at a reachable manager",
-                        )
-                    ]
-                )
-            snap = fold(obs)
-            if until(snap) or time.monotonic() > deadline:
-                return snap
-            time.sleep(0.1)
-
-    def _settled(self, source: ClusterSource) -> Snapshot:
-        return self._snapshot(
-            source,
-            lambda s: all(n.report_age is not None for n in s.nodes if n.task_state != "-"),
-            SETTLE,
-        )
-
-    def _replan(
-        self,
-        cluster: Cluster,
-        stacks: list[str],
-        holders: set[str],
-        progress: Progress,
-        before_holders: Callable[[], None] | None,
+    def _converge(
+        self, cluster: Cluster, source: ClusterSource, stacks: list[str], progress: Progress
     ) -> None:
         stored = cluster.stored_specs()
         for stack in stacks:
@@ -83,70 +41,53 @@ class ClusterActions:
                 continue
             name, text = stored[stack]
             spec = parse_stack(text, f"swarm config {name}")
-            prepared = prepare(spec, stack, cluster, holders)
-            apply(
-                prepared,
-                cluster,
-                prefixed(progress, stack),
-                before_holders=before_holders,
-                timeout=self.timeout,
-            )
+            converge(spec, stack, cluster, source, prefixed(progress, stack), self.timeout)
 
     def drain(
         self, node: str, mode: DrainMode, progress: Progress, force: bool = False
     ) -> DrainOutcome:
-        source = self._source()
-        snap = self._settled(source)
-        preview = preview_drain(snap, node)
+        source = ClusterSource(self.host, follow=True)
+        preview = preview_drain(snapshot(source), node)
         _refuse(preview, force)
         cluster = Cluster.connect(self.host)
-        node_id = next(n.node_id for n in snap.nodes if n.hostname == node)
-        held = [h for h in preview.handovers if h.holder]
+        held = [h.vip for h in preview.handovers if h.holder]
         progress(f"preflight: {preview.summary}")
         cluster.update_node(node, labels={DRAIN: "true"})
         progress(f"labelled {node} {DRAIN}=true")
-        stacks = sorted({h.vip.split("/")[0] for h in preview.handovers})
-
-        def moved(s: Snapshot) -> bool:
-            return all(
-                node not in v.holders and v.holders
-                for v in s.vips
-                if f"{v.stack}/{v.name}" in {h.vip for h in held}
-            )
-
-        def wait_for_preemption() -> None:
-            progress("waiting for a backup to take over before restarting the holder")
-            self._snapshot(source, moved, timeout=5.0)
-
-        self._replan(cluster, stacks, {node_id}, progress, wait_for_preemption)
+        self._converge(
+            cluster, source, sorted({h.vip.split("/")[0] for h in preview.handovers}), progress
+        )
         if mode == "swarm":
             cluster.update_node(node, availability="drain")
             progress(f"set {node} availability to drain")
-        final = self._snapshot(source, lambda s: moved(s) and node not in _holders(s), self.timeout)
-        return _outcome(
-            final, node, [h.vip for h in held], moved(final) and node not in _holders(final)
-        )
+
+        def moved(s: Snapshot) -> bool:
+            away = all(
+                node not in v.holders and v.holders for v in s.vips if f"{v.stack}/{v.name}" in held
+            )
+            return away and node not in _holders(s)
+
+        final = snapshot(source, moved, self.timeout)
+        return _outcome(final, node, held, moved(final))
 
     def undrain(self, node: str, progress: Progress) -> DrainOutcome:
-        source = self._source()
-        snap = self._settled(source)
+        source = ClusterSource(self.host, follow=True)
+        snap = snapshot(source)
         if node not in {n.hostname for n in snap.nodes}:
             _refuse(preview_drain(snap, node), False)
         cluster = Cluster.connect(self.host)
         cluster.update_node(node, labels={DRAIN: None}, availability="active")
         progress(f"removed {DRAIN} from {node}; availability active")
         stacks = sorted({v.stack for v in snap.vips if node in {m.hostname for m in v.members}})
-        holders = {n.node_id for n in snap.nodes if n.holds}
-        self._replan(cluster, stacks, holders, progress, None)
+        self._converge(cluster, source, stacks, progress)
         cluster.wait_running_all(stacks, self.timeout)
-        final = self._snapshot(source, lambda s: _settled_holders(s, stacks), self.timeout)
+        final = snapshot(source, lambda s: _settled_holders(s, stacks), self.timeout)
         who = ", ".join(
             f"{v.stack}/{v.name} on {','.join(v.holders) or 'nobody'}"
             for v in final.vips
             if v.stack in stacks
         )
         return DrainOutcome(True, f"{node} is back in service; {who or 'no VIP group'}")
-
 
 
 def _settled_holders(snap: Snapshot, stacks: list[str]) -> bool:

@@ -28,7 +28,7 @@ from docker.types import (
 
 from swarmvip.cluster import nodes
 from swarmvip.errors import ClusterError, UnavailableError
-from swarmvip.model import NODE_LABEL, OWNER_LABEL, STACK_LABEL, Node, Role
+from swarmvip.model import NODE_LABEL, OWNER_LABEL, STACK_LABEL, Node, NodePlan, Role
 from swarmvip.plan.desired import KIND_LABEL, PRIORITY_LABEL, VRIDS_LABEL, DesiredService
 from swarmvip.plan.diff import (
     Action,
@@ -139,6 +139,14 @@ class Cluster:
             s["Spec"]["Labels"].get(STACK_LABEL, "?")
             for s in self._services({"label": [f"{OWNER_LABEL}=swarmvip"]})
         }
+
+    def running_plans(self, stack: str) -> dict[str, NodePlan]:
+        """{node id: the plan its keepalived task runs now} (from each task's agent.json)."""
+        from swarmvip.cluster.observe import ServiceReader
+
+        with _translated("reading running plans"):
+            deployed, _ = ServiceReader(self.api).deployed(stack)
+        return {d.plan.node_id: d.plan for d in deployed if d.stack == stack}
 
     def stored_specs(self, stack: str | None = None) -> dict[str, tuple[str, str]]:
         with _translated("reading stored stack specs"):

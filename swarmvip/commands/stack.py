@@ -48,10 +48,18 @@ def _prepare(args: argparse.Namespace) -> Any:
     spec = read_stack(args.file)
     stack = stack_name(args.file, args.stack)
     cluster = Cluster.connect(args.host)
-    prepared = prepare(spec, stack, cluster)
+    source = None
+    holders: dict[str, str] = {}
+    if cluster.observe(stack).services:  # a re-deploy: who holds what decides the order
+        from swarmvip.converge import holders_of, snapshot
+        from swarmvip.status.source import ClusterSource
+
+        source = ClusterSource(args.host, stack, follow=True)
+        holders = holders_of(snapshot(source), stack)
+    prepared = prepare(spec, stack, cluster, holders)
     for warning in prepared.plan.warnings:
         _warn(warning)
-    return cluster, prepared
+    return cluster, prepared, source
 
 
 def _add_plan(sub: Any) -> None:
@@ -64,7 +72,7 @@ def _add_plan(sub: Any) -> None:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from swarmvip.planview import plan_document, plan_table
 
-    _, prepared = _prepare(args)
+    _, prepared, _ = _prepare(args)
     doc = plan_document(prepared)
     _print(json.dumps(doc, indent=2) if args.json else plan_table(doc))
     return ExitCode.OK
@@ -80,7 +88,7 @@ def _add_render(sub: Any) -> None:
 def _cmd_render(args: argparse.Namespace) -> int:
     from swarmvip.compose import write_compose
 
-    _, prepared = _prepare(args)
+    _, prepared, _ = _prepare(args)
     path = write_compose(prepared, args.output)
     _print(f"wrote {path}; deploy it with: docker stack deploy -c {path} {prepared.plan.stack}")
     return ExitCode.OK
@@ -98,7 +106,7 @@ def _add_deploy(sub: Any) -> None:
 def _cmd_deploy(args: argparse.Namespace) -> int:
     from swarmvip.deploy import apply, deploy_services, require_docker_cli
 
-    cluster, prepared = _prepare(args)
+    cluster, prepared, source = _prepare(args)
     cli = require_docker_cli(prepared.spec, args.vip_only)
     stack = prepared.plan.stack
     if args.dry_run:
@@ -106,14 +114,21 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
             _print(f"would {action.describe()}")
         _print(f"{len(prepared.actions)} action(s); nothing changed (--dry-run)")
         return ExitCode.OK
-    apply(prepared, cluster, lambda line: _print(f"  {line}"))
+    changes = len(prepared.actions)
+    if source is not None and prepared.actions:
+        from swarmvip.converge import converge
+
+        changes = converge(
+            prepared.spec, stack, cluster, source, lambda line: _print(f"  {line}"), args.timeout
+        )
+    else:
+        apply(prepared, cluster, lambda line: _print(f"  {line}"), args.timeout)
     if cli is not None:
         _print(f"  docker stack deploy {stack} (services of {args.file})")
         deploy_services(cli, args.file, stack, args.host)
     cluster.wait_running(stack, args.timeout, _progress_printer())
     _print(
-        f"stack {stack}: {len(prepared.plan.nodes)} keepalived task(s) running, "
-        f"{len(prepared.actions)} change(s)"
+        f"stack {stack}: {len(prepared.plan.nodes)} keepalived task(s) running, {changes} change(s)"
     )
     return ExitCode.OK
 

@@ -15,7 +15,6 @@ from swarmvip.model import (
     NodePlan,
     NodeSettings,
     Plan,
-    Preemption,
     StackSpec,
     VipGroup,
 )
@@ -160,7 +159,6 @@ def build_plan(
                     [(m.node.id, m.node.hostname, m.settings.priority) for m in members]
                 ),
                 {m.node.id for m in members if m.settings.drain},
-                boost=group.preemption is Preemption.PREFERRED,
             )
         except PriorityConflict as exc:
             problems.append(

@@ -5,9 +5,8 @@ nodes, ordered by (hostname, node id), get 250, 240, 230, … (the step shrinks 
 more than 24 nodes), skipping values labels already took. Two labels with one value is an error.
 
 Drained nodes (label swarmvip.drain=true) stay in the group as peers, so no other node's config
-changes, but get the lowest priorities (1, 2, …). Under the preferred policy the best remaining
-node is raised just above what the drained nodes had, so it preempts the drained holder while
-that one still answers (make-before-break) instead of waiting for its task to stop.
+changes, but get the lowest priorities (1, 2, …). Moving the VIP off a drained holder without a
+hole is the job of plan.handover, not of the priorities.
 """
 
 from __future__ import annotations
@@ -50,21 +49,11 @@ def assign_priorities(
     return result
 
 
-def with_drained(base: dict[str, int], drained: set[str], boost: bool) -> dict[str, int]:
-    """Move drained nodes to the bottom; with boost, lift the best other node above them."""
-    if not drained or drained >= set(base):
-        return dict(base)
+def with_drained(base: dict[str, int], drained: set[str]) -> dict[str, int]:
+    """Drained nodes take the lowest priorities (1, 2, …); everyone else keeps theirs."""
     result = dict(base)
-    ranked_drained = sorted(drained, key=lambda n: -base[n])
-    for offset, node_id in enumerate(reversed(ranked_drained)):
+    for offset, node_id in enumerate(sorted(drained, key=lambda n: base[n])):
         result[node_id] = 1 + offset
-    others = [n for n in base if n not in drained]
-    best = max(others, key=lambda n: base[n])
-    above = max(base[n] for n in drained)
-    if boost and above > base[best]:
-        lifted = min(254, above + 1)
-        if all(result[n] != lifted for n in others if n != best):
-            result[best] = lifted
     return result
 
 

@@ -152,7 +152,7 @@ def test_drained_node_stays_a_peer_with_the_lowest_priority() -> None:
     nodes = (node("node1", "10.213.0.11", swarmvip__drain="true"), *THREE[1:])
     plan = build_plan(spec(WEB), "s", nodes)
     prios = {n.hostname: n.instances[0].priority for n in plan.nodes}
-    assert prios == {"node1": 1, "node2": 251, "node3": 230}
+    assert prios == {"node1": 1, "node2": 240, "node3": 230}
     peers = {n.hostname: n.instances[0].peers for n in build_plan(spec(WEB), "s", THREE).nodes}
     assert {n.hostname: n.instances[0].peers for n in plan.nodes} == peers
 

@@ -1,0 +1,150 @@
+"""Hitless reconfiguration: move a VIP make-before-break instead of restarting its holder. Pure.
+
+Swarm configs are immutable, so any change to a node's keepalived config restarts its task.
+Restarting a backup is harmless; restarting the holder hands over by keepalived's priority-0
+advert, a short hole in which in-flight requests fail. So, for groups under the preferred
+policy, when the holder's config must change or another node should hold:
+
+- the node that must take over is first restarted (as a backup) with a priority just above
+  the holder's running one, so it preempts while the old holder still answers;
+- if the old holder stays the plan's top node but needs a new config (a peer joined), the
+  second node takes over that way, then the old holder returns the same way, one above it;
+- a holder that runs a higher priority than planned, or extra (departed) peers, is *tolerated*:
+  it is the plan's top node and outranks every other member, so restarting it to the exact
+  plan would only cause a hole. It converges at its next restart.
+
+A boosted priority is capped at 254; past that the holder is restarted (priority-0 handover).
+Sticky groups never preempt, so their holder is restarted last, as before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from swarmvip.model import InstancePlan, NodePlan, Plan, Preemption
+
+MAX_PRIORITY = 254
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """An intermediate plan to apply, then wait until `expect` holds `group`."""
+
+    plan: Plan
+    group: str
+    expect: str  # node id
+
+
+def _instance(node: NodePlan | None, group: str) -> InstancePlan | None:
+    if node is None:
+        return None
+    return next((i for i in node.instances if i.group == group), None)
+
+
+def _with_priority(node: NodePlan, group: str, priority: int, peer: str = "") -> NodePlan:
+    """`node` with a new priority in `group` (and `peer` added, so the old holder hears it)."""
+
+    def change(inst: InstancePlan) -> InstancePlan:
+        peers = inst.peers if not peer or peer in inst.peers else (*inst.peers, peer)
+        return dataclasses.replace(inst, priority=priority, peers=peers)
+
+    return dataclasses.replace(
+        node, instances=tuple(change(i) if i.group == group else i for i in node.instances)
+    )
+
+
+def _replace(plan: Plan, nodes: Mapping[str, NodePlan]) -> Plan:
+    """The plan with some node plans swapped in (or added, for a node leaving the plan)."""
+    merged = {n.node_id: n for n in plan.nodes} | dict(nodes)
+    return dataclasses.replace(
+        plan, nodes=tuple(sorted(merged.values(), key=lambda n: (n.hostname, n.node_id)))
+    )
+
+
+def _ranked(plan: Plan, group: str) -> list[tuple[int, NodePlan]]:
+    found = [(i.priority, n) for n in plan.nodes if (i := _instance(n, group)) is not None]
+    return sorted(found, key=lambda pair: -pair[0])
+
+
+def tolerated(planned: NodePlan, running: NodePlan, plan: Plan) -> bool:
+    """The running holder may stay as it is: only priority up / extra peers differ, and it
+    outranks every other planned member of each of its groups."""
+    if len(planned.instances) != len(running.instances):
+        return False
+    for want, have in zip(planned.instances, running.instances, strict=True):
+        others = [p for p, n in _ranked(plan, want.group) if n.node_id != planned.node_id]
+        same = dataclasses.replace(have, priority=want.priority, peers=want.peers) == want
+        if not (
+            same
+            and have.priority >= want.priority
+            and set(have.peers) >= set(want.peers)
+            and all(want.priority > p for p in others)
+        ):
+            return False
+    return dataclasses.replace(running, instances=planned.instances) == planned
+
+
+def final_plan(plan: Plan, running: Mapping[str, NodePlan], holders: Mapping[str, str]) -> Plan:
+    """The plan, with each tolerated holder's running node plan kept as it is."""
+    keep = {}
+    for node_id in set(holders.values()):
+        planned = next((n for n in plan.nodes if n.node_id == node_id), None)
+        have = running.get(node_id)
+        if (
+            planned is not None
+            and have is not None
+            and planned != have
+            and tolerated(planned, have, plan)
+        ):
+            keep[node_id] = have
+    return _replace(plan, keep)
+
+
+def _node(plan: Plan, node_id: str) -> NodePlan | None:
+    return next((n for n in plan.nodes if n.node_id == node_id), None)
+
+
+def steps(
+    plan: Plan, running: Mapping[str, NodePlan], holders: Mapping[str, str]
+) -> tuple[list[Step], Plan]:
+    """(intermediate steps, final plan) for `holders`: {group: node id holding it now}."""
+    current = final_plan(plan, running, holders)
+    out: list[Step] = []
+    expected = dict(holders)
+    for group, holder in sorted(holders.items()):
+        have = _instance(running.get(holder), group)
+        ranked = _ranked(plan, group)
+        if have is None or not ranked or have.preemption is not Preemption.PREFERRED:
+            continue
+        keep = {holder: running[holder]}
+        top = _node(current, ranked[0][1].node_id)
+        assert top is not None
+        if top.node_id != holder and have.priority + 1 <= MAX_PRIORITY:
+            current = _replace(
+                current,
+                {
+                    **keep,
+                    top.node_id: _with_priority(top, group, have.priority + 1, have.unicast_src),
+                },
+            )
+            out.append(Step(current, group, top.node_id))
+            expected[group] = top.node_id
+        elif (
+            top.node_id == holder
+            and _node(current, holder) != running[holder]
+            and len(ranked) > 1
+            and have.priority + 2 <= MAX_PRIORITY
+        ):
+            second = _node(current, ranked[1][1].node_id)
+            planned = _node(plan, holder)
+            assert second is not None and planned is not None
+            current = _replace(
+                current, {**keep, second.node_id: _with_priority(second, group, have.priority + 1)}
+            )
+            out.append(Step(current, group, second.node_id))
+            current = _replace(current, {holder: _with_priority(planned, group, have.priority + 2)})
+            out.append(Step(current, group, holder))
+    final = final_plan(plan, {n.node_id: n for n in current.nodes}, expected)
+    return out, final
