@@ -2,8 +2,9 @@
 
 observe → plan → diff → apply, for each stack whose spec `swarmvip deploy` stored in the swarm.
 It wakes on node/service events, resyncs every `interval`, backs off on errors, and acts only
-while it holds the leader lease (swarm spec labels, compare-and-swap), so two controllers never
-fight. Every step is idempotent: killed anywhere, the next run converges from what it finds.
+while it holds the swarm-wide write lease (swarm spec labels, compare-and-swap, renewed while it
+works), which CLI deploys and drains take too: two writers never act at once. Every step is
+idempotent: killed anywhere, the next run converges from what it finds.
 Applies are phased by deploy.apply: new and backup nodes first, the VIP holder last.
 """
 
@@ -29,6 +30,7 @@ from swarmvip.status.source import ClusterSource
 
 REPORT_KEY = "swarmvip_controller"
 MAX_BACKOFF = 60.0
+RETRY = 2.0  # seconds before trying again when the lock is taken
 
 
 @dataclass
@@ -107,10 +109,18 @@ class Controller:
             try:
                 if watcher is None or not watcher.alive:
                     watcher = EventWatcher(self.cluster().api, self.wake).start()
-                if self._lead() and (self.wake.is_set() or time.monotonic() >= next_resync):
+                due = self.wake.is_set() or time.monotonic() >= next_resync
+                if due and self._lead():
                     self.wake.clear()
-                    self.reconcile_once()
+                    api = self.cluster().api
+                    try:
+                        with leases.renewed(api, self.state.identity, self.ttl):
+                            self.reconcile_once()
+                    finally:
+                        leases.release(api, self.state.identity)
                     next_resync = time.monotonic() + self.interval
+                elif due:  # someone else (a CLI deploy, another controller) is writing
+                    next_resync = time.monotonic() + RETRY
                 self.emit(self.state.line(time.time()))
                 backoff = 1.0
                 self.wake.wait(timeout=min(self.ttl / 3, self.interval))
@@ -123,4 +133,3 @@ class Controller:
                 backoff = min(MAX_BACKOFF, backoff * 2)
         if self._cluster is not None:
             leases.release(self._cluster.api, self.state.identity)
-

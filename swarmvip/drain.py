@@ -10,6 +10,7 @@ availability becomes drain. Both wait until the new holder is observed in the ag
 from __future__ import annotations
 
 from swarmvip.cluster import Cluster
+from swarmvip.controller import default_identity
 from swarmvip.converge import converge, snapshot
 from swarmvip.deploy import prefixed
 from swarmvip.drainapi import DrainMode, DrainOutcome, Moved, Progress
@@ -34,14 +35,15 @@ class ClusterActions:
     def _converge(
         self, cluster: Cluster, source: ClusterSource, stacks: list[str], progress: Progress
     ) -> None:
-        stored = cluster.stored_specs()
-        for stack in stacks:
-            if stack not in stored:
-                progress(f"stack {stack}: no stored spec (deployed by an older swarmvip?)")
-                continue
-            name, text = stored[stack]
-            spec = parse_stack(text, f"swarm config {name}")
-            converge(spec, stack, cluster, source, prefixed(progress, stack), self.timeout)
+        with cluster.exclusive(f"drain@{default_identity()}"):
+            stored = cluster.stored_specs()
+            for stack in stacks:
+                if stack not in stored:
+                    progress(f"stack {stack}: no stored spec (deployed by an older swarmvip?)")
+                    continue
+                name, text = stored[stack]
+                spec = parse_stack(text, f"swarm config {name}")
+                converge(spec, stack, cluster, source, prefixed(progress, stack), self.timeout)
 
     def drain(
         self, node: str, mode: DrainMode, progress: Progress, force: bool = False

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import docker
@@ -26,7 +26,7 @@ from docker.types import (
     UpdateConfig,
 )
 
-from swarmvip.cluster import nodes
+from swarmvip.cluster import lease, nodes
 from swarmvip.errors import ClusterError, UnavailableError
 from swarmvip.model import NODE_LABEL, OWNER_LABEL, STACK_LABEL, Node, NodePlan, Role
 from swarmvip.plan.desired import KIND_LABEL, PRIORITY_LABEL, VRIDS_LABEL, DesiredService
@@ -173,7 +173,7 @@ class Cluster:
             case CreateSecret(obj):
                 self.api.create_secret(obj.name, obj.data, labels=dict(obj.labels))
             case CreateService(service):
-                self.api.create_service(**self._service_spec(service))
+                self._create_service(service)
             case UpdateService(current, service):
                 self._update_service(current.id, service)
             case RemoveService(current):
@@ -199,6 +199,19 @@ class Cluster:
                 if "in use" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
+
+    def _create_service(self, service: DesiredService) -> None:
+        """Create, or take over a same-named service someone created meanwhile (a race)."""
+        try:
+            self.api.create_service(**self._service_spec(service))
+        except docker.errors.APIError as exc:
+            if "already exists" not in str(exc):
+                raise
+            self._update_service(self.api.inspect_service(service.name)["ID"], service)
+
+    def exclusive(self, identity: str) -> AbstractContextManager[None]:
+        """Hold the swarm-wide swarmvip lease (the controller stands by meanwhile)."""
+        return lease.exclusive(self.api, identity)
 
     def _update_service(self, service_id: str, service: DesiredService) -> None:
         for attempt in range(5):

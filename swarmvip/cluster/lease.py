@@ -7,10 +7,15 @@ simply expires.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 import docker
 import docker.errors
+
+from swarmvip.errors import ClusterError
 
 LEADER = "swarmvip.controller.leader"
 EXPIRES = "swarmvip.controller.expires"
@@ -56,3 +61,41 @@ def acquire(api: docker.APIClient, identity: str, ttl: float) -> bool:
 def release(api: docker.APIClient, identity: str) -> None:
     if holder(api) == identity:
         _write(api, {LEADER: None, EXPIRES: None})
+
+
+@contextmanager
+def renewed(api: docker.APIClient, identity: str, ttl: float) -> Iterator[None]:
+    """Keep renewing a held lease (every ttl/3) while the body runs, e.g. a long reconcile."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(ttl / 3):
+            with suppress(docker.errors.DockerException):
+                acquire(api, identity, ttl)
+
+    thread = threading.Thread(target=renew, name="lease-renewal", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+@contextmanager
+def exclusive(
+    api: docker.APIClient, identity: str, ttl: float = 15.0, wait: float = 60.0
+) -> Iterator[None]:
+    """Hold the lease for the body (a CLI deploy or drain), so the controller stands by."""
+    deadline = time.monotonic() + wait
+    while not acquire(api, identity, ttl):
+        if time.monotonic() > deadline:
+            raise ClusterError(
+                f"another swarmvip ({holder(api)}) is changing this swarm; "
+                "try again when it is done"
+            )
+        time.sleep(0.5)
+    try:
+        with renewed(api, identity, ttl):
+            yield
+    finally:
+        release(api, identity)

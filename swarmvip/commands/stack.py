@@ -104,7 +104,7 @@ def _add_deploy(sub: Any) -> None:
 
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
-    from swarmvip.deploy import apply, deploy_services, require_docker_cli
+    from swarmvip.deploy import deploy_services, require_docker_cli
 
     cluster, prepared, source = _prepare(args)
     cli = require_docker_cli(prepared.spec, args.vip_only)
@@ -114,15 +114,10 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
             _print(f"would {action.describe()}")
         _print(f"{len(prepared.actions)} action(s); nothing changed (--dry-run)")
         return ExitCode.OK
-    changes = len(prepared.actions)
-    if source is not None and prepared.actions:
-        from swarmvip.converge import converge
+    from swarmvip.controller import default_identity
 
-        changes = converge(
-            prepared.spec, stack, cluster, source, lambda line: _print(f"  {line}"), args.timeout
-        )
-    else:
-        apply(prepared, cluster, lambda line: _print(f"  {line}"), args.timeout)
+    with cluster.exclusive(f"deploy@{default_identity()}"):
+        changes = _apply_deploy(args, cluster, prepared, source)
     if cli is not None:
         _print(f"  docker stack deploy {stack} (services of {args.file})")
         deploy_services(cli, args.file, stack, args.host)
@@ -131,6 +126,18 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         f"stack {stack}: {len(prepared.plan.nodes)} keepalived task(s) running, {changes} change(s)"
     )
     return ExitCode.OK
+
+
+def _apply_deploy(args: argparse.Namespace, cluster: Any, prepared: Any, source: Any) -> int:
+    """Hitless steps on a re-deploy (the VIP already has a holder), a plain apply otherwise."""
+    from swarmvip.converge import converge
+    from swarmvip.deploy import apply
+
+    say = lambda line: _print(f"  {line}")  # noqa: E731
+    if source is not None and prepared.actions:
+        return converge(prepared.spec, prepared.plan.stack, cluster, source, say, args.timeout)
+    apply(prepared, cluster, say, args.timeout)
+    return len(prepared.actions)
 
 
 def _progress_printer() -> Any:

@@ -25,8 +25,18 @@ SOURCE_DIRS = ("swarmvip", "tui")
 SOURCE_FILES = ("Dockerfile", "pyproject.toml", ".dockerignore", "README.md")
 WHEELS = Path("build/wheels")
 # The agent needs only pyroute2; the controller (same image, other entrypoint) the rest.
-IMAGE_LIBRARIES = ("pyroute2", "docker", "requests", "urllib3", "idna", "certifi",
-                   "charset-normalizer", "jinja2", "markupsafe", "pyyaml")
+IMAGE_LIBRARIES = (
+    "pyroute2",
+    "docker",
+    "requests",
+    "urllib3",
+    "idna",
+    "certifi",
+    "charset-normalizer",
+    "jinja2",
+    "markupsafe",
+    "pyyaml",
+)
 BUILD_TIMEOUT = 600.0
 
 

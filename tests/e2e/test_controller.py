@@ -26,6 +26,11 @@ FILE = str(ROOT / "stacks" / "lab-web.yml")
 URL = f"http://{VIP}:8080/"
 
 
+def controller_log(lab: Lab) -> str:
+    out = docker(lab, "service", "logs", "--raw", "swarmvip_controller", check=False)
+    return "\n".join(line for line in out.splitlines() if "swarmvip_controller" not in line)
+
+
 def label(lab: Lab, node: str, on: bool) -> None:
     if on:
         docker(lab, "node", "update", "--label-add", "web=true", node)
@@ -115,6 +120,7 @@ def test_labelling_a_node_adds_it_and_updates_every_peer_list(
         "node3": ["10.213.0.11", "10.213.0.12"],
     }
     result = probe.result()
+    print(controller_log(lab))
     print(
         f"\nlabel node3: {result.moves} VIP move(s), largest client gap "
         f"{result.max_gap * 1000:.0f} ms, {result.fails} failed of {result.requests}"
