@@ -1,6 +1,7 @@
 """End to end: the controller keeps the VIP layer in step with node labels, on a real swarm.
 
-stacks/lab-web.yml starts on node1 and node2 only; the controller runs as a service from
+tests/e2e/stacks/ctl-web.yml (web on every node, the VIP on nodes labelled vip=true) starts
+with the VIP on node1 and node2 only; the controller runs as a service from
 stacks/controller.yml. A client probes the VIP every 10 ms during each change.
 """
 
@@ -20,9 +21,9 @@ from .probe import Probe
 from .vip import ROOT, docker, holders, service_labels, swarmvip, wait_for
 
 pytestmark = pytest.mark.lab
-VIP = "10.213.0.100"
-STACK = "lab-web"
-FILE = str(ROOT / "stacks" / "lab-web.yml")
+VIP = "10.213.0.101"
+STACK = "ctl-web"
+FILE = str(ROOT / "tests" / "e2e" / "stacks" / "ctl-web.yml")
 URL = f"http://{VIP}:8080/"
 
 
@@ -33,9 +34,9 @@ def controller_log(lab: Lab) -> str:
 
 def label(lab: Lab, node: str, on: bool) -> None:
     if on:
-        docker(lab, "node", "update", "--label-add", "web=true", node)
+        docker(lab, "node", "update", "--label-add", "vip=true", node)
     else:
-        docker(lab, "node", "update", "--label-rm", "web", node, check=False)
+        docker(lab, "node", "update", "--label-rm", "vip", node, check=False)
 
 
 def converged(lab: Lab) -> bool:
@@ -126,7 +127,8 @@ def test_labelling_a_node_adds_it_and_updates_every_peer_list(
         f"{result.max_gap * 1000:.0f} ms, {result.fails} failed of {result.requests}"
     )
     assert result.holders[0] == "node1" and result.holders[-1] == "node1"
-    assert result.max_gap < 1.0 and result.moves <= 2
+    # make-before-break: no hole; only a request in flight at the instant of a move can fail
+    assert result.moves <= 2 and result.fails <= result.moves and result.max_gap < 0.5
 
 
 def test_unlabelling_the_holder_moves_the_vip_exactly_once(
@@ -144,7 +146,7 @@ def test_unlabelling_the_holder_moves_the_vip_exactly_once(
         f"{result.max_gap * 1000:.0f} ms, {result.fails} failed of {result.requests}"
     )
     assert result.holders == ["node1", "node2"]
-    assert result.max_gap < 1.0
+    assert result.fails <= 1 and result.max_gap < 0.5  # make-before-break, as above
     assert f"{STACK}_vip-node1" not in service_labels(lab, STACK)
     label(lab, "node1", True)
     wait_for("node1 back", lambda: converged(lab) and holders(lab, VIP) == ["node1"], 90)

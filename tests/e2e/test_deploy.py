@@ -16,6 +16,7 @@ import pytest
 from swarmvip.lab import Lab
 from swarmvip.lab.clients import Client
 
+from .probe import Probe
 from .vip import ROOT, docker, holders, owned_objects, service_labels, swarmvip, wait_for
 
 pytestmark = pytest.mark.lab
@@ -219,6 +220,7 @@ def test_drain_moves_the_vip_make_before_break_and_undrain_returns_it(
     lab: Lab, deployed: str, client: Client
 ) -> None:
     wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], timeout=60)
+    probe = Probe(client, f"http://{VIP}:8080/", seconds=60)
     result = swarmvip(lab, "drain", "node1", "--timeout", "60")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "lab-web/web: node1 → node2" in result.stdout
@@ -230,6 +232,13 @@ def test_drain_moves_the_vip_make_before_break_and_undrain_returns_it(
     result = swarmvip(lab, "undrain", "node1", "--timeout", "60")
     assert result.returncode == 0, result.stdout + result.stderr
     assert holders(lab, VIP) == ["node1"]
+    seen = probe.result()
+    print(
+        f"drain + undrain: {seen.moves} moves, largest client gap {seen.max_gap * 1000:.0f} ms,"
+        f" {seen.fails} failed of {seen.requests}"
+    )
+    # make-before-break: no hole; only a request in flight at the instant of a move can fail
+    assert seen.fails <= seen.moves and seen.max_gap < 0.5
 
 
 def test_drain_refusals_change_nothing(lab: Lab, deployed: str) -> None:
