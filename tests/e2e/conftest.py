@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from swarmvip.lab import Lab
+from swarmvip.lab.clients import Client
 from swarmvip.lab.engine import host_engine
 
 
@@ -44,3 +45,11 @@ def lab() -> Iterator[Lab]:
 def lab_docker_host(lab: Lab) -> str:
     """DOCKER_HOST url of the lab manager, to pass to swarmvip / docker explicitly."""
     return lab.manager_host
+
+
+@pytest.fixture(scope="module")
+def client(lab: Lab) -> Iterator[Client]:
+    """A client container on the lab network (probes VIPs), one per test module."""
+    c = lab.run_client()
+    yield c
+    c.remove()

@@ -63,13 +63,6 @@ def tasks_running(lab: Lab) -> bool:
 
 
 @pytest.fixture(scope="module")
-def client(lab: Lab) -> Iterator[Client]:
-    c = lab.run_client()
-    yield c
-    c.remove()
-
-
-@pytest.fixture(scope="module")
 def controlled(lab: Lab) -> Iterator[None]:
     for node, on in (("node1", True), ("node2", True), ("node3", False)):
         label(lab, node, on)

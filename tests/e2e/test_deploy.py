@@ -26,13 +26,6 @@ FILE = str(ROOT / "stacks" / "lab-web.yml")
 
 
 @pytest.fixture(scope="module")
-def client(lab: Lab) -> Iterator[Client]:
-    c = lab.run_client()
-    yield c
-    c.remove()
-
-
-@pytest.fixture(scope="module")
 def deployed(lab: Lab) -> Iterator[str]:
     for node in lab.nodes:
         docker(lab, "node", "update", "--label-add", "web=true", node.hostname)
