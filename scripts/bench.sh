@@ -29,7 +29,7 @@ bash scripts/ensure-engine.sh || exit 1
 "$VENV/bin/swarmvip" lab images || exit 1          # reuses built images (file lock, content hash)
 "$VENV/bin/swarmvip" lab up --nodes 4 --no-build || exit 1
 
-timeout 1800 "$VENV/bin/python" -m bench.failover "$@"
+timeout 2700 "$VENV/bin/python" -m bench.failover "$@"
 rc=$?
 "$VENV/bin/swarmvip" lab down
 exit $rc
