@@ -34,8 +34,13 @@ class Tmux:
     def screen(self) -> str:
         return self("capture-pane", "-p", "-t", "tui")
 
-    def row(self, marker: str) -> str:
-        return next((line for line in self.screen().splitlines() if marker in line), "")
+    def holder(self, vip: str) -> str:
+        """The HOLDER column of the VIP panel's row for `vip` (VIP, ADDRESSES, VRID, HOLDER)."""
+        for line in self.screen().splitlines():
+            words = line.split()
+            if vip in words and len(words) > words.index(vip) + 3:
+                return words[words.index(vip) + 3]
+        return ""
 
 
 def test_drain_from_the_tui_moves_the_vip_and_shows_the_new_holder(lab: Lab) -> None:
@@ -53,7 +58,7 @@ def test_drain_from_the_tui_moves_the_vip_and_shows_the_new_holder(lab: Lab) -> 
         tmux("new-session", "-d", "-x", "140", "-y", "40", "-s", "tui", command)
         wait_for(
             "the TUI shows node1 holding",
-            lambda: "node1" in tmux.row("edge-dns/dns") and "node3" in tmux.screen(),
+            lambda: tmux.holder("edge-dns/dns") == "node1",
             30,
         )
         tmux("send-keys", "-t", "tui", "d")
@@ -72,7 +77,7 @@ def test_drain_from_the_tui_moves_the_vip_and_shows_the_new_holder(lab: Lab) -> 
         tmux("send-keys", "-t", "tui", "Escape")
         wait_for(
             "the VIP panel shows node2",
-            lambda: "node2" in (r := tmux.row("edge-dns/dns")) and "node1" not in r,
+            lambda: tmux.holder("edge-dns/dns") == "node2",
             15,
         )
     finally:
