@@ -19,9 +19,14 @@ for c in $(docker -H unix:///var/run/docker.sock ps --filter label=swarmvip.lab=
         echo "  $c"
     fi
 done
+echo
+echo "What the agents themselves report (swarmvip status):"
+sleep 2
+"$SV" status --stack lab-web
 cat <<MSG
 
 Next:
+  $SV tui                         # live view; d drains the selected node, u undrains
   eval "\$($SV lab env)"        # point docker and swarmvip at the lab manager
   docker stack ps lab-web
   $SV plan stacks/lab-web.yml
