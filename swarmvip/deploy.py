@@ -152,9 +152,11 @@ def deploy_services(cli: str, file: str, stack: str, host: str | None) -> None:
         raise ClusterError(f"docker stack deploy failed: {result.stderr.strip()}")
 
 
-def remove(stack: str, cluster: Cluster, progress: Progress) -> int:
-    actions = teardown(cluster.observe(stack))
-    for action in actions:
-        progress(action.describe())
-        cluster.apply(action)
+def remove(stack: str, cluster: Cluster, progress: Progress, identity: str = "rm") -> int:
+    """Remove the stack's objects, holding the write lease so no controller re-creates them."""
+    with cluster.exclusive(identity):
+        actions = teardown(cluster.observe(stack))
+        for action in actions:
+            progress(action.describe())
+            cluster.apply(action)
     return len(actions)

@@ -168,7 +168,11 @@ def _cmd_rm(args: argparse.Namespace) -> int:
     from swarmvip.deploy import remove
 
     cluster = Cluster.connect(args.host)
-    count = remove(args.stack, cluster, lambda line: _print(f"  {line}"))
+    from swarmvip.controller import default_identity
+
+    count = remove(
+        args.stack, cluster, lambda line: _print(f"  {line}"), f"rm@{default_identity()}"
+    )
     cli = shutil.which("docker")
     if cli:
         argv = [cli] + (["-H", args.host] if args.host else []) + ["stack", "rm", args.stack]

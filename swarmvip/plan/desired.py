@@ -28,6 +28,7 @@ CAPABILITIES = ("CAP_NET_ADMIN", "CAP_NET_RAW")
 VRIDS_LABEL = "swarmvip.vrids"
 PRIORITY_LABEL = "swarmvip.priority"
 KIND_LABEL = "swarmvip.kind"
+SPEC_MARK = "_vip-spec-"  # the stored stack spec's config name: <stack>_vip-spec-<hash>
 STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,29}$")
 
 
@@ -180,7 +181,7 @@ def desired_state(
     if spec_text:
         data = spec_text.encode()
         stored = DesiredObject(
-            name=f"{plan.stack}_vip-spec-{digest(data)}",
+            name=f"{plan.stack}{SPEC_MARK}{digest(data)}",
             data=data,
             labels=base_labels(plan.stack, "spec"),
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from swarmvip.plan.desired import DesiredObject, DesiredService, DesiredState
+from swarmvip.plan.desired import SPEC_MARK, DesiredObject, DesiredService, DesiredState
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +133,13 @@ def diff(
 
 
 def teardown(observed: Observed) -> tuple[Action, ...]:
-    """Everything swarmvip made for a stack, services before what they reference."""
+    """Everything swarmvip made for a stack: first the stored spec (so no controller re-plans
+    the stack meanwhile), then services, then what they referenced."""
+    specs = [c for c in observed.configs if SPEC_MARK in c.name]
     return (
+        *(RemoveConfig(c) for c in specs),
         *(RemoveService(s) for s in observed.services),
-        *(RemoveConfig(c) for c in observed.configs),
+        *(RemoveConfig(c) for c in observed.configs if c not in specs),
         *(RemoveSecret(s) for s in observed.secrets),
     )
 

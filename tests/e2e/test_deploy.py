@@ -57,7 +57,7 @@ def test_deploy_puts_the_vip_on_the_top_priority_node(
 
 
 def status(lab: Lab) -> dict:  # type: ignore[type-arg]
-    result = swarmvip(lab, "status", "--json")
+    result = swarmvip(lab, "status", "--json", "--stack", STACK)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 

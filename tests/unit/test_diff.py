@@ -129,10 +129,13 @@ def test_secret_from_file_is_content_addressed() -> None:
     assert one.services[0].secrets[0].target == "vrrp"
 
 
-def test_teardown_removes_services_before_configs() -> None:
+def test_teardown_removes_the_spec_then_services_then_configs() -> None:
     obs = observed_from(desired_for())
     kinds = [type(a) for a in teardown(obs)]
     assert kinds == [RemoveService] * 3 + [RemoveConfig] * 6
+    spec = ObservedObject("cid-spec", "s_vip-spec-0123")
+    first = teardown(Observed(obs.services, (*obs.configs, spec), ()))[0]
+    assert isinstance(first, RemoveConfig) and first.current == spec  # no re-plan meanwhile
 
 
 def test_image_change_updates_every_service() -> None:

@@ -34,7 +34,8 @@ def test_drained_holder_lifts_the_next_node_above_it_first() -> None:
     after = plan_of((node("node1", "10.213.0.11", swarmvip__drain="true"), *THREE[1:]))
     todo, final = steps(after, running(before), {"web": "id-node1"})
     assert [(s.expect, prio(s.plan)) for s in todo] == [
-        ("id-node2", {"node1": 250, "node2": 251, "node3": 230})]
+        ("id-node2", {"node1": 250, "node2": 251, "node3": 230})
+    ]
     assert prio(final) == {"node1": 1, "node2": 251, "node3": 230}  # node2 tolerated
 
 
@@ -45,7 +46,10 @@ def test_undrain_returns_the_vip_make_before_break() -> None:
     todo, final = steps(plan_of(), now, {"web": "id-node2"})
     assert [s.expect for s in todo] == ["id-node1"]
     assert prio(todo[0].plan)["node1"] == 252 and prio(final) == {
-        "node1": 252, "node2": 240, "node3": 230}
+        "node1": 252,
+        "node2": 240,
+        "node3": 230,
+    }
 
 
 def test_unlabelled_holder_hands_over_before_its_service_goes() -> None:
@@ -81,7 +85,8 @@ def test_sticky_groups_get_no_steps() -> None:
 
 def test_priorities_never_pass_254() -> None:
     hot = plan_of((node("node1", "10.213.0.11", swarmvip__priority="254"), *THREE[1:]))
-    after = plan_of((node("node1", "10.213.0.11", swarmvip__priority="254",
-                          swarmvip__drain="true"), *THREE[1:]))
+    after = plan_of(
+        (node("node1", "10.213.0.11", swarmvip__priority="254", swarmvip__drain="true"), *THREE[1:])
+    )
     todo, final = steps(after, running(hot), {"web": "id-node1"})
     assert todo == [] and prio(final)["node1"] == 1
