@@ -9,30 +9,39 @@ controller alike.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from functools import partial
 
 from swarmvip.cluster import Cluster
 from swarmvip.deploy import Progress, apply, plan_for, prepare
+from swarmvip.errors import UnavailableError
 from swarmvip.model import StackSpec
 from swarmvip.plan.handover import Step, steps
 from swarmvip.status.fold import fold
 from swarmvip.status.model import Snapshot
-from swarmvip.status.source import ClusterSource
+from swarmvip.status.source import StatusSource
 
 SETTLE = 3.0  # seconds to wait for every node's first report
 TAKEOVER = 20.0  # seconds to wait for a lifted node to preempt
 
 
-def snapshot(source: ClusterSource, until: object = None, timeout: float = SETTLE) -> Snapshot:
-    """A snapshot once `until(snapshot)` holds (or every node reported), or at the timeout."""
+def reported(snap: Snapshot) -> bool:
+    """Every node that runs a keepalived task has reported at least once."""
+    return all(n.report_age is not None for n in snap.nodes if n.task_state != "-")
+
+
+def snapshot(
+    source: StatusSource, until: Callable[[Snapshot], bool] = reported, timeout: float = SETTLE
+) -> Snapshot:
+    """A snapshot once `until(snapshot)` holds, or at the timeout. An unreachable manager is an
+    error: nothing may be decided on an empty view (no holder would look like no VIP at all)."""
     deadline = time.monotonic() + timeout
     while True:
-        snap = fold(source.observe())
-        done = (
-            until(snap)
-            if callable(until)
-            else all(n.report_age is not None for n in snap.nodes if n.task_state != "-")
-        )
-        if done or time.monotonic() > deadline:
+        obs = source.observe()
+        if obs.error:
+            raise UnavailableError(f"manager unreachable: {obs.error}")
+        snap = fold(obs)
+        if until(snap) or time.monotonic() > deadline:
             return snap
         time.sleep(0.1)
 
@@ -55,7 +64,7 @@ def converge(
     spec: StackSpec,
     stack: str,
     cluster: Cluster,
-    source: ClusterSource,
+    source: StatusSource,
     progress: Progress,
     timeout: float = 120.0,
 ) -> int:
@@ -68,7 +77,7 @@ def converge(
         progress(f"make-before-break: lift {_host(step)} to take {step.group}")
         apply(prepared, cluster, progress, timeout=timeout)
         applied += len(prepared.actions)
-        snap = snapshot(source, lambda s, st=step: _took_over(s, stack, st), TAKEOVER)
+        snap = snapshot(source, partial(_took_over, stack=stack, step=step), TAKEOVER)
         if not _took_over(snap, stack, step):
             progress(f"{_host(step)} did not take {step.group} within {TAKEOVER:g}s; going on")
         holders = holders_of(snap, stack) or holders

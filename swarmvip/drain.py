@@ -1,10 +1,10 @@
 """Drain and undrain a node: move its VIPs away make-before-break, and bring it back.
 
-vip-only: label the node swarmvip.drain=true and re-plan every stack it serves (stored in the
-swarm by deploy). The node stays a VRRP peer at the lowest priority; under the preferred policy
-the best other node is lifted above it and updated first, so it preempts while the old holder
-still answers; only then is the drained node's task updated. swarm: the same, then the node's
-availability becomes drain. Both wait until the new holder is observed in the agents' reports.
+vip-only: label the node swarmvip.drain=true and converge every stack it serves (stored in the
+swarm by deploy): the node stays a VRRP peer at the lowest priority, and converge moves the VIP
+make-before-break (plan.handover) before the drained node's task changes. swarm: the same, then
+the node's availability becomes drain. Both wait until the new holder is observed in the agents'
+reports; an unreachable manager is an error before anything is written.
 """
 
 from __future__ import annotations
