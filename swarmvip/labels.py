@@ -21,12 +21,28 @@ DRAIN = "swarmvip.drain"
 KNOWN = (PRIORITY, INTERFACE, UNICAST, UNICAST6, DRAIN)
 
 IFACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,14}$")
+# The characters an IP address is written with. ipaddress also accepts an IPv6 scope id
+# (`fd00::1%<any text but / and %>`, newlines and braces included), which must never reach
+# keepalived.conf; so do no spaces, signs or other spellings.
+ADDRESS_TEXT = re.compile(r"^[0-9A-Fa-f.:]{2,45}$")
+# RFC 1123-ish host names (underscore tolerated, as Docker hosts sometimes have one). The
+# hostname is rendered as keepalived's router_id and printed in plans, so nothing else passes.
+HOSTNAME = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,251}[A-Za-z0-9_])?$")
 _TRUE = ("true", "yes", "1", "on")
 _FALSE = ("false", "no", "0", "off", "")
 
 
+def valid_hostname(hostname: str) -> bool:
+    return HOSTNAME.fullmatch(hostname) is not None
+
+
+def shown_hostname(node: Node) -> str:
+    """The hostname for messages: as is when valid, else quoted (no raw control characters)."""
+    return node.hostname if valid_hostname(node.hostname) else repr(node.hostname)
+
+
 def _where(node: Node) -> str:
-    return f"node {node.hostname} ({node.id[:12]})"
+    return f"node {shown_hostname(node)} ({node.id[:12]})"
 
 
 def _problem(node: Node, key: str, message: str, fix: str) -> Problem:
@@ -47,7 +63,7 @@ def _priority_problem(node: Node, key: str, value: str) -> Problem | None:
             node,
             key,
             f"{value!r} is not a priority",
-            f"docker node update --label-add {key}=N {node.hostname} with N from 1 to 254",
+            f"docker node update --label-add {key}=N {shown_hostname(node)} with N from 1 to 254",
         )
     return None
 
@@ -56,7 +72,7 @@ def _address(
     node: Node, key: str, value: str, version: int | None
 ) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address | None, Problem | None]:
     try:
-        addr = ipaddress.ip_address(value)
+        addr = ipaddress.ip_address(value) if ADDRESS_TEXT.fullmatch(value) else None
     except ValueError:
         addr = None
     if addr is None or (version is not None and addr.version != version):
@@ -64,17 +80,22 @@ def _address(
         return None, _problem(
             node,
             key,
-            f"{value!r} is not {kind}",
-            f"docker node update --label-add {key}=ADDRESS {node.hostname}",
+            f"{value!r} is not {kind} (no %scope, no spaces)",
+            f"docker node update --label-add {key}=ADDRESS {shown_hostname(node)}",
         )
     return addr, None
 
 
+DRAIN_SWARM = "swarm"  # drained, and `drain --swarm` set the availability: undrain resets it
+
+
 def _drain(node: Node, value: str) -> tuple[bool, Problem | None]:
     lowered = value.lower()
-    if lowered in _TRUE or lowered in _FALSE:
-        return lowered in _TRUE, None
-    return False, _problem(node, DRAIN, f"{value!r} is not true or false", "use true or false")
+    if lowered in _TRUE or lowered in _FALSE or lowered == DRAIN_SWARM:
+        return lowered in _TRUE or lowered == DRAIN_SWARM, None
+    return False, _problem(
+        node, DRAIN, f"{value!r} is not true, false or swarm", "use true or false"
+    )
 
 
 def _unknown(node: Node, key: str) -> Problem | None:

@@ -1,17 +1,41 @@
 """Renders keepalived.conf for one node plan: the only module that uses Jinja2.
 
 Values reach the template only from validated model types; StrictUndefined makes a missing
-value an error instead of an empty string.
+value an error instead of an empty string. Defence in depth: every substituted value must
+match SAFE_VALUE, so even a value that validation missed can never carry keepalived syntax
+(whitespace, newline, braces, quotes, comment signs).
 """
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import jinja2
 
 from swarmvip import __version__, paths
+from swarmvip.errors import ConfigError, Problem
 from swarmvip.model import HealthCheck, InstancePlan, NodePlan
+
+# Numbers, addresses (ADDRESS/PREFIX), names, paths, `$SWARMVIP_*` parameters, the version.
+SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/$+-]+$")
+
+
+class RenderError(ConfigError):
+    """A value to be rendered is outside SAFE_VALUE; nothing is rendered (exit 2)."""
+
+
+class _UnsafeValue(Exception):
+    def __init__(self, value: str) -> None:
+        super().__init__(value)
+        self.value = value
+
+
+def _finalize(value: object) -> object:
+    """Jinja's hook on every `{{ ... }}` output: refuse anything outside SAFE_VALUE."""
+    if not SAFE_VALUE.fullmatch(str(value)):
+        raise _UnsafeValue(str(value))
+    return value
 
 
 def fmt_seconds(value: float) -> str:
@@ -29,6 +53,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         autoescape=False,  # keepalived.conf is not HTML; inputs are validated instead
+        finalize=_finalize,
     )
     env.globals.update(
         fmt_seconds=fmt_seconds,
@@ -45,14 +70,32 @@ def render_keepalived(
     notify_fifo: str = paths.NOTIFY_FIFO,
     track_dir: str = paths.TRACK_DIR,
 ) -> str:
-    """keepalived.conf text for one node; $SWARMVIP_* parameters are left for the agent."""
+    """keepalived.conf text for one node; $SWARMVIP_* parameters are left for the agent.
+
+    RenderError if any value is outside SAFE_VALUE (validation should have refused it).
+    """
     template = _environment().get_template("keepalived.conf.j2")
-    return template.render(
-        node=node,
-        stack=stack,
-        version=__version__,
-        paths={"notify_fifo": notify_fifo, "track_dir": track_dir},
-    )
+    try:
+        return template.render(
+            node=node,
+            stack=stack,
+            version=__version__,
+            paths={"notify_fifo": notify_fifo, "track_dir": track_dir},
+        )
+    except _UnsafeValue as exc:
+        raise RenderError(
+            [
+                Problem(
+                    file=f"keepalived.conf of node {node.node_id[:25]!r}",
+                    key="(render)",
+                    message=(
+                        f"refusing to render {exc.value!r}: a rendered value may hold only"
+                        " letters, digits and _ . : / $ + -"
+                    ),
+                    fix="fix the node's hostname or labels, the stack name or the stack file",
+                )
+            ]
+        ) from None
 
 
-__all__ = ["HealthCheck", "InstancePlan", "render_keepalived"]
+__all__ = ["HealthCheck", "InstancePlan", "RenderError", "render_keepalived"]

@@ -20,29 +20,91 @@ from swarmvip.vipspec import parse_vip
 BLOCK = "x-swarmvip"
 BLOCK_KEYS = ("image", "stop_grace_period", "vips")
 MAX_SECRET_FILE = 4096
+MAX_GRACE = 600.0  # stop_grace_period: 10 min at most
 
 
-def _plain(node: yaml.Node, path: Path, src: Source) -> Any:
-    """Turn a composed YAML node into plain values, noting each key's line; refuse duplicates."""
-    src.lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = (
-                yaml.safe_load(yaml.serialize(key_node))
-                if not isinstance(key_node, yaml.ScalarNode)
-                else key_node.value
+MAX_NODES = 100_000  # YAML nodes walked in one file, each alias expanded again
+MAX_ALIASED = 10_000  # of those, nodes walked again through an alias (anchors, merge keys)
+MAX_DEPTH = 64  # nesting of mappings and sequences
+
+
+class _TooBig(Exception):
+    """The document exceeds a walk budget; carries the problem to report."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path, self.message = path, message
+
+
+class _Walk:
+    """Turns a composed YAML node into plain values, noting each key's line; refuses duplicates.
+
+    Aliases share nodes, so a few hundred bytes of nested anchors expand into millions of
+    values: every node walked counts against a budget, nodes reached again through an alias
+    against a smaller one, and nesting is bounded, so a hostile file costs milliseconds.
+    """
+
+    def __init__(self, src: Source) -> None:
+        self.src = src
+        self.seen: set[int] = set()
+        self.walked = 0
+        self.aliased = 0
+        self.scalars = yaml.constructor.SafeConstructor()
+
+    def _count(self, node: yaml.Node, path: Path, depth: int) -> None:
+        self.walked += 1
+        if id(node) in self.seen:
+            self.aliased += 1
+        self.seen.add(id(node))
+        if self.walked > MAX_NODES or self.aliased > MAX_ALIASED:
+            raise _TooBig(
+                path,
+                f"the file expands to more than {MAX_NODES} values or {MAX_ALIASED} aliased"
+                " values (anchors and aliases nested into each other)",
             )
-            child = (*path, str(key))
+        if depth > MAX_DEPTH:
+            raise _TooBig(path, f"values are nested more than {MAX_DEPTH} levels deep")
+
+    def plain(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
+        self._count(node, path, depth)
+        self.src.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.plain(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        try:
+            return self.scalars.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            self.src.problem(
+                path,
+                f"cannot read this value: {getattr(exc, 'problem', None) or exc}",
+                "write a plain string, number or boolean (no custom !tags)",
+            )
+            return None
+
+    def _mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]`: unhashable, never a key
+                self.src.lines.setdefault((*path, "?"), key_node.start_mark.line + 1)
+                self.src.problem(
+                    (*path, "?"),
+                    "a key is a list or a mapping",
+                    "keys are plain names: write `name: value`",
+                )
+                continue
+            key = key_node.value
+            child = (*path, key)
             if key in out:
-                src.lines[child] = key_node.start_mark.line + 1
-                src.problem(child, "key appears twice", "keep one of them")
-            src.lines[child] = key_node.start_mark.line + 1
-            out[key] = _plain(value_node, child, src)
+                self.src.lines[child] = key_node.start_mark.line + 1
+                self.src.problem(child, "key appears twice", "keep one of them")
+            self.src.lines[child] = key_node.start_mark.line + 1
+            out[key] = self.plain(value_node, child, depth + 1)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(item, (*path, i), src) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+
+
+def _yaml_problem(src: Source, message: str, line: int | None, fix: str) -> ConfigError:
+    return ConfigError([Problem(file=src.file, key="(yaml)", line=line, message=message, fix=fix)])
 
 
 def load_yaml(text: str, src: Source) -> Any:
@@ -51,39 +113,87 @@ def load_yaml(text: str, src: Source) -> Any:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        raise ConfigError(
-            [
-                Problem(
-                    file=src.file,
-                    key="(yaml)",
-                    line=line,
-                    message=f"not valid YAML: {getattr(exc, 'problem', exc)}",
-                    fix="check indentation and quoting near that line",
-                )
-            ]
+        raise _yaml_problem(
+            src,
+            f"not valid YAML: {getattr(exc, 'problem', exc)}",
+            line,
+            "check indentation and quoting near that line",
         ) from exc
-    return _plain(node, (), src) if node is not None else None
+    except RecursionError as exc:
+        raise _yaml_problem(
+            src, "values are nested too deeply", None, "flatten the nested lists or mappings"
+        ) from exc
+    if node is None:
+        return None
+    try:
+        return _Walk(src).plain(node, ())
+    except _TooBig as exc:
+        raise _yaml_problem(
+            src, exc.message, src.line(exc.path), "write the values out; keep anchors small"
+        ) from exc
+
+
+def _declared_secrets(src: Source, doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    declared = doc.get("secrets")
+    if declared is None:
+        return {}
+    if not isinstance(declared, Mapping):
+        src.problem(
+            ("secrets",),
+            "secrets must be a mapping of secret names",
+            "e.g. secrets: {vrrp: {file: ./vrrp.txt}} or {vrrp: {external: true}}",
+        )
+        return {}
+    return declared
+
+
+def _undeclared(src: Source, group: VipGroup, name: str) -> None:
+    src.problem(
+        (BLOCK, "vips", group.name, "auth_secret"),
+        f"secret {name!r} is not declared under the top-level secrets:",
+        f"add secrets: {{{name}: {{file: ./{name}.txt}}}}, or {{{name}: {{external: true}}}}"
+        " for a secret made with `docker secret create`",
+    )
 
 
 def _secret_sources(
     src: Source, doc: Mapping[str, Any], groups: tuple[VipGroup, ...], base_dir: str
 ) -> tuple[SecretSource, ...]:
-    declared = doc.get("secrets") or {}
-    sources = []
-    for name in sorted({g.auth_secret for g in groups if g.auth_secret}):
-        entry = declared.get(name) if isinstance(declared, Mapping) else None
-        if not isinstance(entry, Mapping) or entry.get("external") or "file" not in entry:
-            given = entry.get("name") if isinstance(entry, Mapping) else None
-            obj = given if isinstance(given, str) and values.SECRET_NAME.fullmatch(given) else name
-            sources.append(SecretSource(name=name, object=obj))  # must exist in the swarm
+    """Every auth_secret must be declared under `secrets:`, with `file:` or `external: true`."""
+    declared = _declared_secrets(src, doc)
+    sources: dict[str, SecretSource] = {}
+    for group in groups:
+        name = group.auth_secret
+        if not name:
             continue
-        sources.append(SecretSource(name=name, data=_read_secret(src, name, entry, base_dir)))
-    return tuple(sources)
+        entry = declared.get(name)
+        if not isinstance(entry, Mapping):
+            _undeclared(src, group, name)
+        elif not (entry.get("external") or "file" in entry):
+            src.problem(
+                ("secrets", name),
+                f"secret {name!r} (auth_secret of {group.name}) has neither file:"
+                " nor external: true",
+                "add file: ./PASSWORD_FILE, or external: true for a secret made with"
+                " `docker secret create`",
+            )
+        elif name in sources:
+            continue
+        elif entry.get("external"):
+            given = entry.get("name")
+            obj = given if isinstance(given, str) and values.SECRET_NAME.fullmatch(given) else name
+            sources[name] = SecretSource(name=name, object=obj)  # must exist in the swarm
+        else:
+            sources[name] = SecretSource(name=name, data=_read_secret(src, name, entry, base_dir))
+    return tuple(sources[k] for k in sorted(sources))
 
 
 def _read_secret(src: Source, name: str, entry: Mapping[str, Any], base_dir: str) -> bytes:
     path: Path = ("secrets", name, "file")
-    file = os.path.join(base_dir, str(entry["file"]))
+    if not isinstance(entry["file"], str) or not entry["file"]:
+        src.problem(path, f"{entry['file']!r} is not a file path", "e.g. file: ./vrrp.txt")
+        return b""
+    file = os.path.join(base_dir, entry["file"])
     try:
         with open(file, "rb") as handle:
             data = handle.read(MAX_SECRET_FILE).rstrip(b"\r\n")
@@ -151,7 +261,11 @@ def parse_stack(text: str, file: str, base_dir: str = ".") -> StackSpec:
         src, (BLOCK, "image"), block.get("image", DEFAULT_IMAGE), values.IMAGE, "image reference"
     )
     grace = values.duration(
-        src, (BLOCK, "stop_grace_period"), block.get("stop_grace_period", 10), minimum=1
+        src,
+        (BLOCK, "stop_grace_period"),
+        block.get("stop_grace_period", 10),
+        minimum=1,
+        maximum=MAX_GRACE,
     )
     groups = _groups(src, block.get("vips"))
     secrets = _secret_sources(src, doc, groups, base_dir)

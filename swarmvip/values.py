@@ -6,6 +6,7 @@ Each returns the value or None after recording a problem on the Source; nothing 
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from typing import Any
 
@@ -18,21 +19,34 @@ SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]{0,254}$")
 _DURATION = re.compile(r"^(?P<n>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|m|h)?$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+HOUR = 3600.0
+# The characters ADDRESS/PREFIX is written with (the prefix may be a dotted netmask). No IPv6
+# scope id (`%zone`: ipaddress accepts any text there, newlines and braces included), no space.
+_ADDRESS_CHARS = re.compile(r"^[0-9A-Fa-f.:]+/[0-9.]+$")
 
 
-def duration(src: Source, path: Path, value: Any, *, minimum: float = 0.0) -> float | None:
-    """Seconds from 2, 2.5, "2s", "500ms", "1m"; None (with a problem) otherwise."""
+def _seconds(value: Any) -> float | None:
     if isinstance(value, bool):
-        seconds = None
-    elif isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value).strip())
-        seconds = float(match["n"]) * _UNIT[match["unit"]] if match else None
-    if seconds is None or seconds < minimum:
+        return None
+    if isinstance(value, int | float):
+        try:
+            return float(value)
+        except OverflowError:  # an int too large for a float
+            return None
+    match = _DURATION.match(str(value).strip())
+    return float(match["n"]) * _UNIT[match["unit"]] if match else None
+
+
+def duration(
+    src: Source, path: Path, value: Any, *, minimum: float = 0.0, maximum: float = HOUR
+) -> float | None:
+    """Seconds from 2, 2.5, "2s", "500ms", "1m" within [minimum, maximum]; None (with a
+    problem) otherwise. NaN and infinity (YAML `.nan`, `.inf`, `1e400`) are never a duration."""
+    seconds = _seconds(value)
+    if seconds is None or not math.isfinite(seconds) or not minimum <= seconds <= maximum:
         src.problem(
             path,
-            f"{value!r} is not a duration of at least {minimum:g}s",
+            f"{value!r} is not a duration of at least {minimum:g}s and at most {maximum:g}s",
             "write seconds like 2, 0.5, '2s' or '500ms'",
         )
         return None
@@ -87,6 +101,20 @@ def vip_address(src: Source, path: Path, value: Any) -> IPInterface | None:
             path,
             f"{value!r} is not an address with a prefix",
             "write ADDRESS/PREFIX, e.g. 10.0.0.100/24 or fd00::100/64",
+        )
+        return None
+    if "%" in value:
+        src.problem(
+            path,
+            f"{value!r} has an IPv6 scope id (%...), which a VIP cannot have",
+            "write ADDRESS/PREFIX without %ZONE; the interface comes from the node",
+        )
+        return None
+    if not _ADDRESS_CHARS.fullmatch(value):
+        src.problem(
+            path,
+            f"{value!r} is not a valid address: only hex digits, '.', ':' and one /PREFIX",
+            "write ADDRESS/PREFIX without spaces, e.g. 10.0.0.100/24 or fd00::100/64",
         )
         return None
     try:

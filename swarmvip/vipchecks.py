@@ -62,8 +62,12 @@ def _kind(src: Source, path: Path, raw: Mapping[str, Any]) -> CheckKind | None:
 
 
 def _timing(src: Source, path: Path, raw: Mapping[str, Any]) -> dict[str, Any]:
-    interval = values.duration(src, (*path, "interval"), raw.get("interval", 2), minimum=0.05)
-    timeout = values.duration(src, (*path, "timeout"), raw.get("timeout", 1), minimum=0.01)
+    interval = values.duration(
+        src, (*path, "interval"), raw.get("interval", 2), minimum=0.05, maximum=values.HOUR
+    )
+    timeout = values.duration(
+        src, (*path, "timeout"), raw.get("timeout", 1), minimum=0.01, maximum=values.HOUR
+    )
     if interval is not None and timeout is not None and timeout > interval:
         src.problem(
             (*path, "timeout"),

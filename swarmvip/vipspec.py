@@ -30,6 +30,8 @@ VIP_KEYS = (
     "notify",
     "auth_secret",
 )
+MAX_ADVERT = 255.0  # keepalived.conf(5): advert_int of VRRPv2 is 1-255 s (VRRPv3: 40.95)
+MAX_PREEMPT_DELAY = 1000.0  # keepalived refuses a preempt_delay above 1000 s
 TIMER_PRESETS: dict[str, Timers] = {
     "compat": Timers(advert_int=1.0, version=2),
     "default": Timers(advert_int=0.25, version=3),
@@ -94,11 +96,13 @@ def _timers(src: Source, path: Path, raw: Any) -> Timers:
         src.problem(path, "timers must be a preset name or a mapping", "e.g. timers: fast")
         return TIMER_PRESETS["default"]
     src.unknown_keys(path, raw, ("advert_int", "version"))
-    advert = values.duration(src, (*path, "advert_int"), raw.get("advert_int", 1), minimum=0.01)
+    advert = values.duration(
+        src, (*path, "advert_int"), raw.get("advert_int", 1), minimum=0.01, maximum=MAX_ADVERT
+    )
     advert = advert if advert is not None else 1.0
     whole = advert >= 1 and advert == int(advert)
     version = raw.get("version", 2 if whole else 3)
-    if version not in (2, 3):
+    if type(version) is not int or version not in (2, 3):  # not True, not 2.0
         src.problem((*path, "version"), f"VRRP version {version!r} is not 2 or 3", "use 2 or 3")
         version = 3
     if version == 2 and not whole:
@@ -188,7 +192,9 @@ def parse_vip(src: Source, path: Path, name: str, raw: Any) -> VipGroup | None:
         constraints=_constraints(src, (*path, "placement"), raw.get("placement")),
         vrid=values.integer(src, (*path, "vrid"), vrid, 1, 255) if vrid is not None else None,
         preemption=_preemption(src, (*path, "preemption"), raw.get("preemption")),
-        preempt_delay=values.duration(src, (*path, "preempt_delay"), raw.get("preempt_delay", 0))
+        preempt_delay=values.duration(
+            src, (*path, "preempt_delay"), raw.get("preempt_delay", 0), maximum=MAX_PREEMPT_DELAY
+        )
         or 0.0,
         timers=_timers(src, (*path, "timers"), raw.get("timers")),
         checks=parse_checks(src, (*path, "checks"), raw.get("checks")),

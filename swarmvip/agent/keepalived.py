@@ -17,7 +17,7 @@ from pathlib import Path
 from swarmvip import paths
 from swarmvip.model import InstancePlan
 
-FORBIDDEN = set("${}\"'#!")
+FORBIDDEN = b"${}\"'#!"  # keepalived parameter, quote and comment syntax
 MAX_SECRET = 8
 
 
@@ -58,18 +58,24 @@ class Layout:
         return self.run_dir / "health.json"
 
 
-def validate_secret(group: str, text: str) -> str:
-    """The secret (one trailing newline stripped) if keepalived can use it; else SecretError."""
-    value = text[:-1] if text.endswith("\n") else text
-    value = value[:-1] if value.endswith("\r") else value
-    if not 1 <= len(value) <= MAX_SECRET:
-        raise SecretError(f"auth secret of group {group!r} must be 1-{MAX_SECRET} characters")
-    if any(not c.isprintable() or c.isspace() or c in FORBIDDEN for c in value):
+def validate_secret(group: str, text: str | bytes) -> str:
+    """The secret (one trailing newline stripped) if keepalived can use it; else SecretError.
+
+    Checked in bytes, the same rule as the stack file's password files: 1-8 bytes of ASCII
+    0x21-0x7E without $ { } " ' # !. keepalived cuts PASS at 8 bytes, so 8 non-ASCII
+    characters (16 UTF-8 bytes) would be silently truncated.
+    """
+    data = text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+    data = data[:-1] if data.endswith(b"\n") else data
+    data = data[:-1] if data.endswith(b"\r") else data
+    if not 1 <= len(data) <= MAX_SECRET:
+        raise SecretError(f"auth secret of group {group!r} must be 1-{MAX_SECRET} bytes")
+    if any(not 0x21 <= b <= 0x7E or b in FORBIDDEN for b in data):
         raise SecretError(
-            f"auth secret of group {group!r} has whitespace, a control character "
+            f"auth secret of group {group!r} has whitespace, a control or non-ASCII character "
             "or one of $ { } \" ' # !"
         )
-    return value
+    return data.decode("ascii")
 
 
 def read_secrets(instances: Iterable[InstancePlan], secrets_dir: Path) -> dict[str, str]:
@@ -80,10 +86,10 @@ def read_secrets(instances: Iterable[InstancePlan], secrets_dir: Path) -> dict[s
             continue
         path = secrets_dir / inst.auth_secret
         try:
-            text = path.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
+            data = path.read_bytes()
+        except OSError as exc:
             raise SecretError(f"cannot read auth secret {path} of group {inst.group!r}") from exc
-        found[inst.group] = validate_secret(inst.group, text)
+        found[inst.group] = validate_secret(inst.group, data)
     return found
 
 

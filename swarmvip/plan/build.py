@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from swarmvip.constraints import matches_all
 from swarmvip.errors import ConfigError, Problem
-from swarmvip.labels import node_settings
+from swarmvip.labels import node_settings, valid_hostname
 from swarmvip.model import (
     InstancePlan,
     Node,
@@ -35,11 +35,32 @@ def _unicast(node: Node, settings: NodeSettings, family: int) -> str | None:
     override = settings.unicast6 if family == 6 and settings.unicast6 else settings.unicast
     if override is not None and override.version == family:
         return str(override)
+    if "%" in node.addr:  # an IPv6 scope id may hold any text: never rendered
+        return None
     try:
         addr = ipaddress.ip_address(node.addr)
     except ValueError:
         return None
     return str(addr) if addr.version == family and not addr.is_unspecified else None
+
+
+def _hostname_problem(group: VipGroup, node: Node, file: str) -> Problem:
+    """A member's hostname becomes keepalived's router_id (and shows in plans and status).
+
+    Refused rather than sanitized: the hostname is also how status, converge and the service
+    names identify a node, so a rewritten copy would disagree with what the swarm reports,
+    and a hostname outside RFC 1123 characters is a misconfiguration (or an attack) to fix.
+    """
+    return Problem(
+        file=file,
+        key=f"x-swarmvip.vips.{group.name}",
+        message=(
+            f"node {node.id} has hostname {node.hostname!r}, which is not a valid host name"
+            " (letters, digits, '.', '-', '_'; at most 253)"
+        ),
+        fix="rename the host (hostnamectl set-hostname NAME, then restart docker),"
+        " or keep it out of this group with placement constraints",
+    )
 
 
 def _members(
@@ -48,6 +69,9 @@ def _members(
     members = []
     for node in nodes:
         if not matches_all(node, group.constraints):
+            continue
+        if not valid_hostname(node.hostname):
+            problems.append(_hostname_problem(group, node, file))
             continue
         settings, label_problems = node_settings(node, group.name)
         problems.extend(label_problems)

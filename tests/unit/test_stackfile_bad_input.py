@@ -25,6 +25,22 @@ def stack(vips: str, head: str = "", top: str = "") -> str:
     )
 
 
+ONE_VIP = "x-swarmvip: {vips: {w: {addresses: [10.0.0.100/24]}}}\n"
+AUTH_VIP = "x-swarmvip: {vips: {w: {addresses: [10.0.0.100/24], auth_secret: s, timers: compat}}}\n"
+
+
+def alias_bomb(levels: int) -> str:
+    """AUDIT-2 #14 (repro r21_alias.py): 9**levels values from a few hundred bytes."""
+    lines = ["l0: &l0 [x,x,x,x,x,x,x,x,x]"]
+    for i in range(1, levels):
+        lines.append(f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n" + ONE_VIP
+
+
+def in_group(extra: str) -> str:
+    return "x-swarmvip: {vips: {w: {addresses: [10.0.0.100/24], " + extra + "}}}\n"
+
+
 # (id, stack text, expected key path fragment, expected message fragment, expected line or None)
 CASES = [
     (
@@ -326,6 +342,134 @@ CASES = [
         stack("web:\n  addresses: [10.0.0.5/24]\n", top="  stop_grace_period: 0\n"),
         "stop_grace_period",
         "at least 1s",
+        3,
+    ),
+    # AUDIT-2 repro files nan.yml, inf.yml, key.yml (r12_nan.py renders nan.yml)
+    (
+        "repro-nan-yml",
+        "x-swarmvip:\n  vips:\n    w:\n      addresses: [10.0.0.100/24]\n"
+        "      timers: {advert_int: .nan}\n",
+        "vips.w.timers.advert_int",
+        "not a duration",
+        5,
+    ),
+    (
+        "repro-inf-yml",
+        "x-swarmvip:\n  vips:\n    w:\n      addresses: [10.0.0.100/24]\n"
+        "      timers: {advert_int: .inf}\n",
+        "vips.w.timers.advert_int",
+        "not a duration",
+        5,
+    ),
+    (
+        "repro-key-yml",
+        "x-swarmvip:\n  vips:\n    ? [a, b]\n    : {addresses: [10.0.0.100/24]}\n",
+        "x-swarmvip.vips.?",
+        "a key is a list",
+        3,
+    ),
+    # AUDIT-2 repro r11_fuzz.py: every case that crashed or was accepted
+    ("r11-top-level-mapping-key", "? {a: 1}\n: 2\n" + ONE_VIP, "?", "a key is a list", 1),
+    ("r11-secrets-not-mapping", "secrets: [a]\n" + AUTH_VIP, "secrets", "mapping", 1),
+    (
+        "r11-secret-file-is-a-list",
+        "secrets: {s: {file: [x]}}\n" + AUTH_VIP,
+        "secrets.s.file",
+        "not a file path",
+        1,
+    ),
+    (
+        "r11-huge-duration",
+        in_group("checks: [{name: c, tcp: 'a:1', interval: 1e400, timeout: 1e400}]"),
+        "checks[0].interval",
+        "at most 3600s",
+        1,
+    ),
+    ("r11-nan-advert", in_group("timers: {advert_int: .nan}"), "advert_int", "not a duration", 1),
+    ("r11-inf-advert", in_group("timers: {advert_int: .inf}"), "advert_int", "not a duration", 1),
+    (
+        "r11-nan-grace",
+        "x-swarmvip: {stop_grace_period: .nan, vips: {w: {addresses: [10.0.0.100/24]}}}\n",
+        "x-swarmvip.stop_grace_period",
+        "not a duration",
+        1,
+    ),
+    (
+        "r11-inf-grace",
+        "x-swarmvip: {stop_grace_period: .inf, vips: {w: {addresses: [10.0.0.100/24]}}}\n",
+        "x-swarmvip.stop_grace_period",
+        "not a duration",
+        1,
+    ),
+    ("r11-nan-preempt-delay", in_group("preempt_delay: .nan"), "preempt_delay", "duration", 1),
+    (
+        "r11-timers-version-float",
+        in_group("timers: {advert_int: 1, version: 2.0}"),
+        "timers.version",
+        "not 2 or 3",
+        1,
+    ),
+    (
+        "r11-deep-nesting",
+        "x-swarmvip: " + "[" * 5000 + "]" * 5000 + "\n",
+        "(yaml)",
+        "nested too deeply",
+        None,
+    ),
+    ("r11-anchor-bomb", alias_bomb(6), "(yaml)", "aliased values", None),
+    # AUDIT-2 #14 repro r21_alias.py: the 266-byte file
+    ("r21-alias-bomb-266-bytes", alias_bomb(5), "(yaml)", "aliased values", None),
+    ("recursive-anchor", "a: &a [*a]\n" + ONE_VIP, "(yaml)", "nested more than", 1),
+    ("nesting-over-budget", "x-swarmvip: " + "[" * 70 + "]" * 70 + "\n", "(yaml)", "nested", 1),
+    ("custom-tag", in_group("vrid: !weird 7"), "vips.w.vrid", "cannot read this value", 1),
+    # AUDIT-2 #13: upper bounds
+    (
+        "grace-too-long",
+        stack("web:\n  addresses: [10.0.0.5/24]\n", top="  stop_grace_period: 11m\n"),
+        "stop_grace_period",
+        "at most 600s",
+        3,
+    ),
+    (
+        "preempt-delay-too-long",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  preempt_delay: 1001\n"),
+        "vips.web.preempt_delay",
+        "at most 1000s",
+        6,
+    ),
+    (
+        "check-interval-too-long",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  checks:\n    - {name: a, tcp: '127.0.0.1:1', interval: 2h}\n"
+        ),
+        "checks[0].interval",
+        "at most 3600s",
+        7,
+    ),
+    # AUDIT-2 #21: a scoped VIP address (the scope was dropped when rendered)
+    (
+        "scoped-vip-address",
+        stack("web:\n  addresses: ['fd00::100%x y/64']\n"),
+        "vips.web.addresses[0]",
+        "scope id",
+        5,
+    ),
+    # issue point 10: an auth_secret the file does not declare
+    (
+        "undeclared-auth-secret",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  auth_secret: vrrp\n  timers: compat\n"),
+        "vips.web.auth_secret",
+        "not declared under the top-level secrets",
+        6,
+    ),
+    (
+        "auth-secret-declared-without-source",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  auth_secret: vrrp\n  timers: compat\n",
+            head="secrets:\n  vrrp: {name: x}\n",
+        ),
+        "secrets.vrrp",
+        "neither file: nor external: true",
         3,
     ),
 ]
