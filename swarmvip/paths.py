@@ -11,6 +11,7 @@ TRACK_DIR = f"{RUN_DIR}/track"
 HEALTH_FILE = f"{RUN_DIR}/health.json"
 SECRETS_DIR = "/run/secrets"
 IFACE_PARAM = "SWARMVIP_IFACE"
+STOP_GRACE_ENV = "SWARMVIP_STOP_GRACE"  # the task's stop grace period, for the agent's deadline
 
 
 def auth_param(group: str) -> str:

@@ -4,14 +4,21 @@ A check is TCP (connect to host:port), HTTP(S) (GET, expected status) or a comma
 exit 0 = ok). Counting is HAProxy-like: the first probe sets the state; then `fall` failures
 in a row make it failing and `rise` successes make it ok again. The track file holds 0 (ok)
 or 1 (failing); keepalived multiplies it by the check's weight (weight 0: FAULT).
+
+Checks fail closed: any exception in a probe (a non-HTTP answer, a reset, a DNS or TLS error)
+is a failed probe, and an unexpected error in a step makes the check failing and is reported
+as a fault; the runner's loop never ends on an exception. Non-finite or absurd intervals and
+timeouts are clamped, so a bad value can neither busy-loop nor raise.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -21,6 +28,32 @@ from pathlib import Path
 
 from swarmvip.agent import procs
 from swarmvip.model import CheckKind, HealthCheck
+
+MIN_SECONDS = 0.05
+MAX_SECONDS = 3600.0
+DEFAULT_INTERVAL = 2.0
+DEFAULT_TIMEOUT = 1.0
+
+FaultCallback = Callable[[str, "str | None"], None]  # (component, message or None: cleared)
+
+
+def seconds(value: float, default: float) -> float:
+    """value clamped to [MIN_SECONDS, MAX_SECONDS]; default if it is not a finite number."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return default
+    if not math.isfinite(value):
+        return default
+    return min(max(value, MIN_SECONDS), MAX_SECONDS)
+
+
+def interval_of(check: HealthCheck) -> float:
+    return seconds(check.interval, DEFAULT_INTERVAL)
+
+
+def timeout_of(check: HealthCheck) -> float:
+    return seconds(check.timeout, DEFAULT_TIMEOUT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,31 +79,31 @@ def split_host_port(target: str) -> tuple[str, int]:
 
 def probe_tcp(check: HealthCheck) -> bool:
     try:
-        with socket.create_connection(split_host_port(check.target), timeout=check.timeout):
+        with socket.create_connection(split_host_port(check.target), timeout=timeout_of(check)):
             return True
-    except (OSError, ValueError):
+    except Exception:  # fail closed: refused, reset, DNS error, bad target, anything
         return False
 
 
 def probe_http(check: HealthCheck) -> bool:
-    context = ssl._create_unverified_context()  # a node-local service: reachability, not trust
     try:
-        with urllib.request.urlopen(check.target, timeout=check.timeout, context=context) as r:
+        context = ssl._create_unverified_context()  # a node-local service: reachability, not trust
+        with urllib.request.urlopen(check.target, timeout=timeout_of(check), context=context) as r:
             return int(r.status) == check.expect_status
     except urllib.error.HTTPError as exc:
         return exc.code == check.expect_status
-    except (OSError, ValueError):
+    except Exception:  # fail closed: HTTPException (BadStatusLine...), TLS, DNS, reset, ...
         return False
 
 
 def probe_command(check: HealthCheck) -> bool:
     try:
         proc = procs.spawn(check.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    except OSError:
+    except Exception:  # fail closed: missing binary, bad argv, ...
         return False
     try:
-        return proc.wait(timeout=check.timeout) == 0
-    except subprocess.TimeoutExpired:
+        return proc.wait(timeout=timeout_of(check)) == 0
+    except Exception:  # TimeoutExpired (or anything else): kill it, a failure
         proc.kill()
         proc.wait()
         return False
@@ -92,8 +125,20 @@ def write_track(path: Path, ok: bool) -> None:
     os.replace(tmp, path)
 
 
+def probe(check: HealthCheck) -> bool:
+    """One probe of the check; any exception (even from an unknown kind) is a failure."""
+    try:
+        return PROBES[check.kind](check)
+    except Exception:
+        return False
+
+
 class CheckRunner(threading.Thread):
-    """Probes one check every interval; on a state change writes the track file, calls back."""
+    """Probes one check every interval; on a state change writes the track file, calls back.
+
+    An unexpected error in a step makes the check failing (track file 1) and is reported through
+    on_fault(component, message); the next good step clears it (on_fault(component, None)).
+    """
 
     def __init__(
         self,
@@ -101,19 +146,26 @@ class CheckRunner(threading.Thread):
         check: HealthCheck,
         track: Path,
         on_change: Callable[[str, str, bool], None],
+        on_fault: FaultCallback | None = None,
     ) -> None:
         super().__init__(name=f"check-{group}.{check.name}", daemon=True)
         self.group, self.check, self.track, self.on_change = group, check, track, on_change
+        self.on_fault = on_fault
         self.counter = Counter()
         self.first_done = threading.Event()
         self._halt = threading.Event()
+        self._faulted = False
+
+    @property
+    def component(self) -> str:
+        return f"check {self.group}.{self.check.name}"
 
     def stop(self) -> None:
         self._halt.set()
 
     def step(self) -> None:
         before = self.counter.ok
-        self.counter = self.counter.observe(PROBES[self.check.kind](self.check), *self._fr())
+        self.counter = self.counter.observe(probe(self.check), *self._fr())
         if self.counter.ok is not None and self.counter.ok != before:
             write_track(self.track, self.counter.ok)
             self.on_change(self.group, self.check.name, self.counter.ok)
@@ -122,7 +174,36 @@ class CheckRunner(threading.Thread):
     def _fr(self) -> tuple[int, int]:
         return max(1, self.check.fall), max(1, self.check.rise)
 
+    def _fault(self, message: str | None) -> None:
+        if self.on_fault is not None and (message is not None or self._faulted):
+            self.on_fault(self.component, message)
+        self._faulted = message is not None
+
+    def fail_closed(self, exc: BaseException) -> None:
+        """An unexpected error in a step: the check is failing, and that is reported."""
+        before, self.counter = self.counter.ok, Counter(ok=False)
+        try:
+            write_track(self.track, False)
+        finally:
+            self.first_done.set()
+            self._fault(f"unexpected error, counted as failing: {exc!r}")
+            if before is not False:
+                self.on_change(self.group, self.check.name, False)
+
+    def guarded_step(self) -> None:
+        """step(), but no exception escapes: an error makes the check failing (best effort)."""
+        try:
+            self.step()
+        except Exception as exc:
+            try:
+                self.fail_closed(exc)
+            except Exception as again:  # even the track file or the callback failed
+                print(f"swarmvip agent: {self.component}: {again!r}", file=sys.stderr, flush=True)
+            return
+        if self._faulted:
+            self._fault(None)
+
     def run(self) -> None:
         while not self._halt.is_set():
-            self.step()
-            self._halt.wait(self.check.interval)
+            self.guarded_step()
+            self._halt.wait(interval_of(self.check))

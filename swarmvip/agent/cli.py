@@ -13,6 +13,14 @@ from swarmvip.errors import ExitCode
 
 DESCRIPTION = """Run keepalived for this node as a supervised child and report its state as
 JSON lines on stdout (schema: swarmvip.agent.report). Meant to be PID 1 of a swarmvip task."""
+STOP_GRACE_ENV = paths.STOP_GRACE_ENV  # set by the service spec (cluster/core.py)
+
+
+def _env_grace() -> float:
+    try:
+        return float(os.environ.get(STOP_GRACE_ENV, "10"))
+    except ValueError:
+        return 10.0
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +55,14 @@ def register(subparsers: Any) -> None:
         default=5.0,
         help="seconds between attempts while in FAULT (%(default)s)",
     )
+    parser.add_argument(
+        "--stop-grace",
+        type=float,
+        default=_env_grace(),
+        help="the task's stop grace period in seconds: after a stop signal keepalived gets "
+        "grace-2s (half of short ones) to exit, then it is killed and the agent removes the "
+        f"VIPs itself (default: ${STOP_GRACE_ENV} or 10: %(default)s)",
+    )
     parser.add_argument("--keepalived", default="keepalived", help="keepalived binary")
     parser.add_argument("--hostname", default=None, help="node name in reports (uname)")
     parser.set_defaults(func=run_agent)
@@ -54,7 +70,7 @@ def register(subparsers: Any) -> None:
 
 def run_agent(args: argparse.Namespace) -> int:
     from swarmvip.agent.keepalived import Layout
-    from swarmvip.agent.run import Agent, Options
+    from swarmvip.agent.run import Agent, Options, stop_timeout_for
     from swarmvip.agentspec import from_json
 
     try:
@@ -70,6 +86,7 @@ def run_agent(args: argparse.Namespace) -> int:
         heartbeat=args.heartbeat,
         retry=args.retry,
         keepalived_bin=args.keepalived,
+        stop_timeout=stop_timeout_for(args.stop_grace),
         hostname=args.hostname or os.uname().nodename,
     )
     return Agent(spec, opts).run()

@@ -2,6 +2,8 @@
 
 Environment: SWARMVIP_GROUP, SWARMVIP_STATE (MASTER|BACKUP|FAULT), SWARMVIP_VIPS (space
 separated, with prefix). Each hook runs in its own thread so the agent's loop never waits.
+No exception ends a hook thread silently: an unexpected one is printed and reported through
+on_fault(component, message).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 
 from swarmvip.agent import procs
 from swarmvip.model import NotifyHooks
@@ -27,10 +30,13 @@ def hook_env(group: str, state: str, vips: tuple[str, ...]) -> dict[str, str]:
     return env
 
 
+FaultCallback = Callable[[str, "str | None"], None]
+
+
 def _run(argv: tuple[str, ...], env: dict[str, str], timeout: float) -> None:
     try:
         proc = procs.spawn(argv, env=env, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno())
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         print(f"swarmvip agent: hook {argv[0]!r} failed to start: {exc}", file=sys.stderr)
         return
     try:
@@ -45,19 +51,38 @@ def _run(argv: tuple[str, ...], env: dict[str, str], timeout: float) -> None:
         procs.forget(proc)
 
 
+def _guarded(
+    argv: tuple[str, ...],
+    env: dict[str, str],
+    timeout: float,
+    component: str,
+    on_fault: FaultCallback | None,
+) -> None:
+    try:
+        _run(argv, env, timeout)
+    except Exception as exc:
+        print(f"swarmvip agent: {component} failed: {exc!r}", file=sys.stderr, flush=True)
+        if on_fault is not None:
+            on_fault(component, f"unexpected error: {exc!r}")
+
+
 def run_hook(
     hooks: NotifyHooks,
     group: str,
     state: str,
     vips: tuple[str, ...],
     timeout: float = DEFAULT_TIMEOUT,
+    on_fault: FaultCallback | None = None,
 ) -> threading.Thread | None:
     """Start the hook for `state` in a thread (None if there is no hook for it)."""
     argv = hook_argv(hooks, state)
     if not argv:
         return None
+    component = f"hook {group} {state.lower()}"
     thread = threading.Thread(
-        target=_run, args=(argv, hook_env(group, state, vips), timeout), daemon=True
+        target=_guarded,
+        args=(argv, hook_env(group, state, vips), timeout, component, on_fault),
+        daemon=True,
     )
     thread.start()
     return thread

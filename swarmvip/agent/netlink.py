@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import re
 import select
 import threading
 from collections.abc import Callable, Iterable
@@ -80,7 +81,21 @@ def detect_interface(
                 f"no interface holds {unicast_src} and no route covers {shown}; "
                 "set the node label swarmvip.interface"
             )
-        return _name_of(ipr, index)
+        return safe_name(_name_of(ipr, index))
+
+
+# Linux allows almost any byte in an interface name; only these may reach keepalived.conf.
+SAFE_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,14}$")
+
+
+def safe_name(name: str) -> str:
+    """A detected interface name fit for keepalived's config, or InterfaceNotFound."""
+    if not SAFE_IFNAME.fullmatch(name):
+        raise InterfaceNotFound(
+            f"interface {name!r} has characters keepalived.conf cannot take; "
+            "rename it, or set the node label swarmvip.interface"
+        )
+    return name
 
 
 def _addresses(ipr: Any, index: int) -> frozenset[str]:
@@ -116,7 +131,10 @@ class AddressWatcher(threading.Thread):
     """One thread: dump the interface's addresses, then follow netlink address events.
 
     Calls on_change(addresses) with the full set whenever it changes (and once after each dump).
-    On a receive-buffer overflow (ENOBUFS) it reopens the socket and dumps again.
+    On a receive-buffer overflow (ENOBUFS) it reopens the socket and dumps again. Any other error
+    (an OSError, pyroute2's NetlinkError/NetlinkDecodeError, which are not OSErrors, anything)
+    is reported through on_fault(component, message) and retried after `retry` seconds; the next
+    successful dump clears it (on_fault(component, None)). The loop never ends on an exception.
     """
 
     def __init__(
@@ -125,12 +143,20 @@ class AddressWatcher(threading.Thread):
         on_change: Callable[[frozenset[str]], None],
         netns: str | None = None,
         poll: float = 0.5,
+        on_fault: Callable[[str, str | None], None] | None = None,
+        retry: float = 1.0,
     ) -> None:
         super().__init__(name=f"netlink-{iface}", daemon=True)
         self.iface, self.on_change, self.netns, self.poll = iface, on_change, netns, poll
+        self.on_fault, self.retry = on_fault, retry
         self._halt = threading.Event()
         self._current: frozenset[str] | None = None
+        self._faulted = False
         self.resyncs = 0
+
+    @property
+    def component(self) -> str:
+        return f"netlink watcher {self.iface}"
 
     def stop(self) -> None:
         self._halt.set()
@@ -155,6 +181,12 @@ class AddressWatcher(threading.Thread):
             elif msg["event"] == "RTM_DELADDR":
                 known.discard(addr)
 
+    def _synced(self) -> None:
+        """A dump succeeded: a reported fault is over."""
+        if self._faulted and self.on_fault is not None:
+            self.on_fault(self.component, None)
+        self._faulted = False
+
     def _follow(self) -> None:
         sock = IPRSocket(netns=self.netns, groups=ADDR_GROUPS)
         try:
@@ -162,6 +194,7 @@ class AddressWatcher(threading.Thread):
             index, dumped = self._dump()  # after bind: no event between dump and watch is lost
             known = set(dumped)
             self._publish(frozenset(known))
+            self._synced()
             while not self._halt.is_set():
                 ready, _, _ = select.select([sock.fileno()], [], [], self.poll)
                 if ready:
@@ -170,11 +203,21 @@ class AddressWatcher(threading.Thread):
         finally:
             sock.close()
 
+    def _failed(self, exc: Exception) -> None:
+        self.resyncs += 1
+        if isinstance(exc, OSError) and exc.errno == errno.ENOBUFS:
+            return  # events were lost: dump again at once
+        self._faulted = True
+        if self.on_fault is not None:
+            self.on_fault(self.component, f"{exc!r}; resyncing")
+        self._halt.wait(self.retry)
+
     def run(self) -> None:
         while not self._halt.is_set():
             try:
                 self._follow()
-            except OSError as exc:  # ENOBUFS: events were lost; anything else: retry slowly
-                self.resyncs += 1
-                if exc.errno != errno.ENOBUFS:
-                    self._halt.wait(1.0)
+            except Exception as exc:  # never die: a dead watcher would freeze holds_vip
+                try:
+                    self._failed(exc)
+                except Exception:  # the callback itself failed: retry slowly all the same
+                    self._halt.wait(self.retry)

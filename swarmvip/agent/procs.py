@@ -2,12 +2,19 @@
 
 subprocess.Popen waits for its own children; a zombie whose parent is this process and that is
 not registered here is an orphan re-parented to PID 1 (e.g. a daemonizing hook) and is reaped.
+
+`host_lock` is the host-wide mutual exclusion between two agents of one stack on one host: an
+abstract UNIX socket `@swarmvip-<stack>`. Abstract sockets live in the network namespace, and
+every keepalived task runs in the host's, so the name is host-wide; the kernel releases it when
+the holding process dies, however it dies.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Sequence
@@ -73,3 +80,20 @@ def kill_stale(pid_file: Path, name: str = "keepalived") -> bool:
         return False
     os.kill(pid, signal.SIGKILL)
     return True
+
+
+def lock_name(stack: str) -> str:
+    return f"swarmvip-{stack}"
+
+
+def host_lock(name: str) -> socket.socket | None:
+    """Bind the abstract UNIX socket @name: the socket (keep it open) or None if it is taken."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # not inherited by children
+    try:
+        sock.bind("\0" + name)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            return None
+        raise
+    return sock

@@ -19,7 +19,10 @@ within a version, new optional keys may be added):
                     "vips_present": ["10.0.0.100/24"],  # observed on the interface (netlink)
                     "holds_vip": true,                  # every configured VIP is present
                     "checks": {"http": "ok" | "failing" | "unknown"}}],
-     "reason": null | "why the agent is in fault / keepalived is not running"}
+     "reason": null | "why the agent is in fault / keepalived is not running",
+     "faults": ["check web.http: ..."]}  # optional, only when non-empty: agent faults (a
+                                         # helper thread hit an unexpected error or died and
+                                         # was restarted); absent = none
 
 `parse_report` accepts the raw line or one carrying `docker service logs` prefixes (an RFC 3339
 timestamp from `-t`, and/or `svc.1.taskid@node    | `) and returns None for anything else.
@@ -69,6 +72,7 @@ class Report:
     interval: float = 2.0
     version: str = ""
     schema: int = SCHEMA
+    faults: tuple[str, ...] = ()  # agent faults (helper threads); optional key "faults"
 
 
 def _instance_doc(inst: InstanceReport) -> dict[str, Any]:
@@ -101,6 +105,8 @@ def to_line(report: Report) -> str:
         "instances": [_instance_doc(i) for i in report.instances],
         "reason": report.reason,
     }
+    if report.faults:  # additive, optional: lines without faults are unchanged
+        doc["faults"] = list(report.faults)
     return json.dumps(doc, separators=(",", ":"))
 
 
@@ -133,6 +139,7 @@ def _from_doc(doc: dict[str, Any]) -> Report | None:
         reason=None if doc.get("reason") is None else str(doc["reason"]),
         interval=float(doc.get("interval", 2.0)),
         version=str(doc.get("version", "")),
+        faults=tuple(str(f) for f in doc.get("faults") or ()),
     )
 
 

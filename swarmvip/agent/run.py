@@ -4,6 +4,21 @@ One thread (this one) owns the state: every source (signals, keepalived's exit, 
 the netlink watcher, health checks) posts events into one queue; the loop folds them with
 `state.fold`, prints a report line on each change and a heartbeat every `heartbeat` seconds,
 forwards signals to keepalived, restarts it with a bounded backoff, and reaps orphans.
+
+No VIP left behind, and no VIP taken from another agent:
+* a host-wide lock (`procs.host_lock`, the abstract socket @swarmvip-<stack>) is held for the
+  agent's whole life; a second agent of the stack on the host (an orchestrator restart while the
+  old container still runs) waits for it, reporting a fault, before it touches any VIP or starts
+  keepalived;
+* when keepalived exits unexpectedly its leftover VRRP child is killed and the VIPs are removed
+  at once (not only at the restart after the back-off), and again whenever they reappear while
+  keepalived is down;
+* on SIGTERM/SIGINT the signal is forwarded; if keepalived has not exited after `stop_timeout`
+  (shorter than the task's stop grace period) it is SIGKILLed; either way the agent removes its
+  VIPs itself before it exits.
+
+Helper threads (checks, the netlink watcher, the FIFO reader) are supervised: one that dies is
+restarted, and the death is reported as an agent fault (`faults` in the report).
 """
 
 from __future__ import annotations
@@ -16,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -24,9 +40,21 @@ from swarmvip.agent import checks, hooks, keepalived, netlink, procs, state
 from swarmvip.agent.keepalived import Layout
 from swarmvip.agent.report import Kind, to_line
 from swarmvip.agentspec import AgentSpec
+from swarmvip.model import HealthCheck, IPInterface
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 STOPPING = (signal.SIGTERM, signal.SIGINT)
+DEFAULT_STOP_GRACE = 10.0  # the task's stop_grace_period when nobody says otherwise
+
+
+def stop_timeout_for(grace: float) -> float:
+    """How long to wait for keepalived after a stop signal: well inside the grace period.
+
+    grace - 2 s (the agent still has to kill keepalived and remove its VIPs before dockerd's
+    SIGKILL), half of it for short grace periods; a bad value means the default grace.
+    """
+    grace = checks.seconds(grace, DEFAULT_STOP_GRACE)
+    return grace / 2 if grace < 4.0 else grace - 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +64,9 @@ class Options:
     retry: float = 5.0  # seconds between attempts while in FAULT (no interface, bad secret)
     backoff_max: float = 30.0
     stable_after: float = 30.0  # keepalived running this long resets the backoff
+    stop_timeout: float = stop_timeout_for(DEFAULT_STOP_GRACE)  # then keepalived is SIGKILLed
+    lock_retry: float = 0.5  # seconds between attempts to take the host lock
+    helper_retry: float = 1.0  # minimum seconds between restarts of one dead helper thread
     keepalived_bin: str = "keepalived"
     hostname: str = field(default_factory=lambda: os.uname().nodename)
 
@@ -51,6 +82,20 @@ class _Exited:
     returncode: int
 
 
+class _Helper:
+    """A supervised helper thread: how to make it again, how often it was restarted."""
+
+    def __init__(self, component: str, make: Callable[[], threading.Thread]) -> None:
+        self.component, self.make = component, make
+        self.thread = make()
+        self.restarts = 0
+        self.next_try = 0.0
+
+    def start(self) -> threading.Thread:
+        self.thread.start()
+        return self.thread
+
+
 class Agent:
     def __init__(self, spec: AgentSpec, opts: Options, out: TextIO = sys.stdout) -> None:
         self.spec, self.opts, self.out = spec, opts, out
@@ -64,6 +109,11 @@ class Agent:
         self.stopping = False
         self.next_beat = 0.0
         self.secrets: dict[str, str] = {}
+        self.lock: object | None = None  # the host lock's socket, held until the process exits
+        self.kill_at: float | None = None  # stopping: SIGKILL keepalived at this time
+        self.killed = False
+        self.helpers: list[_Helper] = []
+        self.crashes: dict[str, str] = {}  # thread name -> the exception that ended it
 
     # --- output ---------------------------------------------------------------------------
     def emit(self, kind: Kind) -> None:
@@ -103,7 +153,18 @@ class Agent:
         for inst in self.spec.node.instances:
             if inst.group == group:
                 vips = tuple(a.with_prefixlen for a in inst.addresses)
-                hooks.run_hook(inst.notify, group, entered, vips)
+                hooks.run_hook(inst.notify, group, entered, vips, on_fault=self.fault)
+
+    def fault(self, component: str, message: str | None) -> None:
+        """A helper's fault (None: it is over), from any thread, into the loop."""
+        if message is not None:
+            print(f"swarmvip agent: {component}: {message}", file=sys.stderr, flush=True)
+        self.post(state.ComponentFault(component, message))
+
+    def _excepthook(self, args: threading.ExceptHookArgs) -> None:
+        if args.thread is not None:
+            self.crashes[args.thread.name] = repr(args.exc_value)
+        threading.__excepthook__(args)
 
     # --- lifecycle ------------------------------------------------------------------------
     def run(self) -> int:
@@ -112,13 +173,54 @@ class Agent:
         layout = self.opts.layout
         for directory in (layout.run_dir, layout.track_dir):
             directory.mkdir(parents=True, exist_ok=True)
+        threading.excepthook = self._excepthook
         self.emit("state")
+        if not self._lock_host():
+            return 0
         iface = self._prepare_until_ready()
         if iface is None:
             return 0
         self._start_sources(iface)
         self._start_keepalived()
         return self._loop()
+
+    def _lock_host(self) -> bool:
+        """Wait for the host lock (False: told to stop meanwhile), reporting a fault."""
+        name = procs.lock_name(self.spec.stack)
+        waiting = self.opts.layout.run_dir / "waiting"
+        while (lock := procs.host_lock(name)) is None:
+            waiting.touch()  # healthy meanwhile: a restart would not help
+            self.apply(
+                state.Fault(
+                    f"waiting for the previous agent of stack {self.spec.stack} on this host "
+                    f"to exit (it holds the host lock @{name})"
+                )
+            )
+            if self._wait(time.monotonic() + self.opts.lock_retry) is not None:
+                return False
+        self.lock = lock
+        return True
+
+    def _vips(self) -> list[IPInterface]:
+        return [a for i in self.spec.node.instances for a in i.addresses]
+
+    def _remove_vips(self, why: str) -> tuple[str, ...]:
+        """Remove this node's VIPs from the interface, only while holding the host lock."""
+        iface = self.state.interface
+        if self.lock is None or not iface:
+            return ()
+        try:
+            removed = netlink.remove_addresses(iface, self._vips())
+        except Exception as exc:
+            print(f"swarmvip agent: cannot remove VIPs from {iface}: {exc!r}", file=sys.stderr)
+            return ()
+        if removed:
+            print(
+                f"swarmvip agent: removed {why} VIPs {' '.join(removed)} from {iface}",
+                file=sys.stderr,
+                flush=True,
+            )
+        return removed
 
     def _prepare(self) -> str:
         self.secrets = keepalived.read_secrets(
@@ -146,40 +248,72 @@ class Agent:
     def _start_sources(self, iface: str) -> None:
         layout = self.opts.layout
         keepalived.ensure_fifo(layout.fifo)
-        keepalived.FifoReader(layout.fifo, self._on_fifo_line).start()
-        netlink.AddressWatcher(iface, lambda a: self.post(state.AddressesObserved(a))).start()
+        self._supervised("notify fifo reader", self._fifo_reader)
+        self._supervised("netlink watcher", lambda: self._watcher(iface))
         runners = [
-            checks.CheckRunner(
-                inst.group,
-                check,
-                layout.track_dir / f"{inst.group}.{check.name}",
-                lambda g, c, ok: self.post(state.CheckChanged(g, c, ok)),
-            )
+            self._supervised(f"check {inst.group}.{check.name}", self._runner(inst.group, check))
             for inst in self.spec.node.instances
             for check in inst.checks
         ]
-        for runner in runners:
-            runner.start()
         for runner in runners:  # keepalived starts with real check results, not a guess
-            runner.first_done.wait(runner.check.timeout + 1.0)
+            assert isinstance(runner, checks.CheckRunner)
+            runner.first_done.wait(checks.timeout_of(runner.check) + 1.0)
+
+    def _fifo_reader(self) -> threading.Thread:
+        return keepalived.FifoReader(self.opts.layout.fifo, self._on_fifo_line)
+
+    def _watcher(self, iface: str) -> threading.Thread:
+        return netlink.AddressWatcher(
+            iface, lambda a: self.post(state.AddressesObserved(a)), on_fault=self.fault
+        )
+
+    def _runner(self, group: str, check: HealthCheck) -> Callable[[], threading.Thread]:
+        track = self.opts.layout.track_dir / f"{group}.{check.name}"
+        return lambda: checks.CheckRunner(
+            group,
+            check,
+            track,
+            lambda g, c, ok: self.post(state.CheckChanged(g, c, ok)),
+            on_fault=self.fault,
+        )
+
+    def _supervised(self, component: str, make: Callable[[], threading.Thread]) -> threading.Thread:
+        helper = _Helper(component, make)
+        self.helpers.append(helper)
+        return helper.start()
+
+    def _supervise(self) -> None:
+        """Restart a dead helper thread (at most every helper_retry s) and report the death."""
+        now = time.monotonic()
+        for helper in self.helpers:
+            if helper.thread.is_alive() or now < helper.next_try:
+                continue
+            why = self.crashes.pop(helper.thread.name, "it returned")
+            helper.restarts += 1
+            helper.next_try = now + self.opts.helper_retry
+            try:
+                helper.thread = helper.make()
+                helper.start()
+                done = f"restarted ({helper.restarts}x)"
+            except Exception as exc:  # e.g. the FIFO cannot be opened: try again later
+                done = f"restart failed: {exc!r}"
+            message = f"thread died ({why}); {done}"
+            print(f"swarmvip agent: {helper.component}: {message}", file=sys.stderr, flush=True)
+            self.apply(state.ComponentFault(f"{helper.component} thread", message))
 
     def _on_fifo_line(self, line: str) -> None:
         event = state.parse_notify_line(line)
         if event is not None:
             self.post(event)
 
+    def _kill_leftovers(self) -> None:
+        for pid_file in (self.opts.layout.vrrp_pid_file, self.opts.layout.pid_file):
+            procs.kill_stale(pid_file)
+
     def _start_keepalived(self) -> None:
         layout, iface = self.opts.layout, self.state.interface or ""
-        for pid_file in (layout.vrrp_pid_file, layout.pid_file):
-            procs.kill_stale(pid_file)
-        vips = [a for i in self.spec.node.instances for a in i.addresses]
-        removed = netlink.remove_addresses(iface, vips)
-        if removed:
-            print(
-                f"swarmvip agent: removed stale VIPs {' '.join(removed)} from {iface}",
-                file=sys.stderr,
-                flush=True,
-            )
+        self._kill_leftovers()
+        self._remove_vips("stale")
         keepalived.write_wrapper(layout, iface, self.secrets)
         proc = procs.spawn(
             keepalived.command(layout, self.opts.keepalived_bin), stdin=subprocess.DEVNULL
@@ -194,16 +328,35 @@ class Agent:
     # --- the loop -------------------------------------------------------------------------
     def _loop(self) -> int:
         while True:
-            deadline = self.restart_at if self.restart_at is not None else time.monotonic() + 1.0
-            code = self._wait(deadline)
+            deadlines = [t for t in (self.restart_at, self.kill_at) if t is not None]
+            code = self._wait(min(deadlines, default=time.monotonic() + 1.0))
             if code is not None:
                 return code
-            if self.restart_at is not None and time.monotonic() >= self.restart_at:
+            now = time.monotonic()
+            if self.kill_at is not None and now >= self.kill_at:
+                self._kill_keepalived()
+            if self.restart_at is not None and now >= self.restart_at and not self.stopping:
                 self._start_keepalived()
+
+    def _kill_keepalived(self) -> None:
+        """Stopping, and keepalived ignored the signal for stop_timeout: SIGKILL it."""
+        self.kill_at = None
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        print(
+            f"swarmvip agent: keepalived did not stop within {self.opts.stop_timeout:g}s; "
+            "killing it and removing the VIPs",
+            file=sys.stderr,
+            flush=True,
+        )
+        self.killed = True
+        procs.kill_stale(self.opts.layout.vrrp_pid_file)
+        self.proc.kill()
 
     def _wait(self, deadline: float) -> int | None:
         """Handle events and heartbeats until deadline; an exit code when the agent must exit."""
         while (now := time.monotonic()) < deadline:
+            self._supervise()
             if now >= self.next_beat:
                 self.emit("fault" if self.state.reason else "heartbeat")
             if os.getpid() == 1:
@@ -223,25 +376,43 @@ class Agent:
         if isinstance(event, _Exited):
             return self._on_exit(event.returncode)
         self.apply(event)  # type: ignore[arg-type]
+        if isinstance(event, state.AddressesObserved):
+            self._keep_clean()
         return None
+
+    def _keep_clean(self) -> None:
+        """keepalived is down (back-off): a VIP that is (again) on the interface is removed."""
+        if self.proc is not None or self.restart_at is None:
+            return
+        if any(str(v.ip) in self.state.present for v in self._vips()):
+            self._remove_vips("stale")
 
     def _on_signal(self, signum: int) -> int | None:
         if signum in STOPPING:
             self.stopping = True
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signum)
+            if self.stopping and self.kill_at is None:
+                self.kill_at = time.monotonic() + self.opts.stop_timeout
             return None
-        return 0 if self.stopping else None
+        if self.stopping:
+            self._remove_vips("own")
+            return 0
+        return None
 
     def _on_exit(self, returncode: int) -> int | None:
         if self.proc is not None:
             procs.forget(self.proc)
-        self.proc = None
+        self.proc, self.kill_at = None, None
         status = procs.exit_status(returncode)
         if self.stopping:
+            self._remove_vips("own")  # keepalived removes them on a clean exit; not if killed
             self.apply(state.KeepalivedChanged("stopped"))
-            # Killed by the stop signal we forwarded (still starting, no handler yet): clean.
-            return 0 if -returncode in STOPPING else status
+            # Killed by the stop signal we forwarded (still starting, no handler yet) or by
+            # our SIGKILL after stop_timeout: a clean stop all the same, the VIPs are gone.
+            return 0 if -returncode in STOPPING or self.killed else status
+        self._kill_leftovers()  # a VRRP child that outlived its parent still holds the VIPs
+        self._remove_vips("stale")  # at once: a backup has taken over meanwhile
         ran = time.monotonic() - self.started_at
         self.backoff = (
             1.0

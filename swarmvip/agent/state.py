@@ -2,8 +2,9 @@
 
 Events come from the supervisor (keepalived started/exited, interface found or missing), the
 notify FIFO (VRRP state per instance), the netlink watcher (addresses on the interface) and the
-health-check runners. `to_report` projects a state into a `Report`; `entered_states` tells
-which instances entered a new VRRP state, for the notify hooks.
+health-check runners, and helper-thread faults (a check, the watcher or a hook hit an unexpected
+error, or a helper thread died and was restarted). `to_report` projects a state into a `Report`;
+`entered_states` tells which instances entered a new VRRP state, for the notify hooks.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class AgentState:
     keepalived: str = "starting"
     present: frozenset[str] = frozenset()  # addresses (no prefix) on the interface
     reason: str | None = None
+    faults: tuple[tuple[str, str], ...] = ()  # (component, message), sorted: agent faults
 
 
 # --- events -------------------------------------------------------------------------------
@@ -76,7 +78,23 @@ class CheckChanged:
     ok: bool
 
 
-Event = InterfaceFound | Fault | KeepalivedChanged | VrrpChanged | AddressesObserved | CheckChanged
+@dataclass(frozen=True, slots=True)
+class ComponentFault:
+    """A helper (check, watcher, hook, thread) reports a fault; message None clears it."""
+
+    component: str
+    message: str | None
+
+
+Event = (
+    InterfaceFound
+    | Fault
+    | KeepalivedChanged
+    | VrrpChanged
+    | AddressesObserved
+    | CheckChanged
+    | ComponentFault
+)
 
 
 def initial(stack: str, node: NodePlan, hostname: str) -> AgentState:
@@ -116,6 +134,15 @@ def _keepalived(state: AgentState, ev: KeepalivedChanged) -> AgentState:
     return new
 
 
+def _set_fault(state: AgentState, ev: ComponentFault) -> AgentState:
+    faults = dict(state.faults)
+    if ev.message is None:
+        faults.pop(ev.component, None)
+    else:
+        faults[ev.component] = ev.message
+    return replace(state, faults=tuple(sorted(faults.items())))
+
+
 def fold(state: AgentState, event: Event) -> AgentState:
     """The state after one event; unknown groups are ignored."""
     match event:
@@ -131,6 +158,8 @@ def fold(state: AgentState, event: Event) -> AgentState:
             return replace(state, present=addresses)
         case CheckChanged():
             return _set_check(state, event)
+        case ComponentFault():
+            return _set_fault(state, event)
     return state
 
 
@@ -184,6 +213,7 @@ def to_report(
         reason=state.reason,
         interval=interval,
         version=version,
+        faults=tuple(f"{component}: {message}" for component, message in state.faults),
     )
 
 
