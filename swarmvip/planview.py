@@ -10,6 +10,13 @@ from swarmvip.plan.diff import Action, CreateService, RemoveService, UpdateServi
 PLAN_SCHEMA = 1
 
 
+def printable(value: object) -> str:
+    """`value` as text safe for a terminal: every non-printable character (ESC, CR, newline,
+    other controls) is escaped the way repr() does, so swarm-provided strings such as hostnames
+    cannot inject terminal escape sequences."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
+
+
 class PreparedLike(Protocol):
     plan: Plan
     actions: tuple[Action, ...]
@@ -65,17 +72,18 @@ def plan_document(prepared: PreparedLike) -> dict[str, Any]:
 
 
 def plan_table(doc: dict[str, Any]) -> str:
+    p = printable
     lines = [
-        f"stack {doc['stack']} (image {doc['image']})",
+        f"stack {p(doc['stack'])} (image {p(doc['image'])})",
         f"{'NODE':<20} {'ACTION':<10} {'GROUP':<12} {'VRID':>4} {'PRIO':>4}  PEERS",
     ]
     for node in doc["nodes"]:
         for inst in node["instances"]:
             lines.append(
-                f"{node['hostname']:<20} {node['action']:<10} {inst['group']:<12} "
-                f"{inst['vrid']:>4} {inst['priority']:>4}  {', '.join(inst['peers'])}"
+                f"{p(node['hostname']):<20} {node['action']:<10} {p(inst['group']):<12} "
+                f"{inst['vrid']:>4} {inst['priority']:>4}  {p(', '.join(inst['peers']))}"
             )
-    lines += [f"{name:<20} remove" for name in doc["remove"]]
+    lines += [f"{p(name):<20} remove" for name in doc["remove"]]
     count = len(doc["actions"])
     lines.append(f"{count} change(s)" if count else "no changes")
     return "\n".join(lines)

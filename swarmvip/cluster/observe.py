@@ -1,27 +1,35 @@
 """Read what status needs from a manager: deployed keepalived services and the agents' reports.
 
 Reports travel as JSON lines on each task's stdout, read with the manager's service-logs API:
-no new port. A log stream for a task on an unreachable node can hang, so every stream runs in
-its own daemon thread and callers wait with a timeout.
+no new port. A log stream for a task on an unreachable or paused node can hang, so every stream
+runs in its own daemon thread, callers wait with a short budget, and a stream that did not
+answer in time is named (its node shows as stale, not the others). Every line is stamped with
+its arrival on the READER's clock (Received): freshness never compares clocks (status.fold).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import docker
 import docker.errors
+import requests
 
 from swarmvip import agentspec, paths
-from swarmvip.agent.report import Report, parse_report
-from swarmvip.model import OWNER_LABEL, STACK_LABEL
-from swarmvip.status.model import DeployedNode
+from swarmvip.agent.report import parse_report
+from swarmvip.model import NODE_LABEL, OWNER_LABEL, STACK_LABEL, NodePlan
+from swarmvip.status.model import DeployedNode, Received
+
+STREAM_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+READ_BUDGET = 1.5  # seconds a one-shot read waits for every stream's backlog
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
@@ -48,14 +56,31 @@ class ServiceReader:
         return list(self.api.services(filters={"label": labels}))
 
     def _spec(self, service: dict[str, Any]) -> agentspec.AgentSpec | None:
+        """Its agent.json; ValueError when this version cannot read it (newer schema)."""
         configs = service["Spec"]["TaskTemplate"]["ContainerSpec"].get("Configs") or []
         ref = next((c for c in configs if c.get("File", {}).get("Name") == paths.AGENT_SPEC), None)
         if ref is None:
             return None
         if ref["ConfigID"] not in self._plans:
             data = self.api.inspect_config(ref["ConfigID"])["Spec"]["Data"]
-            self._plans[ref["ConfigID"]] = agentspec.from_json(base64.b64decode(data).decode())
+            try:
+                spec = agentspec.from_json(base64.b64decode(data).decode())
+            except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+                raise ValueError(str(exc) or type(exc).__name__) from exc
+            self._plans[ref["ConfigID"]] = spec
         return self._plans[ref["ConfigID"]]
+
+    @staticmethod
+    def _incompatible(service: dict[str, Any], why: str, state: str, err: str) -> DeployedNode:
+        """A service whose plan this version cannot read: shown with a note, no instances."""
+        labels = service["Spec"].get("Labels") or {}
+        name = service["Spec"]["Name"]
+        note = (
+            f"cannot read the agent.json of {name} ({why}): deployed by another swarmvip"
+            " version? upgrade this swarmvip, or redeploy the stack with it"
+        )
+        plan = NodePlan(labels.get(NODE_LABEL, ""), "", None, "", ())
+        return DeployedNode(labels.get(STACK_LABEL, "?"), name, plan, state, err, note=note)
 
     def _task(self, service_id: str) -> tuple[str, str]:
         tasks = self.api.tasks(filters={"service": service_id})
@@ -65,15 +90,25 @@ class ServiceReader:
         status = newest.get("Status", {})
         return str(status.get("State", "unknown")), str(status.get("Err", ""))
 
-    def deployed(self, stack: str | None = None) -> tuple[tuple[DeployedNode, ...], list[str]]:
-        """The deployed nodes and the ids of their services."""
+    def deployed(
+        self, stack: str | None = None, incompatible: bool = False
+    ) -> tuple[tuple[DeployedNode, ...], list[str]]:
+        """The deployed nodes and the ids of their services (same order). A service whose
+        agent.json this version cannot read is skipped, or with `incompatible` listed with a
+        note and no instances, so one such service never hides the others."""
         found, ids = [], []
         for svc in self.services(stack):
-            spec = self._spec(svc)
-            if spec is None:
+            try:
+                spec, why = self._spec(svc), ""
+            except ValueError as exc:
+                spec, why = None, str(exc)
+            if spec is None and not (why and incompatible):
                 continue
             state, err = self._task(svc["ID"])
-            found.append(DeployedNode(spec.stack, svc["Spec"]["Name"], spec.node, state, err))
+            if spec is None:
+                found.append(self._incompatible(svc, why, state, err))
+            else:
+                found.append(DeployedNode(spec.stack, svc["Spec"]["Name"], spec.node, state, err))
             ids.append(svc["ID"])
         return tuple(found), ids
 
@@ -92,7 +127,7 @@ def controller_line(api: docker.APIClient, timeout: float = 3.0) -> dict[str, An
             chunks = api.service_logs(services[0]["ID"], stdout=True, tail="20", is_tty=False)
             lines = [line for line in _lines(chunks) if '"swarmvip_controller"' in line]
             found.put(json.loads(lines[-1][lines[-1].index("{") :]) if lines else None)
-        except (docker.errors.DockerException, ValueError):
+        except (*STREAM_ERRORS, ValueError, IndexError):
             found.put(None)
 
     threading.Thread(target=tail, daemon=True).start()
@@ -102,13 +137,27 @@ def controller_line(api: docker.APIClient, timeout: float = 3.0) -> dict[str, An
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """A service's log stream ended (normally or on an error)."""
+
+    service_id: str
+
+
+Item = Received | StreamEnd
+
+
 def _read(
     api: docker.APIClient,
     service_id: str,
     since: float,
     follow: bool,
-    sink: queue.Queue[Report | None],
+    sink: queue.Queue[Item],
+    stop: threading.Event | None = None,
+    newest: dict[str, float] | None = None,
 ) -> None:
+    """Put each report of one service's log stream in `sink`, stamped with its arrival;
+    `newest[service_id]` follows the newest report's ts (the node's clock)."""
     try:
         chunks = api.service_logs(
             service_id,
@@ -120,61 +169,101 @@ def _read(
             is_tty=False,
         )
         for line in _lines(chunks):
+            if stop is not None and stop.is_set():
+                return
             report = parse_report(line)
             if report is not None:
-                sink.put(report)
-    except docker.errors.DockerException:
+                sink.put(Received(report, time.time()))
+                if newest is not None:
+                    newest[service_id] = max(report.ts, newest.get(service_id, 0.0))
+    except STREAM_ERRORS:
         pass
     finally:
-        sink.put(None)
+        sink.put(StreamEnd(service_id))
 
 
 def read_reports(
-    api: docker.APIClient, service_ids: list[str], since: float = 0.0, timeout: float = 5.0
-) -> list[Report]:
-    """Reports logged since `since` by each service, waiting at most `timeout` in all."""
-    sink: queue.Queue[Report | None] = queue.Queue()
+    api: docker.APIClient, service_ids: list[str], budget: float = READ_BUDGET
+) -> tuple[list[Received], set[str]]:
+    """Each service's recent reports, and the services whose stream did not end within
+    `budget` seconds (a node paused, down or cut off): never waits longer than that."""
+    sink: queue.Queue[Item] = queue.Queue()
     for sid in service_ids:
-        threading.Thread(target=_read, args=(api, sid, since, False, sink), daemon=True).start()
-    reports, done, deadline = [], 0, time.monotonic() + timeout
-    while done < len(service_ids):
+        threading.Thread(target=_read, args=(api, sid, 0.0, False, sink), daemon=True).start()
+    received: list[Received] = []
+    pending, deadline = set(service_ids), time.monotonic() + budget
+    while pending:
         try:
             item = sink.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
-            break  # a stream hangs (node unreachable): its node will show as stale
-        if item is None:
-            done += 1
+            break  # the rest hang: their nodes show as stale, the others do not wait
+        if isinstance(item, StreamEnd):
+            pending.discard(item.service_id)
         else:
-            reports.append(item)
-    return reports
+            received.append(item)
+    return received, pending
+
+
+@dataclass
+class _Stream:
+    thread: threading.Thread
+    stop: threading.Event
 
 
 class ReportFeed:
-    """Follow every service's reports as they are written (one daemon thread per service)."""
+    """Follow every service's reports as they are written (one daemon thread per service).
+
+    At most one stream per service: a live stream is kept across reconnects (`rebind`), an
+    ended one is restarted from the newest line it delivered (`since` on the node's own clock,
+    as docker filters on it), and streams of services that went away are stopped.
+    """
 
     def __init__(self, api: docker.APIClient) -> None:
         self.api = api
-        self.queue: queue.Queue[Report | None] = queue.Queue()
-        self._following: dict[str, threading.Thread] = {}
+        self.queue: queue.Queue[Item] = queue.Queue()
+        self._following: dict[str, _Stream] = {}
+        self._newest: dict[str, float] = {}  # service id -> newest report ts (node's clock)
+
+    def rebind(self, api: docker.APIClient) -> None:
+        """Use a new connection for streams (re)started from now on."""
+        self.api = api
 
     def follow(self, service_ids: Iterable[str]) -> None:
         """Start following new services; a stream that ended (task gone) is restarted."""
-        for sid in service_ids:
-            thread = self._following.get(sid)
-            if thread is None or not thread.is_alive():
-                since = time.time() - 1 if thread is not None else 0.0
+        wanted = set(service_ids)
+        for sid in wanted:
+            stream = self._following.get(sid)
+            if stream is None or not stream.thread.is_alive():
+                since = max(0.0, self._newest[sid] - 1) if sid in self._newest else 0.0
+                stop = threading.Event()
                 thread = threading.Thread(
-                    target=_read, args=(self.api, sid, since, True, self.queue), daemon=True
+                    target=_read,
+                    args=(self.api, sid, since, True, self.queue, stop, self._newest),
+                    daemon=True,
                 )
                 thread.start()
-                self._following[sid] = thread
+                self._following[sid] = _Stream(thread, stop)
+        for sid in set(self._following) - wanted:
+            self._following.pop(sid).stop.set()
+            self._newest.pop(sid, None)
 
-    def drain(self) -> list[Report]:
-        items: list[Report] = []
+    @property
+    def streams(self) -> int:
+        """Threads still reading (stopped ones end at their next line or error)."""
+        return sum(1 for s in self._following.values() if s.thread.is_alive())
+
+    def close(self) -> None:
+        """Stop every stream (each thread ends at its next line, or when its stream ends)."""
+        for stream in self._following.values():
+            stream.stop.set()
+        self._following.clear()
+
+    def drain(self) -> list[Received]:
+        items: list[Received] = []
         while True:
             try:
                 item = self.queue.get_nowait()
             except queue.Empty:
                 return items
-            if item is not None:
+            if isinstance(item, Received):
                 items.append(item)

@@ -20,6 +20,7 @@ def _add_status(sub: Any) -> None:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    from swarmvip.planview import printable
     from swarmvip.status.fold import fold
     from swarmvip.status.source import ClusterSource
     from swarmvip.status.view import table, to_json
@@ -28,7 +29,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     while True:
         snap = fold(source.observe())
         if snap.error and not args.watch:
-            raise UnavailableError(snap.error)
+            raise UnavailableError(printable(snap.error))
         text = json.dumps(to_json(snap), indent=2) if args.json else table(snap)
         if not args.watch:
             print(text)

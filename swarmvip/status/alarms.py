@@ -1,32 +1,59 @@
-"""Alarms an operator must not miss: split brain, no holder, wrong holder, stale, down. Pure."""
+"""Alarms an operator must not miss: split brain, no holder, wrong holder, stale, down. Pure.
+
+Split brain is per ADDRESS: any address on more than one fresh node, also when one of them has
+only part of the group ("partial"). An address declared by two stacks is an alarm of its own.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 
 from swarmvip.agent.report import Report
 from swarmvip.model import Preemption
-from swarmvip.status.model import Alarm, DeployedNode, VipStatus
+from swarmvip.status.model import STALE_AFTER as STALE_AFTER
+from swarmvip.status.model import Alarm, Clocks, DeployedNode, VipStatus
 
-STALE_AFTER = 3.0
 STARTING = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting")
+
+
+def _split_brain(vip: VipStatus, subject: str) -> list[Alarm]:
+    if len(vip.holders) > 1:
+        message = (
+            f"{len(vip.holders)} nodes hold {', '.join(vip.addresses)}: {', '.join(vip.holders)}"
+        )
+    else:
+        doubled = [f"{a} is on {', '.join(on)}" for a, on in vip.presence if len(on) > 1]
+        if not doubled:
+            return []
+        message = "; ".join(doubled)
+    return [Alarm("split-brain", subject, message)]
+
+
+def _partial(vip: VipStatus, subject: str) -> list[Alarm]:
+    found = []
+    for host in vip.partial:
+        has = [a for a, on in vip.presence if host in on]
+        found.append(
+            Alarm(
+                "partial-holder",
+                subject,
+                f"{host} has only {', '.join(has)} of {', '.join(vip.addresses)}",
+            )
+        )
+    return found
 
 
 def _vip_alarms(vip: VipStatus) -> list[Alarm]:
     subject = f"{vip.stack}/{vip.name}"
+    found = _split_brain(vip, subject) + _partial(vip, subject)
     if len(vip.holders) > 1:
-        return [
-            Alarm(
-                "split-brain",
-                subject,
-                f"{len(vip.holders)} nodes hold {', '.join(vip.addresses)}: "
-                f"{', '.join(vip.holders)}",
-            )
-        ]
+        return found
     if not vip.holders:
-        return [Alarm("no-holder", subject, f"no node holds {', '.join(vip.addresses)}")]
+        return [Alarm("no-holder", subject, f"no node holds {', '.join(vip.addresses)}"), *found]
     if (
-        vip.preemption == Preemption.PREFERRED
+        not found
+        and vip.preemption == Preemption.PREFERRED
         and vip.expected_holder
         and vip.holders[0] != vip.expected_holder
     ):
@@ -38,50 +65,61 @@ def _vip_alarms(vip: VipStatus) -> list[Alarm]:
                 severity="warning",
             )
         ]
+    return found
+
+
+def _task_alarm(dep: DeployedNode, subject: str) -> list[Alarm]:
+    if dep.task_state in STARTING:
+        return [
+            Alarm(
+                "task-starting", subject, f"keepalived task is {dep.task_state}", severity="warning"
+            )
+        ]
+    if dep.task_state != "running":
+        return [
+            Alarm(
+                "task-not-running",
+                subject,
+                f"keepalived task is {dep.task_state}"
+                + (f": {dep.task_error}" if dep.task_error else ""),
+            )
+        ]
+    return []
+
+
+def _report_alarm(
+    dep: DeployedNode, subject: str, report: Report | None, clocks: Clocks
+) -> list[Alarm]:
+    answered = clocks.answered(dep.stack, dep.plan.node_id)
+    silent = "its log stream did not answer in time: node paused, down or cut off"
+    if report is None:
+        if not answered:
+            return [Alarm("stale-report", subject, silent)]
+        return [Alarm("no-report", subject, "no state report from this node yet", "warning")]
+    if not clocks.fresh(report):
+        age = f"last report {clocks.age(report):.0f}s ago"
+        message = f"{silent} ({age})" if not answered else f"{age}: node down or cut off"
+        return [Alarm("stale-report", subject, message)]
+    if report.kind == "fault":
+        return [Alarm("agent-fault", subject, report.reason or "agent in fault")]
+    if report.faults:  # a helper of the agent (a check, the netlink watcher) failed
+        return [Alarm("agent-fault", subject, "; ".join(report.faults))]
     return []
 
 
 def _node_alarms(
-    deployed: tuple[DeployedNode, ...], latest: dict[tuple[str, str], Report], now: float
+    deployed: tuple[DeployedNode, ...], latest: dict[tuple[str, str], Report], clocks: Clocks
 ) -> list[Alarm]:
     found = []
     for dep in deployed:
+        if dep.note:  # its plan is unreadable: what it reports cannot be matched to a plan
+            subject = f"{dep.stack}/{dep.service}"
+            found += _task_alarm(dep, subject)
+            found.append(Alarm("incompatible-agent", subject, dep.note, severity="warning"))
+            continue
         subject = f"{dep.stack}/{dep.plan.hostname}"
-        if dep.task_state in STARTING:
-            found.append(
-                Alarm(
-                    "task-starting",
-                    subject,
-                    f"keepalived task is {dep.task_state}",
-                    severity="warning",
-                )
-            )
-        elif dep.task_state != "running":
-            found.append(
-                Alarm(
-                    "task-not-running",
-                    subject,
-                    f"keepalived task is {dep.task_state}"
-                    + (f": {dep.task_error}" if dep.task_error else ""),
-                )
-            )
-        report = latest.get((dep.stack, dep.plan.node_id))
-        if report is None:
-            found.append(
-                Alarm(
-                    "no-report", subject, "no state report from this node yet", severity="warning"
-                )
-            )
-        elif now - report.ts > STALE_AFTER * report.interval:
-            found.append(
-                Alarm(
-                    "stale-report",
-                    subject,
-                    f"last report {now - report.ts:.0f}s ago: node down or cut off",
-                )
-            )
-        elif report.kind == "fault":
-            found.append(Alarm("agent-fault", subject, report.reason or "agent in fault"))
+        found += _task_alarm(dep, subject)
+        found += _report_alarm(dep, subject, latest.get((dep.stack, dep.plan.node_id)), clocks)
     return found
 
 
@@ -97,13 +135,35 @@ def _vrid_alarms(deployed: tuple[DeployedNode, ...]) -> list[Alarm]:
     ]
 
 
+def _cross_stack_alarms(deployed: tuple[DeployedNode, ...]) -> list[Alarm]:
+    """An address declared by two stacks: two VRRP instances fight over it (audit 9)."""
+    owners: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, set[str]] = defaultdict(set)
+    for dep in deployed:
+        for inst in dep.plan.instances:
+            for address in inst.addresses:
+                owners[address.ip].add(f"{dep.stack}/{inst.group}")
+    return [
+        Alarm(
+            "vip-cross-stack",
+            f"address {ip}",
+            f"{ip} is declared by {', '.join(sorted(o))}: two VRRP instances fight over it;"
+            " remove it from all stacks but one",
+        )
+        for ip, o in sorted(owners.items(), key=lambda item: str(item[0]))
+        if len({owner.split("/", 1)[0] for owner in o}) > 1
+    ]
+
+
 def alarms(
     vips: tuple[VipStatus, ...],
     deployed: tuple[DeployedNode, ...],
     latest: dict[tuple[str, str], Report],
-    now: float,
+    clocks: Clocks | float,
 ) -> tuple[Alarm, ...]:
+    """Every alarm; `clocks` (or a bare `now`, trusting the agents' clocks) judges freshness."""
+    clocks = clocks if isinstance(clocks, Clocks) else Clocks(clocks)
     found = [a for v in vips for a in _vip_alarms(v)]
-    found += _node_alarms(deployed, latest, now)
+    found += _node_alarms(deployed, latest, clocks)
     found += _vrid_alarms(deployed)
+    found += _cross_stack_alarms(deployed)
     return tuple(found)

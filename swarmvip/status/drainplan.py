@@ -1,10 +1,14 @@
-"""Drain preflight: which VIPs a node takes part in, who takes over each, and refusals. Pure."""
+"""Drain preflight: which VIPs a node takes part in, who takes over each, and refusals. Pure.
+
+A node is named by its id or its hostname (like `docker node`); an id wins, and a hostname two
+nodes share is refused with both ids.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from swarmvip.status.model import Snapshot, VipStatus
+from swarmvip.status.model import NodeStatus, Snapshot, VipStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,9 +20,10 @@ class Handover:
 
 @dataclass(frozen=True, slots=True)
 class DrainPreview:
-    node: str
+    node: str  # the node's hostname (as given when no node matched)
     handovers: tuple[Handover, ...]
     refusal: str | None  # why the drain would leave a VIP without a healthy holder
+    node_id: str = ""  # the node's id ("" when no node matched)
 
     @property
     def summary(self) -> str:
@@ -40,18 +45,34 @@ def successor(vip: VipStatus, leaving: str) -> str | None:
     return best.hostname if best else None
 
 
+def find_node(snap: Snapshot, node: str) -> tuple[NodeStatus | None, str | None]:
+    """(the node named by id or hostname, None) or (None, why not)."""
+    by_id = [n for n in snap.nodes if n.node_id == node]
+    named = by_id or [n for n in snap.nodes if n.hostname == node]
+    if len(named) == 1:
+        return named[0], None
+    if named:
+        ids = ", ".join(sorted(n.node_id for n in named))
+        return None, f"{len(named)} nodes are named {node!r} (ids {ids}): give the node id"
+    known = ", ".join(sorted(n.hostname for n in snap.nodes)) or "none"
+    return None, f"no node named {node!r} (nodes: {known})"
+
+
 def preview_drain(snap: Snapshot, node: str) -> DrainPreview:
-    """What draining `node` would do; refusal set when a VIP would be left with no backup."""
-    if node not in {n.hostname for n in snap.nodes}:
-        known = ", ".join(sorted(n.hostname for n in snap.nodes)) or "none"
-        return DrainPreview(node, (), f"no node named {node!r} (nodes: {known})")
+    """What draining `node` (id or hostname) would do; refusal set when a VIP would be left with
+    no backup."""
+    found, why = find_node(snap, node)
+    if found is None:
+        return DrainPreview(node, (), why)
+    host = found.hostname
     handovers = tuple(
-        Handover(f"{v.stack}/{v.name}", node in v.holders, successor(v, node))
+        Handover(f"{v.stack}/{v.name}", host in v.holders, successor(v, host))
         for v in snap.vips
-        if node in {m.hostname for m in v.members}
+        if host in {m.hostname for m in v.members}
     )
     if not handovers:
-        return DrainPreview(node, (), f"{node} is not in any VIP group: nothing to drain")
+        alone = f"{host} is not in any VIP group: nothing to drain"
+        return DrainPreview(host, (), alone, found.node_id)
     stranded = [h.vip for h in handovers if h.successor is None]
     refusal = f"no healthy backup would remain for {', '.join(stranded)}" if stranded else None
-    return DrainPreview(node, handovers, refusal)
+    return DrainPreview(host, handovers, refusal, found.node_id)

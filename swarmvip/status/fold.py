@@ -1,11 +1,24 @@
 """Fold an Observation into a Snapshot: holders from the nodes' own reports, never predicted. Pure.
 
-A report is fresh while younger than 3 heartbeat intervals; a node whose last report is older
-counts as unknown (it may be dead or cut off), and its claims to hold a VIP are not believed.
+Freshness is judged on the READER's clock, never by comparing an agent's `ts` with it (agents'
+clocks and a laptop's need not agree). The source records when each line ARRIVED (the reader's
+wall clock); a line that arrived at `at` was written no later than `at`, so `ts - at` is a lower
+bound of that agent's clock offset, tight for a line read live. The offset of an agent is the
+largest `ts - at` over its last few new lines (ReportLog): a backlog read in one go counts as
+current (a node whose stream answers writes a heartbeat every interval), a live line corrects
+it, and a clock step is forgotten after a few lines. The age of a report is then
+`now - (ts - offset)`; it is fresh while younger than 3 heartbeat intervals. A node whose log
+stream did not answer in time (paused, down, cut off) is not fresh whatever it said before.
+A node that is not fresh counts as unknown, and its claims to hold a VIP are not believed.
+Without arrival data (Observation.heard empty) the agents' clocks are trusted as they are.
+
+A node with some but not all of a group's addresses on its interface is a "partial" holder;
+any address on more than one fresh node is a split brain (alarms.py).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from typing import Any
 
@@ -15,7 +28,9 @@ from swarmvip.model import LABEL_PREFIX, InstancePlan, Node, Preemption
 from swarmvip.status.alarms import alarms
 from swarmvip.status.history import merged_handovers, transitions
 from swarmvip.status.model import (
+    STALE_AFTER,
     Alarm,
+    Clocks,
     ControllerStatus,
     DeployedNode,
     Member,
@@ -26,7 +41,6 @@ from swarmvip.status.model import (
     VipStatus,
 )
 
-STALE_AFTER = 3.0  # heartbeat intervals
 CONTROLLER_STALE = 45.0  # seconds
 HISTORY = 20
 _TASK_RANK = {"running": 0, "starting": 1, "preparing": 1, "assigned": 1, "pending": 2}
@@ -43,7 +57,8 @@ def latest_reports(reports: tuple[Report, ...]) -> dict[tuple[str, str], Report]
 
 
 def is_fresh(report: Report | None, now: float) -> bool:
-    return report is not None and now - report.ts <= STALE_AFTER * report.interval
+    """Fresh if the agents' clocks agree with the reader's (see Clocks for the real test)."""
+    return Clocks(now).fresh(report)
 
 
 def _instance(report: Report | None, group: str) -> InstanceReport | None:
@@ -68,14 +83,14 @@ def effective_priority(
 def _members(
     group_nodes: list[tuple[DeployedNode, InstancePlan]],
     latest: dict[tuple[str, str], Report],
-    now: float,
+    clocks: Clocks,
 ) -> tuple[Member, ...]:
     members = []
     for dep, inst in group_nodes:
         report = latest.get((dep.stack, dep.plan.node_id))
         seen = _instance(report, inst.group)
         healthy = (
-            is_fresh(report, now)
+            clocks.fresh(report)
             and dep.task_state == "running"
             and (report is not None and report.keepalived == "running")
         )
@@ -85,10 +100,18 @@ def _members(
                 dep.plan.node_id,
                 inst.priority,
                 effective_priority(inst, seen, healthy),
-                seen.vrrp_state if seen and is_fresh(report, now) else "UNKNOWN",
+                seen.vrrp_state if seen and clocks.fresh(report) else "UNKNOWN",
             )
         )
     return tuple(sorted(members, key=lambda m: -m.priority))
+
+
+def _ip(address: str) -> str:
+    """The address without its prefix length, canonical (10.0.0.100/24 -> 10.0.0.100)."""
+    try:
+        return str(ipaddress.ip_interface(address.strip()).ip)
+    except ValueError:
+        return address.split("/", 1)[0]
 
 
 def _holders(
@@ -96,15 +119,51 @@ def _holders(
     stack: str,
     group: str,
     latest: dict[tuple[str, str], Report],
-    now: float,
+    clocks: Clocks,
 ) -> tuple[str, ...]:
     held = []
     for m in members:
         report = latest.get((stack, m.node_id))
         seen = _instance(report, group)
-        if is_fresh(report, now) and seen is not None and seen.holds_vip:
+        if clocks.fresh(report) and seen is not None and seen.holds_vip:
             held.append(m.hostname)
     return tuple(sorted(held))
+
+
+def _presence(
+    members: tuple[Member, ...],
+    stack: str,
+    inst: InstancePlan,
+    latest: dict[tuple[str, str], Report],
+    clocks: Clocks,
+) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """(partial holders, (address, fresh nodes it is on)) of one group."""
+    addresses = {_ip(a.with_prefixlen): a.with_prefixlen for a in inst.addresses}
+    partial: list[str] = []
+    on: dict[str, list[str]] = defaultdict(list)
+    for m in members:
+        report = latest.get((stack, m.node_id))
+        seen = _instance(report, inst.group)
+        if not clocks.fresh(report) or seen is None:
+            continue
+        present = {_ip(a) for a in seen.vips_present} & set(addresses)
+        for ip in present:
+            on[addresses[ip]].append(m.hostname)
+        if present and not seen.holds_vip:
+            partial.append(m.hostname)
+    presence = tuple((a, tuple(sorted(on[a]))) for a in addresses.values() if on.get(a))
+    return tuple(sorted(partial)), presence
+
+
+def _holder_ids(
+    members: tuple[Member, ...],
+    stack: str,
+    group: str,
+    latest: dict[tuple[str, str], Report],
+    clocks: Clocks,
+) -> tuple[str, ...]:
+    """The node ids of the holders (hostnames may repeat: audit 15)."""
+    return tuple(sorted(m.node_id for m in members if _holders((m,), stack, group, latest, clocks)))
 
 
 def expected_holder(
@@ -128,11 +187,12 @@ def _vip(
     group_nodes: list[tuple[DeployedNode, InstancePlan]],
     latest: dict[tuple[str, str], Report],
     history: list[Transition],
-    now: float,
+    clocks: Clocks,
 ) -> VipStatus:
     inst = group_nodes[0][1]
-    members = _members(group_nodes, latest, now)
-    holders = _holders(members, stack, group, latest, now)
+    members = _members(group_nodes, latest, clocks)
+    holders = _holders(members, stack, group, latest, clocks)
+    partial, presence = _presence(members, stack, inst, latest, clocks)
     merged = merged_handovers(history)
     return VipStatus(
         stack=stack,
@@ -142,10 +202,13 @@ def _vip(
         preemption=str(inst.preemption),
         members=members,
         holders=holders,
+        holder_ids=_holder_ids(members, stack, group, latest, clocks),
         expected_holder=expected_holder(str(inst.preemption), members, holders),
         since=merged[-1].at if merged else None,
         last_transition=merged[-1] if merged else None,
         history=tuple(merged[-HISTORY:]),
+        partial=partial,
+        presence=presence,
     )
 
 
@@ -164,13 +227,13 @@ def _node_status(
     deployed: list[DeployedNode],
     latest: dict[tuple[str, str], Report],
     vips: tuple[VipStatus, ...],
-    now: float,
+    clocks: Clocks,
 ) -> NodeStatus:
     reports = [r for d in deployed if (r := latest.get((d.stack, node.id))) is not None]
-    newest = max(reports, key=lambda r: r.ts, default=None)
+    newest = min(reports, key=clocks.age, default=None)
     states = tuple(
         sorted(
-            (f"{d.stack}/{i.group}", i.vrrp_state if is_fresh(r, now) else "UNKNOWN")
+            (f"{d.stack}/{i.group}", i.vrrp_state if clocks.fresh(r) else "UNKNOWN")
             for d in deployed
             if (r := latest.get((d.stack, node.id)))
             for i in r.instances
@@ -187,8 +250,8 @@ def _node_status(
         labels=tuple((k, v) for k, v in node.labels if k.startswith(LABEL_PREFIX) or k in KNOWN),
         task_state=max(tasks, key=lambda s: _TASK_RANK.get(s, 3), default="-"),
         vrrp_states=states,
-        holds=tuple(f"{v.stack}/{v.name}" for v in vips if node.hostname in v.holders),
-        report_age=round(now - newest.ts, 3) if newest else None,
+        holds=tuple(f"{v.stack}/{v.name}" for v in vips if node.id in v.holder_ids),
+        report_age=round(clocks.age(newest), 3) if newest else None,
         interface=newest.interface if newest else None,
     )
 
@@ -212,20 +275,21 @@ def controller_status(line: dict[str, Any] | None, now: float) -> ControllerStat
 def fold(obs: Observation) -> Snapshot:
     """The Snapshot for one Observation (pure; the caller keeps the previous one when stale)."""
     latest = latest_reports(obs.reports)
+    clocks = Clocks.of(obs)
     history = transitions(obs.reports)
     vips = tuple(
-        _vip(stack, group, nodes, latest, history.get((stack, group), []), obs.now)
+        _vip(stack, group, nodes, latest, history.get((stack, group), []), clocks)
         for (stack, group), nodes in _groups(obs.deployed).items()
     )
     by_node: dict[str, list[DeployedNode]] = defaultdict(list)
     for dep in obs.deployed:
         by_node[dep.plan.node_id].append(dep)
     nodes = tuple(
-        _node_status(n, by_node.get(n.id, []), latest, vips, obs.now)
+        _node_status(n, by_node.get(n.id, []), latest, vips, clocks)
         for n in sorted(obs.nodes, key=lambda n: n.hostname)
     )
     controller = controller_status(obs.controller, obs.now)
-    found = alarms(vips, obs.deployed, latest, obs.now)
+    found = alarms(vips, obs.deployed, latest, clocks)
     if controller is not None and not controller.healthy:
         found += (
             Alarm(
@@ -244,4 +308,4 @@ def fold(obs: Observation) -> Snapshot:
     )
 
 
-__all__ = ["Alarm", "fold"]
+__all__ = ["STALE_AFTER", "Alarm", "fold"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from swarmvip.agent.report import Report
 from swarmvip.model import Node, NodePlan
 
 SCHEMA = 1
+STALE_AFTER = 3.0  # heartbeat intervals
+Agent = tuple[str, str]  # (stack, node id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +23,30 @@ class DeployedNode:
     plan: NodePlan
     task_state: str = "unknown"  # running, pending, failed, ... from the swarm
     task_error: str = ""
+    note: str = ""  # why its plan could not be read (e.g. a newer agent.json schema); no instances
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One report and when it arrived, on the READER's wall clock (never the agent's)."""
+
+    report: Report
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Heard:
+    """What the reader knows of one agent (stack, node id): its clock and its stream.
+
+    offset: the agent's clock minus the reader's, estimated from arrivals (fold.py); None when
+    nothing arrived from it yet. answered: False when its log stream did not answer in time
+    (node paused, down or cut off), so nothing it said earlier counts as fresh.
+    """
+
+    stack: str
+    node_id: str
+    offset: float | None
+    answered: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +59,7 @@ class Observation:
     reports: tuple[Report, ...] = ()
     error: str | None = None  # the manager could not be reached: keep the last data, stale
     controller: dict[str, Any] | None = None  # the newest controller report line, if any
+    heard: tuple[Heard, ...] = ()  # empty: no arrival data, the agents' clocks are trusted
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +97,9 @@ class VipStatus:
     since: float | None
     last_transition: Transition | None
     history: tuple[Transition, ...] = ()
+    partial: tuple[str, ...] = ()  # fresh nodes with some but not all of the addresses
+    presence: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (address, fresh nodes it is on)
+    holder_ids: tuple[str, ...] = ()  # node ids of `holders` (hostnames may repeat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +147,37 @@ class ControllerStatus:
     pending: int
     last_error: str | None
     age: float
+
+
+@dataclass(frozen=True, slots=True)
+class Clocks:
+    """Freshness on the reader's clock: an agent's `ts` is moved by its estimated offset.
+
+    With no offset known (no arrival data, e.g. a recorded Observation) the clocks are trusted.
+    """
+
+    now: float
+    offsets: Mapping[Agent, float] = field(default_factory=dict)
+    unanswered: frozenset[Agent] = frozenset()
+
+    @classmethod
+    def of(cls, obs: Observation) -> Clocks:
+        return cls(
+            obs.now,
+            {(h.stack, h.node_id): h.offset for h in obs.heard if h.offset is not None},
+            frozenset((h.stack, h.node_id) for h in obs.heard if not h.answered),
+        )
+
+    def age(self, report: Report) -> float:
+        """Seconds since the agent wrote `report`, on the reader's clock."""
+        return self.now - (report.ts - self.offsets.get((report.stack, report.node_id), 0.0))
+
+    def answered(self, stack: str, node_id: str) -> bool:
+        return (stack, node_id) not in self.unanswered
+
+    def fresh(self, report: Report | None) -> bool:
+        return (
+            report is not None
+            and self.answered(report.stack, report.node_id)
+            and self.age(report) <= STALE_AFTER * report.interval
+        )

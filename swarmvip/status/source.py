@@ -6,16 +6,22 @@ Reports accumulate across refreshes (bounded), so history and gaps survive betwe
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
+import weakref
 from collections import deque
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from swarmvip.agent.report import Report
 from swarmvip.errors import SwarmvipError
-from swarmvip.status.model import Observation
+from swarmvip.status.model import Agent, DeployedNode, Heard, Observation, Received
 
 KEEP_REPORTS = 5000
 CONTROLLER_EVERY = 5.0
+READ_BUDGET = 1.5  # seconds a one-shot status waits for the agents' log streams
+OFFSET_WINDOW = 8  # an agent's clock offset is the best of its last new lines (status.fold)
 
 
 class StatusSource(Protocol):
@@ -23,21 +29,67 @@ class StatusSource(Protocol):
 
 
 class ReportLog:
-    """Reports seen so far, without duplicates, newest last, bounded."""
+    """Reports seen so far, without duplicates, newest last, bounded: the de-duplication keys
+    leave with their reports. Per agent, the clock offset its lines' arrivals show (fold.py)."""
 
     def __init__(self, limit: int = KEEP_REPORTS) -> None:
-        self._reports: deque[Report] = deque(maxlen=limit)
+        self.limit = limit
+        self._reports: deque[Report] = deque()
         self._seen: set[tuple[str, str, int, float]] = set()
+        self._kept: dict[Agent, int] = {}  # reports kept per agent
+        self._last: dict[Agent, tuple[float, int]] = {}  # newest (ts, seq) per agent
+        self._offsets: dict[Agent, deque[float]] = {}  # ts - arrival of its last new lines
+        self.unanswered: frozenset[Agent] = frozenset()  # streams that did not answer in time
 
-    def add(self, reports: list[Report]) -> None:
-        for r in sorted(reports, key=lambda r: r.ts):
+    def add(self, items: Iterable[Report | Received]) -> None:
+        """Add reports; a Received also tells when it arrived (a bare Report: unknown)."""
+        pairs = [(i.report, i.at) if isinstance(i, Received) else (i, None) for i in items]
+        for r, at in sorted(pairs, key=lambda pair: pair[0].ts):
             key = (r.stack, r.node_id, r.seq, r.ts)
-            if key not in self._seen:
-                self._seen.add(key)
-                self._reports.append(r)
+            if key in self._seen:
+                continue
+            agent = (r.stack, r.node_id)
+            newer = agent not in self._last or (r.ts, r.seq) > self._last[agent]
+            self._append(r, key, agent)
+            if newer:
+                self._last[agent] = (r.ts, r.seq)
+                if at is not None:
+                    window = self._offsets.setdefault(agent, deque(maxlen=OFFSET_WINDOW))
+                    window.append(r.ts - at)
+
+    def _append(self, r: Report, key: tuple[str, str, int, float], agent: Agent) -> None:
+        self._reports.append(r)
+        self._seen.add(key)
+        self._kept[agent] = self._kept.get(agent, 0) + 1
+        while len(self._reports) > self.limit:
+            old = self._reports.popleft()
+            self._seen.discard((old.stack, old.node_id, old.seq, old.ts))
+            gone = (old.stack, old.node_id)
+            self._kept[gone] -= 1
+            if not self._kept[gone]:
+                for table in (self._kept, self._last, self._offsets):
+                    table.pop(gone, None)
 
     def all(self) -> tuple[Report, ...]:
         return tuple(self._reports)
+
+    @property
+    def keys(self) -> int:
+        """De-duplication keys held (never more than the reports kept)."""
+        return len(self._seen)
+
+    def heard(self) -> tuple[Heard, ...]:
+        """Per agent: its clock offset estimate and whether its stream answered."""
+        agents = sorted(set(self._kept) | self.unanswered)
+        return tuple(
+            Heard(
+                stack,
+                node_id,
+                max(self._offsets[(stack, node_id)]) if (stack, node_id) in self._offsets else None,
+                (stack, node_id) not in self.unanswered,
+            )
+            for stack, node_id in agents
+        )
 
     @property
     def newest(self) -> float:
@@ -45,7 +97,13 @@ class ReportLog:
 
 
 class ClusterSource:
-    """Observe a swarm through its manager: nodes, keepalived services, agents' reports."""
+    """Observe a swarm through its manager: nodes, keepalived services, agents' reports.
+
+    One-shot (follow=False) reads each service's backlog and answers within `budget` seconds
+    even when a stream hangs (that node is marked unanswered). Following keeps one ReportFeed
+    for the life of the source: a reconnect rebinds it instead of starting new threads, and
+    the feed is closed with the source (`close`, or when the source is garbage-collected).
+    """
 
     def __init__(
         self,
@@ -53,11 +111,12 @@ class ClusterSource:
         stack: str | None = None,
         follow: bool = False,
         timeout: float = 5.0,
+        budget: float = READ_BUDGET,
     ) -> None:
         from swarmvip.cluster import Cluster
         from swarmvip.cluster.observe import ReportFeed, ServiceReader
 
-        self.host, self.stack, self.timeout = host, stack, timeout
+        self.host, self.stack, self.timeout, self.budget = host, stack, timeout, budget
         self._cluster: Cluster | None = None
         self._connect = Cluster.connect
         self._reader_type, self._feed_type = ServiceReader, ReportFeed
@@ -72,21 +131,30 @@ class ClusterSource:
         if self._cluster is None:
             self._cluster = self._connect(self.host, timeout=int(self.timeout) + 5)
             self._reader = self._reader_type(self._cluster.api)
-            self._feed = self._feed_type(self._cluster.api) if self._follow else None
+            if self._follow and self._feed is None:
+                self._feed = self._feed_type(self._cluster.api)
+                weakref.finalize(self, self._feed.close)
+            elif self._feed is not None:
+                self._feed.rebind(self._cluster.api)
+
+    def close(self) -> None:
+        """Stop following (the feed's threads end)."""
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
 
     def observe(self) -> Observation:
-        from swarmvip.cluster.observe import read_reports
-
         try:
             self._ensure()
             assert self._cluster is not None and self._reader is not None
             nodes = self._cluster.nodes()
-            deployed, ids = self._reader.deployed(self.stack)
+            deployed, ids = self._reader.deployed(self.stack, incompatible=True)
             if self._feed is not None:
                 self._feed.follow(ids)
                 self.log.add(self._feed.drain())
+                controller = self._controller()
             else:
-                self.log.add(read_reports(self._cluster.api, ids, self.log.newest, self.timeout))
+                controller = self._read_once(deployed, ids)
         except SwarmvipError as exc:
             self._cluster = None  # reconnect next time
             return Observation(now=time.time(), error=str(exc))
@@ -98,8 +166,31 @@ class ClusterSource:
             nodes=nodes,
             deployed=deployed,
             reports=self.log.all(),
-            controller=self._controller(),
+            controller=controller,
+            heard=self.log.heard(),
         )
+
+    def _read_once(
+        self, deployed: tuple[DeployedNode, ...], ids: list[str]
+    ) -> dict[str, Any] | None:
+        """Every stream's backlog and the controller's line, in parallel, within the budget."""
+        from swarmvip.cluster.observe import controller_line, read_reports
+
+        assert self._cluster is not None
+        api = self._cluster.api
+        box: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        deadline = time.monotonic() + self.budget + 0.2
+        threading.Thread(
+            target=lambda: box.put(controller_line(api, self.budget)), daemon=True
+        ).start()
+        received, silent = read_reports(api, ids, self.budget)
+        self.log.add(received)
+        by_id = dict(zip(ids, deployed, strict=True))
+        self.log.unanswered = frozenset((by_id[s].stack, by_id[s].plan.node_id) for s in silent)
+        try:
+            return box.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return None
 
     def _controller(self) -> dict[str, Any] | None:
         """The controller's newest line, read at most every CONTROLLER_EVERY seconds."""
@@ -108,5 +199,5 @@ class ClusterSource:
         now = time.monotonic()
         if self._cluster is not None and now - self._controller_at >= CONTROLLER_EVERY:
             self._controller_at = now
-            self._controller_last = controller_line(self._cluster.api)
+            self._controller_last = controller_line(self._cluster.api, self.budget)
         return self._controller_last

@@ -4,6 +4,7 @@ JSON schema 1 (keys are only ever added within a version):
   {"schema": 1, "generated_at": unix, "stale": bool, "error": str|null,
    "vips": [{"stack", "name", "addresses": [..], "vrid", "preemption",
              "holders": [hostname..], "expected_holder": hostname|null, "since": unix|null,
+             "partial": [hostname..], "presence": {address: [hostname..]},
              "last_transition": {"at", "from": [..], "to": [..], "gap": s|null, "overlap": s}|null,
              "members": [{"hostname", "priority", "effective_priority", "vrrp_state"}],
              "history": [transition..]}],
@@ -12,6 +13,9 @@ JSON schema 1 (keys are only ever added within a version):
               "report_age": s|null, "interface"}],
    "alarms": [{"kind", "subject", "message", "severity"}],
    "controller": {"healthy", "leader", "last_reconcile", "pending", "last_error", "age"}|null}
+
+Swarm-provided strings (hostnames, task errors, labels) reach the table only through
+`printable`, so they cannot inject terminal escape sequences; JSON escapes them itself.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from swarmvip.planview import printable as p
 from swarmvip.status.model import SCHEMA, Snapshot, Transition
 
 
@@ -51,6 +56,8 @@ def to_json(snap: Snapshot) -> dict[str, Any]:
                 "holders": list(v.holders),
                 "expected_holder": v.expected_holder,
                 "since": v.since,
+                "partial": list(v.partial),
+                "presence": {a: list(on) for a, on in v.presence},
                 "last_transition": _transition(v.last_transition),
                 "members": [asdict(m) for m in v.members],
                 "history": [_transition(t) for t in v.history],
@@ -102,16 +109,18 @@ def table(snap: Snapshot) -> str:
     now = snap.generated_at
     lines = []
     if snap.error:
-        lines.append(f"!! manager unreachable: {snap.error}")
+        lines.append(f"!! manager unreachable: {p(snap.error)}")
     lines.append(
         f"{'VIP':<22} {'ADDRESSES':<20} {'VRID':>4}  {'HOLDER':<12} {'EXPECTED':<12} "
         f"{'SINCE':<9} LAST"
     )
     for v in snap.vips:
         holder = ",".join(v.holders) or "NONE"
+        if v.partial:
+            holder += "".join(f",{h}(partial)" for h in v.partial)
         lines.append(
-            f"{v.stack + '/' + v.name:<22} {','.join(v.addresses):<20} {v.vrid:>4}  "
-            f"{holder:<12} {v.expected_holder or '-':<12} {ago(v.since, now):<9} "
+            f"{p(v.stack + '/' + v.name):<22} {p(','.join(v.addresses)):<20} {v.vrid:>4}  "
+            f"{p(holder):<12} {p(v.expected_holder or '-'):<12} {ago(v.since, now):<9} "
             f"{gap_text(v.last_transition)}"
         )
     lines.append("")
@@ -122,8 +131,8 @@ def table(snap: Snapshot) -> str:
     for n in snap.nodes:
         vrrp = ",".join(s for _, s in n.vrrp_states) or "-"
         lines.append(
-            f"{n.hostname:<12} {n.addr:<15} {n.role:<8} {n.availability:<7} "
-            f"{n.task_state:<9} {vrrp:<22} {n.interface or '-':<8} "
+            f"{p(n.hostname):<12} {p(n.addr):<15} {p(n.role):<8} {p(n.availability):<7} "
+            f"{p(n.task_state):<9} {p(vrrp):<22} {p(n.interface or '-'):<8} "
             f"{'-' if n.report_age is None else f'{n.report_age:.1f}s'}"
         )
     if snap.controller is not None:
@@ -131,10 +140,13 @@ def table(snap: Snapshot) -> str:
         lines.append("")
         lines.append(
             f"controller: {'healthy' if c.healthy else 'UNHEALTHY'}, leader "
-            f"{c.leader or '-'}, last reconcile {ago(c.last_reconcile, now)}, "
-            f"pending {c.pending}" + (f", last error: {c.last_error}" if c.last_error else "")
+            f"{p(c.leader or '-')}, last reconcile {ago(c.last_reconcile, now)}, "
+            f"pending {c.pending}" + (f", last error: {p(c.last_error)}" if c.last_error else "")
         )
     if snap.alarms:
         lines.append("")
-        lines += [f"ALARM {a.severity}: {a.kind} {a.subject}: {a.message}" for a in snap.alarms]
+        lines += [
+            f"ALARM {p(a.severity)}: {p(a.kind)} {p(a.subject)}: {p(a.message)}"
+            for a in snap.alarms
+        ]
     return "\n".join(lines)

@@ -155,3 +155,13 @@ def test_drain_preview_names_the_successor_and_refuses_the_last_node() -> None:
     )
     assert "no healthy backup" in (preview_drain(lonely, "node1").refusal or "")
     assert "no node named" in (preview_drain(snap, "nodeX").refusal or "")
+
+
+def test_a_failed_agent_helper_is_an_agent_fault_alarm() -> None:
+    import dataclasses
+
+    reports = steady(100)
+    reports[-1] = dataclasses.replace(reports[-1], faults=("check web.http thread: died",))
+    snap = fold(Observation(now=101, nodes=THREE, deployed=deployed(), reports=tuple(reports)))
+    faults = [a for a in snap.alarms if a.kind == "agent-fault"]
+    assert [(a.subject, a.message) for a in faults] == [("s/node3", "check web.http thread: died")]

@@ -1,0 +1,441 @@
+"""Status that tells the truth: freshness on the reader's clock, a hanging stream, partial and
+cross-stack holders, bounded memory, escaped views, schema skew (audit 7-10, 18, 21)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from swarmvip import agentspec, paths
+from swarmvip.agent.report import InstanceReport, Report, to_line
+from swarmvip.cluster import Cluster
+from swarmvip.cluster.observe import ReportFeed, ServiceReader, read_reports
+from swarmvip.deploy import plan_for
+from swarmvip.errors import ConfigError, ExitCode
+from swarmvip.model import NODE_LABEL, STACK_LABEL, Node, NodePlan, Plan, Role
+from swarmvip.plan.build import build_plan
+from swarmvip.plan.diff import Action
+from swarmvip.planview import plan_document, plan_table
+from swarmvip.stackfile import parse_stack
+from swarmvip.status.fold import fold
+from swarmvip.status.model import DeployedNode, Observation, Received, Snapshot
+from swarmvip.status.source import ClusterSource, ReportLog
+from swarmvip.status.view import table, to_json
+
+from .builders import THREE
+from .test_status import deployed, report
+
+NOW = 1_763_762_400.0
+NODES = (
+    Node("id1", "node1", Role.MANAGER, "active", "ready", "10.0.0.11"),
+    Node("id2", "node2", Role.WORKER, "active", "ready", "10.0.0.12"),
+)
+
+
+def _plan(stack: str, addresses: str, nodes: tuple[Node, ...] = NODES) -> Plan:
+    text = f"x-swarmvip:\n  vips:\n    web: {{addresses: [{addresses}]}}\n"
+    return build_plan(parse_stack(text, f"{stack}.yml"), stack, list(nodes))
+
+
+def _deployed(plan: Plan) -> tuple[DeployedNode, ...]:
+    return tuple(
+        DeployedNode(plan.stack, f"{plan.stack}_vip-{n.hostname}", n, "running") for n in plan.nodes
+    )
+
+
+def _report(
+    np: NodePlan, ts: float, present: tuple[str, ...], stack: str = "web", seq: int = 1
+) -> Report:
+    inst = np.instances[0]
+    vips = tuple(a.with_prefixlen for a in inst.addresses)
+    holds = set(present) == set(vips)
+    state = "MASTER" if holds else "BACKUP"
+    seen = InstanceReport("web", inst.vrid, inst.priority, state, vips, present, holds)
+    return Report("heartbeat", ts, seq, stack, np.hostname, np.node_id, "eth0", "running", (seen,))
+
+
+def _observe(log: ReportLog, now: float, plan: Plan) -> Snapshot:
+    obs = Observation(now, NODES, _deployed(plan), log.all(), heard=log.heard())
+    return fold(obs)
+
+
+# --- audit 7: freshness on the reader's clock ------------------------------------------------
+
+
+def test_node_clocks_7s_behind_the_reader_still_show_the_holder() -> None:
+    plan = _plan("web", "10.0.0.100/24")
+    log = ReportLog()
+    backlog = [  # one-shot read: the last 10 s of both streams arrive now, in one go
+        Received(_report(n, t - 7.0, ("10.0.0.100/24",) if n.hostname == "node1" else ()), NOW)
+        for t in (NOW - 10, NOW - 8, NOW - 6, NOW - 4, NOW - 2, NOW - 0.5)
+        for n in plan.nodes
+    ]
+    log.add(backlog)
+    snap = _observe(log, NOW + 0.2, plan)
+    assert snap.vips[0].holders == ("node1",)
+    assert [a.kind for a in snap.alarms] == []
+    assert all(n.report_age is not None and n.report_age < 1 for n in snap.nodes)
+
+
+def test_dead_node_whose_clock_was_30s_ahead_goes_stale_without_false_split_brain() -> None:
+    plan = _plan("web", "10.0.0.100/24")
+    node1, node2 = plan.nodes
+    log = ReportLog()
+    died = NOW - 20
+    t = NOW - 40
+    while t <= NOW - 0.5:  # followed live: each line arrives 50 ms after it was written
+        if t <= died:
+            log.add([Received(_report(node1, t + 30, ("10.0.0.100/24",)), t + 0.05)])
+        present = ("10.0.0.100/24",) if t > died else ()
+        log.add([Received(_report(node2, t, present), t + 0.05)])
+        t += 2.0
+    snap = _observe(log, NOW, plan)
+    assert snap.vips[0].holders == ("node2",)
+    kinds = [(a.kind, a.subject) for a in snap.alarms]
+    assert ("split-brain", "web/web") not in kinds
+    assert ("stale-report", "web/node1") in kinds
+    # within its staleness window (3 heartbeats) it still counts, after it does not
+    assert _observe(log, died + 5, plan).nodes[0].vrrp_states == (("web/web", "MASTER"),)
+    assert _observe(log, died + 7, plan).nodes[0].vrrp_states == (("web/web", "UNKNOWN"),)
+
+
+def test_unanswered_stream_marks_only_that_node_stale() -> None:
+    log = ReportLog()
+    log.add([Received(r, NOW) for r in _steady_three(NOW - 1.0)])
+    log.unanswered = frozenset({("s", "id-node2")})
+    snap = fold(Observation(NOW, THREE, deployed(), log.all(), heard=log.heard()))
+    assert snap.vips[0].holders == ("node1",)
+    assert [(a.kind, a.subject) for a in snap.alarms] == [("stale-report", "s/node2")]
+    assert "did not answer" in snap.alarms[0].message
+
+
+def _steady_three(ts: float) -> list[Report]:
+    return [report("node1", ts, True), report("node2", ts, False), report("node3", ts, False)]
+
+
+# --- audit 7 / point 2: a one-shot status with one hanging stream ------------------------------
+
+
+class FakeAPI:
+    """A manager with one keepalived service per node; some log streams hang forever."""
+
+    def __init__(
+        self, plans: list[tuple[str, NodePlan]], lines: dict[str, list[str]], hang: set[str]
+    ) -> None:
+        self.plans, self.lines, self.hang = plans, lines, hang
+        self.released = threading.Event()
+        self.since: list[tuple[str, int]] = []
+        self.log_calls = 0
+        self.fail_logs: Exception | None = None
+
+    def services(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        if "swarmvip.kind=controller" in filters["label"]:
+            return []
+        return [
+            {
+                "ID": f"sid-{p.node_id}",
+                "Spec": {
+                    "Name": f"{stack}_vip-{p.hostname}",
+                    "Labels": {STACK_LABEL: stack, NODE_LABEL: p.node_id},
+                    "TaskTemplate": {
+                        "ContainerSpec": {
+                            "Configs": [
+                                {"ConfigID": f"cfg-{p.node_id}", "File": {"Name": paths.AGENT_SPEC}}
+                            ]
+                        }
+                    },
+                },
+            }
+            for stack, p in self.plans
+        ]
+
+    def inspect_config(self, config_id: str) -> dict[str, Any]:
+        stack, plan = next((s, p) for s, p in self.plans if f"cfg-{p.node_id}" == config_id)
+        text = agentspec.to_json(agentspec.AgentSpec(stack, plan))
+        if plan.hostname == "future":
+            text = json.dumps({**json.loads(text), "schema": 99})
+        return {"Spec": {"Data": base64.b64encode(text.encode()).decode()}}
+
+    def tasks(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"Status": {"State": "running", "Timestamp": "1"}}]
+
+    def service_logs(self, service_id: str, **kw: Any) -> Iterator[bytes]:
+        self.log_calls += 1
+        self.since.append((service_id, kw["since"]))
+        if self.fail_logs is not None:
+            raise self.fail_logs
+        return self._stream(service_id)
+
+    def _stream(self, service_id: str) -> Iterator[bytes]:
+        for line in self.lines.get(service_id, []):
+            yield (line + "\n").encode()
+        if service_id in self.hang:
+            self.released.wait()
+
+
+class FakeCluster:
+    def __init__(self, api: FakeAPI, nodes: tuple[Node, ...]) -> None:
+        self.api, self._nodes = api, nodes
+
+    def nodes(self) -> tuple[Node, ...]:
+        return self._nodes
+
+
+def _three_node_api(skew: float, hang: set[str]) -> tuple[FakeAPI, Plan]:
+    nodes = tuple(
+        Node(f"id{i}", f"node{i}", Role.WORKER, "active", "ready", f"10.0.0.1{i}")
+        for i in (1, 2, 3)
+    )
+    plan = _plan("web", "10.0.0.100/24", nodes)
+    now = time.time() + skew
+    lines = {
+        f"sid-{n.node_id}": [
+            to_line(_report(n, now - age, ("10.0.0.100/24",) if n.hostname == "node1" else ()))
+            for age in (6.0, 4.0, 2.0, 0.5)
+        ]
+        for n in plan.nodes
+    }
+    return FakeAPI([("web", n) for n in plan.nodes], lines, hang), plan
+
+
+def _source(api: FakeAPI, nodes: tuple[Node, ...], follow: bool = False) -> ClusterSource:
+    source = ClusterSource(follow=follow)
+    source._connect = lambda host, timeout: FakeCluster(api, nodes)  # type: ignore[assignment,misc]
+    return source
+
+
+def test_one_shot_status_answers_fast_and_marks_only_the_paused_node() -> None:
+    api, plan = _three_node_api(skew=-7.0, hang={"sid-id3"})
+    nodes = tuple(
+        Node(n.node_id, n.hostname, Role.WORKER, "active", "ready", "x") for n in plan.nodes
+    )
+    try:
+        started = time.monotonic()
+        snap = fold(_source(api, nodes).observe())
+        elapsed = time.monotonic() - started
+    finally:
+        api.released.set()
+    assert elapsed < 2.0
+    assert snap.vips[0].holders == ("node1",)
+    assert [(a.kind, a.subject) for a in snap.alarms] == [("stale-report", "web/node3")]
+
+
+def test_read_reports_waits_at_most_its_budget() -> None:
+    api, _ = _three_node_api(skew=0.0, hang={"sid-id2"})
+    try:
+        started = time.monotonic()
+        received, silent = read_reports(api, ["sid-id1", "sid-id2", "sid-id3"], budget=0.3)  # type: ignore[arg-type]
+        assert time.monotonic() - started < 1.0
+    finally:
+        api.released.set()
+    assert silent == {"sid-id2"}
+    assert {r.report.node for r in received} == {"node1", "node2", "node3"}
+
+
+def test_a_requests_error_on_a_stream_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    api, _ = _three_node_api(skew=0.0, hang=set())
+    api.fail_logs = requests.exceptions.ConnectionError("ssh tunnel closed")
+    crashed: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: crashed.append(args.exc_value))
+    received, silent = read_reports(api, ["sid-id1"], budget=1.0)  # type: ignore[arg-type]
+    assert (received, silent, crashed) == ([], set(), [])
+
+
+# --- audit 10: follow threads and restarts ---------------------------------------------------
+
+
+def test_feed_restarts_an_ended_stream_from_the_nodes_own_clock() -> None:
+    api, _ = _three_node_api(skew=-3600.0, hang=set())  # the node's clock is an hour behind
+    feed = ReportFeed(api)  # type: ignore[arg-type]
+    feed.follow(["sid-id1"])
+    deadline = time.monotonic() + 2
+    while feed.streams and time.monotonic() < deadline:
+        time.sleep(0.01)
+    newest = max(r.report.ts for r in feed.drain())
+    feed.follow(["sid-id1"])
+    assert api.since[-1] == ("sid-id1", int(newest - 1))
+
+
+def test_reconnects_reuse_the_feed_instead_of_leaking_threads() -> None:
+    api, plan = _three_node_api(skew=0.0, hang={"sid-id1", "sid-id2", "sid-id3"})
+    nodes = tuple(
+        Node(n.node_id, n.hostname, Role.WORKER, "active", "ready", "x") for n in plan.nodes
+    )
+    source = _source(api, nodes, follow=True)
+    try:
+        for _ in range(4):
+            assert fold(source.observe()).error is None
+            source._cluster = None  # what an engine error does: reconnect next time
+        assert api.log_calls == 3  # one stream per service, kept across reconnects
+        source.close()
+    finally:
+        api.released.set()
+
+
+# --- audit 8: per-address split brain and partial holders ------------------------------------
+
+
+def test_partial_holder_and_split_brain_per_address() -> None:
+    plan = _plan("web", "10.0.0.100/24, 10.0.0.101/24")
+    node1, node2 = plan.nodes
+    reports = (
+        _report(node1, NOW - 0.5, ("10.0.0.100/24",)),  # a leftover copy of one address
+        _report(node2, NOW - 0.5, ("10.0.0.100/24", "10.0.0.101/24")),
+    )
+    snap = fold(Observation(NOW, NODES, _deployed(plan), reports))
+    vip = snap.vips[0]
+    assert vip.holders == ("node2",) and vip.partial == ("node1",)
+    kinds = {a.kind: a.message for a in snap.alarms}
+    assert "10.0.0.100/24 is on node1, node2" in kinds["split-brain"]
+    assert "node1 has only 10.0.0.100/24" in kinds["partial-holder"]
+    assert "node1(partial)" in table(snap)
+    doc = to_json(snap)["vips"][0]
+    assert doc["partial"] == ["node1"] and doc["presence"]["10.0.0.100/24"] == ["node1", "node2"]
+
+
+def test_two_partial_holders_of_one_address_is_split_brain_with_no_full_holder() -> None:
+    plan = _plan("web", "10.0.0.100/24, 10.0.0.101/24")
+    reports = tuple(_report(n, NOW - 0.5, ("10.0.0.101/24",)) for n in plan.nodes)
+    snap = fold(Observation(NOW, NODES, _deployed(plan), reports))
+    assert {a.kind for a in snap.alarms} == {"no-holder", "split-brain", "partial-holder"}
+
+
+# --- audit 9: one address in two stacks ------------------------------------------------------
+
+
+def test_same_address_in_two_stacks_raises_an_alarm() -> None:
+    alpha = _plan("alpha", "10.0.0.100/24", NODES[:1])
+    beta = _plan("beta", "10.0.0.100/24", NODES[1:])
+    snap = fold(Observation(NOW, NODES, _deployed(alpha) + _deployed(beta), ()))
+    cross = [a for a in snap.alarms if a.kind == "vip-cross-stack"]
+    assert len(cross) == 1 and "alpha/web" in cross[0].message and "beta/web" in cross[0].message
+
+
+class _Swarm(Cluster):
+    def __init__(self, deployed: dict[str, Plan]) -> None:
+        self.deployed = deployed
+
+    def nodes(self) -> tuple[Node, ...]:
+        return NODES
+
+    def vrids(self) -> dict[str, dict[str, int]]:
+        return {
+            s: {i.group: i.vrid for n in p.nodes for i in n.instances}
+            for s, p in self.deployed.items()
+        }
+
+    def running_plans(self, stack: str) -> dict[str, NodePlan]:
+        return {n.node_id: n for n in self.deployed[stack].nodes}
+
+
+def test_deploy_refuses_a_vip_address_another_stack_declares() -> None:
+    swarm = _Swarm({"alpha": _plan("alpha", "10.0.0.100/24")})
+    spec = parse_stack("x-swarmvip:\n  vips:\n    api: {addresses: [10.0.0.100/32]}\n", "beta.yml")
+    with pytest.raises(ConfigError) as caught:
+        plan_for(spec, "beta", swarm)
+    assert caught.value.exit_code == ExitCode.USAGE
+    problem = caught.value.problems[0]
+    assert problem.file == "beta.yml" and problem.key == "x-swarmvip.vips.api.addresses"
+    assert "'alpha'" in problem.message and "alpha" in problem.fix
+    # the stack itself redeploying, or another address, is fine
+    assert plan_for(spec, "alpha", swarm).stack == "alpha"
+    other = parse_stack("x-swarmvip:\n  vips:\n    api: {addresses: [10.0.0.101/24]}\n", "b.yml")
+    assert plan_for(other, "beta", swarm).stack == "beta"
+
+
+# --- audit 10: bounded de-duplication ----------------------------------------------------------
+
+
+def test_report_log_memory_is_bounded_over_hours_of_heartbeats() -> None:
+    log = ReportLog(limit=500)
+    inst = (InstanceReport("web", 51, 250, "BACKUP", ("10.0.0.100/24",), (), False),)
+    for hour in range(3):
+        base = hour * 200
+        log.add(
+            [
+                Received(
+                    Report(
+                        "heartbeat",
+                        1e9 + (base + s) * 2.0,
+                        base + s,
+                        "web",
+                        f"n{n}",
+                        f"id{n}",
+                        "eth0",
+                        "running",
+                        inst,
+                    ),
+                    1e9 + (base + s) * 2.0,
+                )
+                for s in range(200)
+                for n in range(20)
+            ]
+        )
+        assert len(log._seen) <= 500 and len(log.all()) == 500
+    assert len(log.heard()) == 20
+    # a line still held is not added twice
+    log.add([log.all()[-1]])
+    assert len(log.all()) == 500 and len(log._seen) == 500
+
+
+# --- audit 18: escaping in views -------------------------------------------------------------
+
+EVIL = "n1\x1b]0;pwned\x07\x1b[2J\r\n"
+
+
+def test_status_table_escapes_swarm_provided_strings() -> None:
+    deps = list(deployed())
+    plan = deps[0].plan
+    evil = NodePlan(plan.node_id, EVIL, None, plan.unicast_src, plan.instances)
+    deps[0] = DeployedNode("s", "s_vip", evil, "failed", "err\x1b[31m")
+    nodes = (Node("id-node1", EVIL, Role.MANAGER, "active", "ready", "10.0.0.1\x1b[0m"), *THREE[1:])
+    text = table(fold(Observation(101, nodes, tuple(deps), ())))
+    assert "\x1b" not in text and "\x07" not in text and "\r" not in text
+    assert "\\x1b]0;pwned\\x07" in text
+    plain = table(fold(Observation(101, THREE, deployed(), ())))
+    assert len(text.splitlines()) == len(plain.splitlines()) + 1  # + task-not-running alarm
+
+
+def test_plan_table_escapes_hostnames() -> None:
+    plan = _plan("web", "10.0.0.100/24", NODES[:1])
+    doc = plan_document(_Prepared(plan))
+    doc["nodes"][0]["hostname"] = EVIL  # e.g. a plan deployed before hostnames were checked
+    doc["remove"] = [EVIL]
+    text = plan_table(doc)
+    assert "\x1b" not in text and "\\x1b[2J" in text
+    assert (
+        len(text.splitlines()) == len(plan_table(plan_document(_Prepared(plan))).splitlines()) + 1
+    )
+
+
+class _Prepared:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.actions: tuple[Action, ...] = ()
+
+
+# --- audit 21: schema skew -------------------------------------------------------------------
+
+
+def test_a_newer_agent_json_shows_as_incompatible_and_hides_nothing_else() -> None:
+    ok = _plan("web", "10.0.0.100/24", NODES[:1]).nodes[0]
+    future = NodePlan("id2", "future", None, "10.0.0.12", ok.instances)
+    api = FakeAPI([("web", ok), ("edge", future)], {}, set())
+    reader = ServiceReader(api)  # type: ignore[arg-type]
+    plain, _ = reader.deployed()
+    assert [d.stack for d in plain] == ["web"]
+    listed, ids = reader.deployed(incompatible=True)
+    assert [(d.stack, bool(d.note)) for d in listed] == [("web", False), ("edge", True)]
+    assert ids == ["sid-id1", "sid-id2"]
+    snap = fold(Observation(NOW, NODES, listed, ()))
+    assert [v.stack for v in snap.vips] == ["web"]
+    incompatible = [a for a in snap.alarms if a.kind == "incompatible-agent"]
+    assert incompatible[0].subject == "edge/edge_vip-future"
+    assert "schema" in incompatible[0].message and "upgrade" in incompatible[0].message
