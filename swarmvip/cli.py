@@ -62,3 +62,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("swarmvip: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug or not _from_engine(exc):
+            raise
+        # the adapter translates engine errors; one that slipped past it is still exit 3
+        print(f"swarmvip: error: the Docker engine did not answer: {exc}", file=sys.stderr)
+        return int(ExitCode.UNAVAILABLE)
+
+
+def _from_engine(exc: BaseException) -> bool:
+    """An error of the Docker client or its HTTP stack (judged without importing them)."""
+    return any(
+        cls.__module__.split(".")[0] in ("docker", "requests", "urllib3")
+        for cls in type(exc).__mro__
+    )

@@ -47,6 +47,10 @@ class ClusterError(SwarmvipError):
     """The swarm refused or failed an operation."""
 
 
+class LeaseLost(ClusterError):
+    """The write lease went to someone else (or expired) while working: no further write."""
+
+
 class UnavailableError(SwarmvipError):
     """No engine answered, or it is too old."""
 

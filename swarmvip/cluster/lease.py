@@ -1,101 +1,232 @@
-"""A leader lease kept in the swarm's own spec labels, so two controllers never act at once.
+"""The swarm-wide write lease, kept in the swarm spec's labels: one swarmvip writer at a time.
 
-Compare-and-swap: every write carries the swarm spec's Version, and a concurrent write fails
-with "update out of sequence". A holder renews before `ttl` runs out; a crashed holder's lease
-simply expires.
+Labels: LEADER (the holder's identity), RENEW (a counter the holder bumps on every renewal) and
+TTL (how long the holder promises to go at most between renewals).
+
+* Exclusion is a compare-and-swap: `acquire` reads the swarm spec ONCE, decides on that read,
+  and writes with that read's Version. Any write in between (another candidate, a renewal)
+  makes the engine refuse ours with "update out of sequence".
+* Expiry never compares two machines' clocks (the Kubernetes leader-election rule): a candidate
+  treats another holder's lease as expired only after it has itself watched the same
+  (holder, RENEW, ...) labels stay unchanged for TTL seconds on its OWN monotonic clock. A
+  candidate that first sees a held lease therefore waits TTL before taking it; an unset or
+  released lease is taken at once.
+* Fencing: the holder counts its own lease as valid until TTL (less a margin) after the start
+  of its last successful renewal, on its monotonic clock, i.e. before any candidate may count
+  it expired. A renewal thread renews every TTL/3 and sets `lost` when the lease names another
+  holder or was cleared. `check(before)` raises LeaseLost once lost or self-expired; every
+  write of the Cluster goes through it, so a writer that lost the lease stops before its next
+  write and says so.
+* Compatibility: EXPIRES (wall-clock expiry, read by older swarmvip versions only) is still
+  written for them and never read here. Labels that do not parse (an old or damaged set) count
+  as "unset counter" / "holder's TTL unknown: use ours", never as an error.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
 
 import docker
 import docker.errors
 
-from swarmvip.errors import ClusterError
+from swarmvip.errors import ClusterError, LeaseLost
 
 LEADER = "swarmvip.controller.leader"
-EXPIRES = "swarmvip.controller.expires"
+RENEW = "swarmvip.controller.renew"
+TTL = "swarmvip.controller.ttl"
+EXPIRES = "swarmvip.controller.expires"  # legacy, for older readers only
+LEASE_LABELS = (LEADER, RENEW, TTL, EXPIRES)
+OUT_OF_SEQUENCE = "out of sequence"
+
+Clock = Callable[[], float]
 
 
-def _write(api: docker.APIClient, labels: dict[str, str | None]) -> bool:
-    swarm = api.inspect_swarm()
-    spec = dict(swarm["Spec"])
-    current = dict(spec.get("Labels") or {})
-    for key, value in labels.items():
-        if value is None:
-            current.pop(key, None)
-        else:
-            current[key] = value
-    spec["Labels"] = current
+class LeaseBusy(ClusterError):
+    """Another swarmvip holds the lease and did not let go in time."""
+
+
+def _labels(swarm: Mapping[str, Any]) -> dict[str, str]:
+    return dict(swarm.get("Spec", {}).get("Labels") or {})
+
+
+def _counter(labels: Mapping[str, str]) -> int:
+    text = labels.get(RENEW, "")
+    return int(text) if text.isdigit() else 0
+
+
+def _ttl(labels: Mapping[str, str], default: float) -> float:
     try:
-        api.update_swarm(version=swarm["Version"]["Index"], swarm_spec=spec)
-    except docker.errors.APIError as exc:
-        if "out of sequence" in str(exc):
+        value = float(labels.get(TTL, ""))
+    except ValueError:
+        return default
+    return value if math.isfinite(value) and value > 0 else default
+
+
+def holder(api: docker.APIClient) -> str | None:
+    """Who the lease labels name (expired or not: only watching tells that)."""
+    return _labels(api.inspect_swarm()).get(LEADER) or None
+
+
+class Lease:
+    """One identity's view of the lease: what it has observed, and whether it holds it."""
+
+    def __init__(
+        self, api: docker.APIClient, identity: str, ttl: float = 15.0, clock: Clock | None = None
+    ) -> None:
+        self.api, self.identity, self.ttl = api, identity, ttl
+        self.clock = clock or time.monotonic
+        self.lost = threading.Event()
+        self.lost_to = ""
+        self.last_holder: str | None = None
+        self._counter = -1  # the RENEW value we wrote last
+        self._valid_until = -math.inf
+        self._seen: tuple[str, ...] | None = None  # another holder's labels, as last observed
+        self._seen_at = 0.0
+
+    # --- one read, one compare-and-swap write ------------------------------------------
+    def acquire(self) -> bool:
+        """Take (or renew) the lease; False when someone else holds it or a write raced us."""
+        started = self.clock()
+        swarm = self.api.inspect_swarm()
+        labels = _labels(swarm)
+        current = labels.get(LEADER) or None
+        self.last_holder = current
+        if current not in (None, self.identity) and not self._expired(labels, started):
             return False
-        raise
-    return True
+        if not self._write(swarm, labels, started):
+            return False
+        self.lost.clear()
+        self.lost_to = ""
+        return True
+
+    def _expired(self, labels: Mapping[str, str], now: float) -> bool:
+        seen = tuple(labels.get(k, "") for k in LEASE_LABELS)
+        if seen != self._seen:
+            self._seen, self._seen_at = seen, now
+            return False
+        return now - self._seen_at >= _ttl(labels, self.ttl)
+
+    def _write(self, swarm: Mapping[str, Any], labels: dict[str, str], started: float) -> bool:
+        counter = _counter(labels) + 1
+        labels.update(
+            {
+                LEADER: self.identity,
+                RENEW: str(counter),
+                TTL: f"{self.ttl:g}",
+                EXPIRES: f"{time.time() + self.ttl:.3f}",
+            }
+        )
+        if not self._cas(swarm, labels):
+            return False
+        self._counter, self._valid_until = counter, started + self.ttl
+        return True
+
+    def _cas(self, swarm: Mapping[str, Any], labels: dict[str, str]) -> bool:
+        spec = dict(swarm["Spec"])
+        spec["Labels"] = labels
+        try:
+            self.api.update_swarm(version=swarm["Version"]["Index"], swarm_spec=spec)
+        except docker.errors.APIError as exc:
+            if OUT_OF_SEQUENCE in str(exc):
+                return False
+            raise
+        return True
+
+    # --- holding -----------------------------------------------------------------------
+    def renew(self) -> bool:
+        """Renew a held lease; False (and `lost` set) when it names someone else now."""
+        for _ in range(3):  # a CAS conflict with an unrelated swarm update: read again
+            started = self.clock()
+            swarm = self.api.inspect_swarm()
+            labels = _labels(swarm)
+            current = labels.get(LEADER) or None
+            if current != self.identity or _counter(labels) != self._counter:
+                self._lose(current or "nobody (the lease was cleared)")
+                return False
+            if self.lost.is_set() or self._write(swarm, labels, started):
+                return not self.lost.is_set()
+        return True  # still ours; the next renewal tries again, expiry fences meanwhile
+
+    def _lose(self, to: str) -> None:
+        if not self.lost.is_set():
+            self.lost_to = to
+            self.lost.set()
+
+    def expire_if_due(self) -> None:
+        """Count the lease lost once it was not renewed for ttl (less a margin for a write in
+        flight), i.e. before any candidate may count it expired."""
+        if self.clock() >= self._valid_until - self.ttl / 5:
+            self._lose(f"expiry (not renewed within {self.ttl:g}s)")
+
+    def check(self, before: str) -> None:
+        """Fencing: raise LeaseLost instead of letting a write go out without the lease."""
+        self.expire_if_due()
+        if self.lost.is_set():
+            raise LeaseLost(
+                f"lost the swarmvip write lease to {self.lost_to}; stopped before {before}"
+            )
+
+    def release(self) -> None:
+        """Clear the labels if they still name us (CAS; retried on an unrelated write)."""
+        for _ in range(3):
+            swarm = self.api.inspect_swarm()
+            labels = _labels(swarm)
+            if labels.get(LEADER) != self.identity:
+                return
+            for key in LEASE_LABELS:
+                labels.pop(key, None)
+            if self._cas(swarm, labels):
+                self._valid_until = -math.inf
+                return
+
+    @contextmanager
+    def renewing(self) -> Iterator[Lease]:
+        """Renew every ttl/3 in a thread while the body runs; release at the end."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(self.ttl / 3) and not self.lost.is_set():
+                try:
+                    self.renew()
+                except Exception:  # engine trouble: retry; expiry fences meanwhile
+                    self.expire_if_due()
+
+        thread = threading.Thread(target=loop, name="lease-renewal", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join(timeout=1.0)
 
 
-def holder(api: docker.APIClient, now: float | None = None) -> str | None:
-    """Who holds an unexpired lease, if anyone."""
-    labels = api.inspect_swarm()["Spec"].get("Labels") or {}
-    expires = float(labels.get(EXPIRES, "0") or 0)
-    now = time.time() if now is None else now
-    return labels.get(LEADER) if expires > now else None
-
-
-def acquire(api: docker.APIClient, identity: str, ttl: float) -> bool:
-    """Take or renew the lease; False when another unexpired holder has it."""
-    current = holder(api)
-    if current not in (None, identity):
-        return False
-    if not _write(api, {LEADER: identity, EXPIRES: f"{time.time() + ttl:.3f}"}):
-        return False
-    return holder(api) == identity
-
-
-def release(api: docker.APIClient, identity: str) -> None:
-    if holder(api) == identity:
-        _write(api, {LEADER: None, EXPIRES: None})
-
-
-@contextmanager
-def renewed(api: docker.APIClient, identity: str, ttl: float) -> Iterator[None]:
-    """Keep renewing a held lease (every ttl/3) while the body runs, e.g. a long reconcile."""
-    stop = threading.Event()
-
-    def renew() -> None:
-        while not stop.wait(ttl / 3):
-            with suppress(docker.errors.DockerException):
-                acquire(api, identity, ttl)
-
-    thread = threading.Thread(target=renew, name="lease-renewal", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
+def take(held: Lease, wait: float, sleep: Callable[[float], None] | None = None) -> None:
+    """Acquire within `wait` seconds (at least one try), or raise LeaseBusy."""
+    pause = sleep or time.sleep
+    deadline = held.clock() + wait
+    while not held.acquire():
+        if held.clock() >= deadline:
+            raise LeaseBusy(
+                f"another swarmvip ({held.last_holder}) is changing this swarm; "
+                "try again when it is done"
+            )
+        pause(min(0.5, max(0.0, deadline - held.clock())) or 0.01)
 
 
 @contextmanager
 def exclusive(
     api: docker.APIClient, identity: str, ttl: float = 15.0, wait: float = 60.0
-) -> Iterator[None]:
-    """Hold the lease for the body (a CLI deploy or drain), so the controller stands by."""
-    deadline = time.monotonic() + wait
-    while not acquire(api, identity, ttl):
-        if time.monotonic() > deadline:
-            raise ClusterError(
-                f"another swarmvip ({holder(api)}) is changing this swarm; "
-                "try again when it is done"
-            )
-        time.sleep(0.5)
+) -> Iterator[Lease]:
+    """Hold the lease for the body (renewed meanwhile), so every other writer stands by."""
+    held = Lease(api, identity, ttl)
+    take(held, wait)
     try:
-        with renewed(api, identity, ttl):
-            yield
+        with held.renewing():
+            yield held
     finally:
-        release(api, identity)
+        held.release()

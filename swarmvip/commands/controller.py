@@ -9,6 +9,8 @@ from typing import Any
 
 from swarmvip.errors import ExitCode
 
+ONCE_WAIT = 60.0  # seconds `--once` waits for another writer (a deploy, the controller)
+
 
 def _add_controller(sub: Any) -> None:
     p = sub.add_parser("controller", help="keep every swarmvip stack in step with the swarm")
@@ -23,8 +25,8 @@ def _cmd_controller(args: argparse.Namespace) -> int:
     from swarmvip.controller import Controller
 
     controller = Controller(args.host, args.identity, args.interval, args.ttl)
-    if args.once:
-        applied = controller.reconcile_once()
+    if args.once:  # holds the write lease like any writer (waits up to 60 s for it)
+        applied = controller.once(ONCE_WAIT)
         print(f"{applied} action(s) applied; {controller.state.last_error or 'no error'}")
         return ExitCode.OK if controller.state.last_error is None else ExitCode.FAILURE
     stop = threading.Event()

@@ -41,13 +41,26 @@ def _stack_args(p: argparse.ArgumentParser) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> Any:
+    spec, stack, cluster = _load(args)
+    prepared, source = _prepare_on(args, spec, stack, cluster)
+    return cluster, prepared, source
+
+
+def _load(args: argparse.Namespace) -> Any:
+    """The stack file, the stack name and the engine: everything before planning."""
     from swarmvip.cluster import Cluster
-    from swarmvip.deploy import prepare, stack_name
+    from swarmvip.deploy import stack_name
     from swarmvip.stackfile import read_stack
 
     spec = read_stack(args.file)
     stack = stack_name(args.file, args.stack)
-    cluster = Cluster.connect(args.host)
+    return spec, stack, Cluster.connect(args.host)
+
+
+def _prepare_on(args: argparse.Namespace, spec: Any, stack: str, cluster: Any) -> Any:
+    """Observe, plan (VRIDs included) and diff: under the lease when it is to be applied."""
+    from swarmvip.deploy import prepare
+
     source = None
     holders: dict[str, str] = {}
     if cluster.observe(stack).services:  # a re-deploy: who holds what decides the order
@@ -59,7 +72,7 @@ def _prepare(args: argparse.Namespace) -> Any:
     prepared = prepare(spec, stack, cluster, holders)
     for warning in prepared.plan.warnings:
         _warn(warning)
-    return cluster, prepared, source
+    return prepared, source
 
 
 def _add_plan(sub: Any) -> None:
@@ -106,17 +119,20 @@ def _add_deploy(sub: Any) -> None:
 def _cmd_deploy(args: argparse.Namespace) -> int:
     from swarmvip.deploy import deploy_services, require_docker_cli
 
-    cluster, prepared, source = _prepare(args)
-    cli = require_docker_cli(prepared.spec, args.vip_only)
-    stack = prepared.plan.stack
-    if args.dry_run:
+    spec, stack, cluster = _load(args)
+    cli = require_docker_cli(spec, args.vip_only)
+    if args.dry_run:  # decides nothing for real: no lease
+        prepared, _ = _prepare_on(args, spec, stack, cluster)
         for action in prepared.actions:
             _print(f"would {action.describe()}")
         _print(f"{len(prepared.actions)} action(s); nothing changed (--dry-run)")
         return ExitCode.OK
     from swarmvip.controller import default_identity
 
+    # plan (VRIDs, holders, diff) only once the lease is ours: nobody changes the swarm
+    # between that decision and its apply
     with cluster.exclusive(f"deploy@{default_identity()}"):
+        prepared, source = _prepare_on(args, spec, stack, cluster)
         changes = _apply_deploy(args, cluster, prepared, source)
     if cli is not None:
         _print(f"  docker stack deploy {stack} (services of {args.file})")

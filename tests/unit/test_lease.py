@@ -1,58 +1,178 @@
-"""The write lease: compare-and-swap on the swarm spec's version, so two writers never act."""
+"""The write lease: compare-and-swap on the swarm spec's version, so two writers never act.
+
+FakeSwarm is the engine's optimistic concurrency (a CAS) on the swarm spec; test_lease_races
+and test_controller reuse it. FakeClock is a writer's own monotonic clock.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import docker.errors
 import pytest
 
 from swarmvip.cluster import lease
-from swarmvip.errors import ClusterError
+from swarmvip.cluster.lease import LEADER, RENEW, TTL, Lease, LeaseBusy
 
 
 class FakeSwarm:
-    """inspect_swarm/update_swarm with the engine's optimistic concurrency."""
+    """inspect_swarm/update_swarm with the engine's optimistic concurrency.
+
+    after_read runs right after a read was taken (another writer acting between our read and
+    our write); renewing names a holder that renews on every read (a live holder)."""
 
     def __init__(self) -> None:
-        self.version, self.labels = 1, {}  # type: ignore[var-annotated]
+        self.version = 1
+        self.labels: dict[str, str] = {}
         self.stale_writes = 0
+        self.writes = 0
+        self.after_read: Callable[[], None] | None = None
+        self.renewing: str | None = None
+        self.lock = threading.Lock()
 
     def inspect_swarm(self) -> dict[str, Any]:
-        return {"Version": {"Index": self.version}, "Spec": {"Labels": dict(self.labels)}}
+        with self.lock:
+            if self.renewing and self.labels.get(LEADER) == self.renewing:
+                self.bump()
+            seen = {"Version": {"Index": self.version}, "Spec": {"Labels": dict(self.labels)}}
+        hook, self.after_read = self.after_read, None
+        if hook:
+            hook()
+        return seen
 
     def update_swarm(self, version: int, swarm_spec: dict[str, Any]) -> None:
-        if version != self.version:
-            self.stale_writes += 1
-            raise docker.errors.APIError("rpc error: update out of sequence")
+        with self.lock:
+            if version != self.version:
+                self.stale_writes += 1
+                raise docker.errors.APIError("rpc error: update out of sequence")
+            self.version += 1
+            self.writes += 1
+            self.labels = dict(swarm_spec["Labels"])
+
+    def bump(self) -> None:
+        """The holder renews (what any live holder does every ttl/3)."""
+        self.labels[RENEW] = str(int(self.labels.get(RENEW, "0") or 0) + 1)
         self.version += 1
-        self.labels = dict(swarm_spec["Labels"])
+
+    def take(self, identity: str, ttl: float = 15) -> None:
+        """Someone else holds the lease now (written by its own, correct, acquire)."""
+        with self.lock:
+            self.labels.update({LEADER: identity, RENEW: "1", TTL: f"{ttl:g}"})
+            self.version += 1
 
 
-def test_one_holder_at_a_time_until_release_or_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def lease_of(
+    api: FakeSwarm, identity: str, ttl: float = 15, clock: FakeClock | None = None
+) -> Lease:
+    return Lease(api, identity, ttl, clock or FakeClock())  # type: ignore[arg-type]
+
+
+def test_one_holder_at_a_time_until_release() -> None:
     api = FakeSwarm()
-    assert lease.acquire(api, "ctl-a", ttl=15)  # type: ignore[arg-type]
-    assert not lease.acquire(api, "ctl-b", ttl=15)  # type: ignore[arg-type]
-    assert lease.acquire(api, "ctl-a", ttl=15)  # renewal  # type: ignore[arg-type]
-    lease.release(api, "ctl-a")  # type: ignore[arg-type]
-    assert lease.acquire(api, "ctl-b", ttl=15)  # type: ignore[arg-type]
-    now = lease.time.time()
-    monkeypatch.setattr(lease.time, "time", lambda: now + 20)  # ctl-b crashed: lease expired
-    assert lease.acquire(api, "ctl-a", ttl=15)  # type: ignore[arg-type]
+    a, b = lease_of(api, "ctl-a"), lease_of(api, "ctl-b")
+    assert a.acquire()
+    assert not b.acquire()
+    assert a.acquire()  # renewal
+    a.release()
+    assert lease.holder(api) is None  # type: ignore[arg-type]
+    assert b.acquire()  # released: taken at once, no waiting
+    assert lease.holder(api) == "ctl-b"  # type: ignore[arg-type]
+
+
+def test_a_crashed_holder_expires_after_ttl_watched_on_the_candidates_own_clock() -> None:
+    api, clock = FakeSwarm(), FakeClock()
+    assert lease_of(api, "ctl-b").acquire()  # then ctl-b crashes: no more renewals
+    a = lease_of(api, "ctl-a", clock=clock)
+    assert not a.acquire()  # first sight: the lease may be fresh, watch it for ttl
+    clock.sleep(14.9)
+    assert not a.acquire()
+    clock.sleep(0.1)
+    assert a.acquire()
+    assert lease.holder(api) == "ctl-a"  # type: ignore[arg-type]
+
+
+def test_a_renewing_holder_never_expires_for_a_candidate() -> None:
+    api, clock = FakeSwarm(), FakeClock()
+    api.take("ctl-b")
+    api.renewing = "ctl-b"
+    a = lease_of(api, "ctl-a", clock=clock)
+    for _ in range(10):
+        assert not a.acquire()
+        clock.sleep(16)
+
+
+def test_the_holders_ttl_label_sets_how_long_candidates_wait() -> None:
+    api, clock = FakeSwarm(), FakeClock()
+    assert lease_of(api, "slow-holder", ttl=40).acquire()
+    a = lease_of(api, "ctl-a", ttl=15, clock=clock)
+    assert not a.acquire()
+    clock.sleep(20)
+    assert not a.acquire()  # 20 s > our ttl, but the holder promised only to renew within 40
+    clock.sleep(20)
+    assert a.acquire()
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {LEADER: "old-ctl", lease.EXPIRES: "not-a-number"},
+        {LEADER: "old-ctl", RENEW: "x", TTL: "nan", lease.EXPIRES: ""},
+        {LEADER: "old-ctl", TTL: "-5"},
+        {LEADER: "old-ctl", TTL: "inf"},
+    ],
+)
+def test_old_or_damaged_labels_are_a_held_lease_of_unknown_age_not_a_crash(
+    labels: dict[str, str],
+) -> None:
+    api, clock = FakeSwarm(), FakeClock()
+    api.labels = dict(labels)
+    a = lease_of(api, "ctl-a", clock=clock)
+    assert not a.acquire()  # no ValueError
+    clock.sleep(15)  # our own ttl, as the holder's is unknown
+    assert a.acquire()
+    assert api.labels[RENEW] == "1" and api.labels[TTL] == "15"
 
 
 def test_a_concurrent_write_loses_the_race() -> None:
     api = FakeSwarm()
     seen = api.inspect_swarm()
-    assert lease.acquire(api, "ctl-a", ttl=15)  # type: ignore[arg-type]
+    assert lease_of(api, "ctl-a").acquire()
     with pytest.raises(docker.errors.APIError):
-        api.update_swarm(seen["Version"]["Index"], {"Labels": {lease.LEADER: "ctl-b"}})
+        api.update_swarm(seen["Version"]["Index"], {"Labels": {LEADER: "ctl-b"}})
     assert lease.holder(api) == "ctl-a"  # type: ignore[arg-type]
+
+
+def test_release_leaves_someone_elses_lease_alone() -> None:
+    api = FakeSwarm()
+    api.take("ctl-b")
+    lease_of(api, "ctl-a").release()
+    assert lease.holder(api) == "ctl-b"  # type: ignore[arg-type]
 
 
 def test_exclusive_gives_up_with_a_clear_error() -> None:
     api = FakeSwarm()
-    assert lease.acquire(api, "controller", ttl=60)  # type: ignore[arg-type]
+    api.take("controller", ttl=60)
+    api.renewing = "controller"
     busy = lease.exclusive(api, "deploy", ttl=15, wait=0.2)  # type: ignore[arg-type]
-    with pytest.raises(ClusterError, match=r"another swarmvip \(controller\)"), busy:
+    with pytest.raises(LeaseBusy, match=r"another swarmvip \(controller\)"), busy:
         pass
+
+
+def test_exclusive_releases_at_the_end() -> None:
+    api = FakeSwarm()
+    with lease.exclusive(api, "deploy", ttl=15, wait=0) as held:  # type: ignore[arg-type]
+        assert lease.holder(api) == "deploy" and not held.lost.is_set()  # type: ignore[arg-type]
+    assert lease.holder(api) is None  # type: ignore[arg-type]
