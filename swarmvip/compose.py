@@ -11,7 +11,14 @@ from typing import Any, Protocol
 
 import yaml
 
-from swarmvip.plan.desired import DesiredState
+from swarmvip import paths
+from swarmvip.plan.desired import (
+    CAP_DROP,
+    CAPABILITIES,
+    RUN_TMPFS_BYTES,
+    STOP_GRACE_ENV,
+    DesiredState,
+)
 from swarmvip.render import fmt_seconds
 
 
@@ -26,7 +33,12 @@ def compose_document(desired: DesiredState, config_dir: str = "configs") -> dict
         services[short] = {
             "image": svc.image,
             "hostname": svc.hostname,
-            "cap_add": ["NET_ADMIN", "NET_RAW"],
+            "cap_add": [c.removeprefix("CAP_") for c in CAPABILITIES],
+            "cap_drop": list(CAP_DROP),
+            "environment": {STOP_GRACE_ENV: f"{svc.stop_grace_period:g}"},
+            "volumes": [
+                {"type": "tmpfs", "target": paths.RUN_DIR, "tmpfs": {"size": RUN_TMPFS_BYTES}}
+            ],
             "networks": ["hostnet"],
             "stop_grace_period": fmt_seconds(svc.stop_grace_period) + "s",
             "configs": [

@@ -5,6 +5,11 @@ swarm by deploy): the node stays a VRRP peer at the lowest priority, and converg
 make-before-break (plan.handover) before the drained node's task changes. swarm: the same, then
 the node's availability becomes drain. Both wait until the new holder is observed in the agents'
 reports; an unreachable manager is an error before anything is written.
+
+NODE is a node id or a hostname. The label records what drain changed: `true` (the VIP only) or
+SWARM_DRAINED (drain also turned an active node's availability to drain). undrain removes the
+label and sets the availability back to active only in the second case, and only while it is
+still drain: a node an operator drained or paused for another reason stays as it is.
 """
 
 from __future__ import annotations
@@ -15,11 +20,16 @@ from swarmvip.converge import converge, snapshot
 from swarmvip.deploy import prefixed
 from swarmvip.drainapi import DrainMode, DrainOutcome, Moved, Progress
 from swarmvip.errors import ConfigError, Problem
-from swarmvip.labels import DRAIN
+from swarmvip.labels import DRAIN, DRAIN_SWARM
 from swarmvip.stackfile import parse_stack
-from swarmvip.status.drainplan import DrainPreview, preview_drain
-from swarmvip.status.model import Snapshot
+from swarmvip.status.drainplan import DrainPreview, find_node, preview_drain
+from swarmvip.status.model import NodeStatus, Snapshot
 from swarmvip.status.source import ClusterSource
+
+VIP_DRAINED = "true"
+# drain --swarm set the availability. A synonym of true for swarmvip.labels (so every reader
+# sees a drained node); a self-explaining value such as "swarm" needs labels.py to accept it.
+SWARM_DRAINED = DRAIN_SWARM
 
 
 class DrainRefused(ConfigError):
@@ -49,38 +59,47 @@ class ClusterActions:
         self, node: str, mode: DrainMode, progress: Progress, force: bool = False
     ) -> DrainOutcome:
         source = ClusterSource(self.host, follow=True)
-        preview = preview_drain(snapshot(source), node)
+        snap = snapshot(source)
+        preview = preview_drain(snap, node)
         _refuse(preview, force)
+        host, target = preview.node, _node(snap, node)
         cluster = Cluster.connect(self.host)
         held = [h.vip for h in preview.handovers if h.holder]
         progress(f"preflight: {preview.summary}")
-        cluster.update_node(node, labels={DRAIN: "true"})
-        progress(f"labelled {node} {DRAIN}=true")
+        label, availability = drain_change(mode, target.availability, _label(target))
+        cluster.update_node(target.node_id, labels={DRAIN: label})
+        progress(f"labelled {host} {DRAIN}={label}")
         self._converge(
             cluster, source, sorted({h.vip.split("/")[0] for h in preview.handovers}), progress
         )
-        if mode == "swarm":
-            cluster.update_node(node, availability="drain")
-            progress(f"set {node} availability to drain")
+        if availability is not None:
+            cluster.update_node(target.node_id, availability=availability)
+            was = target.availability
+            note = "" if label == SWARM_DRAINED else f" (it was {was}: undrain leaves it drain)"
+            progress(f"set {host} availability to drain{note}")
 
         def moved(s: Snapshot) -> bool:
             away = all(
-                node not in v.holders and v.holders for v in s.vips if f"{v.stack}/{v.name}" in held
+                host not in v.holders and v.holders for v in s.vips if f"{v.stack}/{v.name}" in held
             )
-            return away and node not in _holders(s)
+            return away and host not in _holders(s)
 
         final = snapshot(source, moved, self.timeout)
-        return _outcome(final, node, held, moved(final))
+        return _outcome(final, host, held, moved(final))
 
     def undrain(self, node: str, progress: Progress) -> DrainOutcome:
         source = ClusterSource(self.host, follow=True)
         snap = snapshot(source)
-        if node not in {n.hostname for n in snap.nodes}:
-            _refuse(preview_drain(snap, node), False)
+        target = _node(snap, node)
+        host = target.hostname
         cluster = Cluster.connect(self.host)
-        cluster.update_node(node, labels={DRAIN: None}, availability="active")
-        progress(f"removed {DRAIN} from {node}; availability active")
-        stacks = sorted({v.stack for v in snap.vips if node in {m.hostname for m in v.members}})
+        availability = undrain_availability(_label(target), target.availability)
+        cluster.update_node(target.node_id, labels={DRAIN: None}, availability=availability)
+        progress(
+            f"removed {DRAIN} from {host}; "
+            + (f"availability {availability}" if availability else "availability unchanged")
+        )
+        stacks = sorted({v.stack for v in snap.vips if host in {m.hostname for m in v.members}})
         self._converge(cluster, source, stacks, progress)
         cluster.wait_running_all(stacks, self.timeout)
         final = snapshot(source, lambda s: _settled_holders(s, stacks), self.timeout)
@@ -89,7 +108,42 @@ class ClusterActions:
             for v in final.vips
             if v.stack in stacks
         )
-        return DrainOutcome(True, f"{node} is back in service; {who or 'no VIP group'}")
+        return DrainOutcome(True, f"{host} is back in service; {who or 'no VIP group'}")
+
+
+def drain_change(mode: DrainMode, availability: str, label: str | None) -> tuple[str, str | None]:
+    """(value for the drain label, availability to set or None) for draining a node now at
+    `availability` whose drain label is `label`: the label remembers a swarm drain it did."""
+    ours = label == SWARM_DRAINED  # an earlier drain --swarm turned it to drain
+    if mode != "swarm":
+        return (SWARM_DRAINED if ours else VIP_DRAINED), None
+    if availability == "active":
+        return SWARM_DRAINED, "drain"
+    return (SWARM_DRAINED if ours else VIP_DRAINED), (None if availability == "drain" else "drain")
+
+
+def undrain_availability(label: str | None, availability: str) -> str | None:
+    """The availability undrain sets: active when drain --swarm set it and it is still drain;
+    None (unchanged) otherwise."""
+    return "active" if label == SWARM_DRAINED and availability == "drain" else None
+
+
+def _label(node: NodeStatus) -> str | None:
+    return dict(node.labels).get(DRAIN)
+
+
+def _node(snap: Snapshot, name: str) -> NodeStatus:
+    """The node named by id or hostname; DrainRefused (exit 2) naming the known nodes."""
+    found, why = find_node(snap, name)
+    if found is None:
+        raise DrainRefused(
+            [
+                Problem(
+                    "(command line)", "NODE", why or name, "check the node name (swarmvip status)"
+                )
+            ]
+        )
+    return found
 
 
 def _settled_holders(snap: Snapshot, stacks: list[str]) -> bool:

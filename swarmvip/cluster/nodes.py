@@ -19,22 +19,24 @@ OUT_OF_SEQUENCE = "update out of sequence"
 
 
 def find_node(api: docker.APIClient, name: str) -> dict[str, Any]:
-    """A node by hostname or id; a clear error naming the known nodes otherwise."""
+    """A node by id, else by its hostname when exactly one node has it; a clear error naming the
+    known nodes otherwise."""
     nodes = api.nodes()
-    for node in nodes:
-        if name in (node["ID"], node.get("Description", {}).get("Hostname")):
-            return dict(node)
-    known = ", ".join(sorted(n.get("Description", {}).get("Hostname", "?") for n in nodes))
-    raise ConfigError(
-        [
-            Problem(
-                file="(command line)",
-                key="NODE",
-                message=f"no node {name!r}",
-                fix=f"use one of: {known}",
-            )
-        ]
-    )
+    by_id = [n for n in nodes if n["ID"] == name]
+    found = by_id or [n for n in nodes if _hostname(n) == name]
+    if len(found) == 1:
+        return dict(found[0])
+    if found:
+        ids = ", ".join(sorted(n["ID"] for n in found))
+        message, fix = f"{len(found)} nodes are named {name!r}", f"use one of the ids {ids}"
+    else:
+        known = ", ".join(sorted(f"{_hostname(n)} ({n['ID'][:12]})" for n in nodes))
+        message, fix = f"no node {name!r}", f"use a hostname or id: {known}"
+    raise ConfigError([Problem(file="(command line)", key="NODE", message=message, fix=fix)])
+
+
+def _hostname(node: dict[str, Any]) -> str:
+    return str(node.get("Description", {}).get("Hostname", "?"))
 
 
 def update_node(

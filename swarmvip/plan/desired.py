@@ -1,7 +1,27 @@
 """Desired swarm objects for a Plan: one pinned service per node, its configs and secrets. Pure.
 
-Names are content-addressed (configs, secrets) or derived from the node (services); every object
-carries the stack namespace label so `docker stack ls/ps/rm` see it, plus swarmvip's own labels.
+Every object carries the stack namespace label so `docker stack ls/ps/rm` see it, plus swarmvip's
+own labels. Every name is checked against swarmkit's rules here, before anything is written:
+letters, digits, `-`, `_`, `.`, starting and ending with a letter or digit, at most 63
+characters for a service and 64 for a config or secret.
+
+Names:
+* configs: `<stack>_vip-<kind>-<sha256(data)[:12]>`, content-addressed;
+* services: `<stack>_vip-<hostname slug>-<node id[:8]>`, a function of that node alone (never of
+  the other nodes), the slug cut to fit 63 characters. A node whose hostname changes keeps its
+  service: diff matches services by node id and an update always keeps the observed name
+  (swarmkit refuses renames), so stacks deployed with older names keep them too;
+* secrets made from a file: `<stack>_vrrp-<key, cut to fit>-<salt><tag>`, at most 64 characters
+  with the 16 hex digits at the end never cut. `salt` is 8 random hex digits chosen by the
+  caller (desired_state stays pure) and `tag` is PBKDF2-HMAC-SHA256(password, salt + key,
+  100000 rounds)[:8 hex]. The name carries no unsalted hash of the password: no precomputed
+  table applies, and each guess costs the 100000 rounds. (VRRPv2 PASS itself crosses the wire in
+  cleartext in every advert: it authenticates peers against mistakes, it is no confidentiality.)
+  Idempotence: SecretNaming.observed holds the stack's secret names in the swarm; a name whose
+  salt and tag match this key and password is kept, so re-deploying the same file changes
+  nothing, while a changed password matches no name and gets a new secret (the old one is
+  removed once no service mounts it). A secret named by an older swarmvip
+  (`-<sha256(password)[:8]>`) matches no salt: the next deploy from the file replaces it once.
 """
 
 from __future__ import annotations
@@ -9,10 +29,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from swarmvip import paths
+from swarmvip.errors import ConfigError, Problem
 from swarmvip.model import (
     HASH_LABEL,
     NODE_LABEL,
@@ -24,20 +46,30 @@ from swarmvip.model import (
     SecretSource,
 )
 
-CAPABILITIES = ("CAP_NET_ADMIN", "CAP_NET_RAW")
+CAPABILITIES = ("CAP_NET_ADMIN", "CAP_NET_RAW")  # added; every other capability is dropped
+CAP_DROP = ("ALL",)
+RUN_TMPFS_BYTES = 16 * 1024 * 1024  # a tmpfs on the agent's run dir: the password never hits disk
+STOP_GRACE_ENV = paths.STOP_GRACE_ENV
 VRIDS_LABEL = "swarmvip.vrids"
 PRIORITY_LABEL = "swarmvip.priority"
 KIND_LABEL = "swarmvip.kind"
 SPEC_MARK = "_vip-spec-"  # the stored stack spec's config name: <stack>_vip-spec-<hash>
 STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,29}$")
+SWARM_NAME = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9_.-]*[a-zA-Z0-9])?$")  # swarmkit's rule
+SERVICE_MAX = 63  # swarmkit: service names
+OBJECT_MAX = 64  # swarmkit: config and secret names
+SALT = re.compile(r"^[0-9a-f]{8}$")
+SECRET_ROUNDS = 100_000
+_SWARM_ID = re.compile(r"^[a-z0-9]{8,}$")
+_SUFFIX = re.compile(r"^(?P<salt>[0-9a-f]{8})(?P<tag>[0-9a-f]{8})$")
 
 
 @dataclass(frozen=True, slots=True)
 class DesiredObject:
-    """A swarm config or secret: immutable, so its name carries a hash of its data."""
+    """A swarm config or secret: immutable, so its name changes with its data."""
 
     name: str
-    data: bytes
+    data: bytes = field(repr=False)
     labels: tuple[tuple[str, str], ...]
 
 
@@ -73,6 +105,22 @@ class DesiredState:
     external_secrets: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class SecretNaming:
+    """How file secrets are named (see the module docstring).
+
+    salt: 8 random hex digits from the caller, used for a secret that has no matching name in
+    `observed` (the names of the stack's secrets in the swarm now).
+    """
+
+    salt: str
+    observed: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not SALT.fullmatch(self.salt):
+            raise ValueError("SecretNaming.salt must be 8 lowercase hex digits")
+
+
 def digest(data: bytes, length: int = 12) -> str:
     return hashlib.sha256(data).hexdigest()[:length]
 
@@ -86,22 +134,71 @@ def base_labels(stack: str, kind: str) -> tuple[tuple[str, str], ...]:
     )
 
 
-def service_name(stack: str, hostname: str, node_id: str, taken: set[str]) -> str:
-    slug = re.sub(r"[^a-z0-9-]+", "-", hostname.lower()).strip("-")[:40] or "node"
-    name = f"{stack}_vip-{slug}"
-    return name if name not in taken else f"{name}-{node_id[:8].lower()}"
+def checked_name(stack: str, name: str, kind: str) -> str:
+    """`name` if swarmkit accepts it for a `kind` (service, config, secret), else ConfigError."""
+    limit = SERVICE_MAX if kind == "service" else OBJECT_MAX
+    if len(name) <= limit and SWARM_NAME.fullmatch(name):
+        return name
+    raise ConfigError(
+        [
+            Problem(
+                file=f"stack {stack}",
+                key=f"{kind} name",
+                message=f"{name!r} is not a valid swarm {kind} name (at most {limit} letters,"
+                " digits, '-', '_' or '.', starting and ending with a letter or digit)",
+                fix="use a stack name (--stack) of lowercase letters, digits, - and _",
+            )
+        ]
+    )
 
 
-def _secret_objects(stack: str, secrets: tuple[SecretSource, ...]) -> dict[str, DesiredObject]:
-    return {
-        s.name: DesiredObject(
-            name=f"{stack}_vrrp-{s.name}-{digest(s.data, 8)}"[:64],
+def service_name(stack: str, hostname: str, node_id: str) -> str:
+    """`<stack>_vip-<slug>-<id8>`: depends on this node only, at most 63 characters."""
+    ident = node_id[:8] if _SWARM_ID.fullmatch(node_id) else digest(node_id.encode(), 8)
+    budget = SERVICE_MAX - len(f"{stack}_vip-") - len(f"-{ident}")
+    slug = re.sub(r"[^a-z0-9-]+", "-", hostname.lower()).strip("-")[:budget].strip("-")
+    return checked_name(stack, f"{stack}_vip-{slug or 'node'}-{ident}", "service")
+
+
+@lru_cache(maxsize=64)
+def secret_tag(salt: str, key: str, data: bytes) -> str:
+    """8 hex digits of PBKDF2-HMAC-SHA256 over the password, salted with salt and key."""
+    mac = hashlib.pbkdf2_hmac("sha256", data, f"{salt}\0{key}".encode(), SECRET_ROUNDS)
+    return mac.hex()[:8]
+
+
+def _secret_prefix(stack: str, key: str) -> str:
+    budget = OBJECT_MAX - len(f"{stack}_vrrp-") - len("-") - 16
+    return f"{stack}_vrrp-{key[:budget]}-"
+
+
+def secret_name(stack: str, key: str, data: bytes, naming: SecretNaming) -> str:
+    """The swarm secret for file secret `key` (see the module docstring)."""
+    prefix = _secret_prefix(stack, key)
+    salt = naming.salt
+    for name in sorted(n for n in naming.observed if n.startswith(prefix)):
+        found = _SUFFIX.fullmatch(name[len(prefix) :])
+        if found and secret_tag(found["salt"], key, data) == found["tag"]:
+            salt = found["salt"]
+            break
+    return checked_name(stack, f"{prefix}{salt}{secret_tag(salt, key, data)}", "secret")
+
+
+def _secret_objects(
+    stack: str, secrets: Collection[SecretSource], naming: SecretNaming | None
+) -> dict[str, DesiredObject]:
+    made = {}
+    for s in secrets:
+        if s.data is None:
+            continue
+        if naming is None:
+            raise ValueError("secrets from files need a SecretNaming (a salt from the caller)")
+        made[s.name] = DesiredObject(
+            name=secret_name(stack, s.name, s.data, naming),
             data=s.data,
             labels=base_labels(stack, "secret"),
         )
-        for s in secrets
-        if s.data is not None
-    }
+    return made
 
 
 def _service(
@@ -117,6 +214,9 @@ def _service(
             [(m.source, m.target) for m in secrets],
             plan.stop_grace_period,
             CAPABILITIES,
+            CAP_DROP,
+            RUN_TMPFS_BYTES,
+            STOP_GRACE_ENV,
         ],
         sort_keys=True,
     ).encode()
@@ -140,10 +240,17 @@ def _service(
     )
 
 
-def secret_objects(stack: str, secrets: tuple[SecretSource, ...]) -> dict[str, str]:
-    """{secret key in the stack file: the swarm secret mounted for it}."""
-    made = {name: obj.name for name, obj in _secret_objects(stack, secrets).items()}
+def secret_objects(
+    stack: str, secrets: Collection[SecretSource], naming: SecretNaming | None = None
+) -> dict[str, str]:
+    """{secret key in the stack file: the swarm secret mounted for it}. naming: required when
+    a secret comes from a file."""
+    made = {name: obj.name for name, obj in _secret_objects(stack, secrets, naming).items()}
     return {s.name: made.get(s.name, s.object or s.name) for s in secrets}
+
+
+def _config(stack: str, name: str, data: bytes, kind: str) -> DesiredObject:
+    return DesiredObject(checked_name(stack, name, "config"), data, base_labels(stack, kind))
 
 
 def desired_state(
@@ -152,13 +259,14 @@ def desired_state(
     agent_specs: Mapping[str, str],
     secrets: tuple[SecretSource, ...] = (),
     spec_text: str = "",
+    naming: SecretNaming | None = None,
 ) -> DesiredState:
-    """keepalived_confs / agent_specs: {node id: text}, rendered by the caller."""
-    made = _secret_objects(plan.stack, secrets)
-    sources = secret_objects(plan.stack, secrets)
+    """keepalived_confs / agent_specs: {node id: text}, rendered by the caller. naming: how
+    secrets from files are named (module docstring); required when there is one."""
+    made = _secret_objects(plan.stack, secrets, naming)
+    sources = {s.name: made[s.name].name if s.name in made else s.object or s.name for s in secrets}
     configs: dict[str, DesiredObject] = {}
-    services = []
-    taken: set[str] = set()
+    services: dict[str, DesiredService] = {}
     for node in plan.nodes:
         mounts = []
         for kind, text, target in (
@@ -166,31 +274,38 @@ def desired_state(
             ("as", agent_specs[node.node_id], paths.AGENT_SPEC),
         ):
             data = text.encode()
-            obj = DesiredObject(
-                name=f"{plan.stack}_vip-{kind}-{digest(data)}",
-                data=data,
-                labels=base_labels(plan.stack, "config"),
-            )
+            obj = _config(plan.stack, f"{plan.stack}_vip-{kind}-{digest(data)}", data, "config")
             configs[obj.name] = obj
             mounts.append(Mount(source=obj.name, target=target))
         used = sorted({i.auth_secret for i in node.instances if i.auth_secret})
         secret_mounts = tuple(Mount(source=sources.get(s, s), target=s) for s in used)
-        name = service_name(plan.stack, node.hostname, node.node_id, taken)
-        taken.add(name)
-        services.append(_service(plan, node, name, tuple(mounts), secret_mounts))
+        name = service_name(plan.stack, node.hostname, node.node_id)
+        if name in services:
+            raise _same_name(plan.stack, name, services[name], node)
+        services[name] = _service(plan, node, name, tuple(mounts), secret_mounts)
     if spec_text:
         data = spec_text.encode()
-        stored = DesiredObject(
-            name=f"{plan.stack}{SPEC_MARK}{digest(data)}",
-            data=data,
-            labels=base_labels(plan.stack, "spec"),
-        )
+        stored = _config(plan.stack, f"{plan.stack}{SPEC_MARK}{digest(data)}", data, "spec")
         configs[stored.name] = stored
     external = tuple(sorted({s.object or s.name for s in secrets if s.data is None}))
     return DesiredState(
         stack=plan.stack,
-        services=tuple(services),
+        services=tuple(services.values()),
         configs=tuple(configs.values()),
         secrets=tuple(made.values()),
         external_secrets=external,
+    )
+
+
+def _same_name(stack: str, name: str, first: DesiredService, node: NodePlan) -> ConfigError:
+    """Two node ids that agree on their first 8 characters (astronomically rare)."""
+    return ConfigError(
+        [
+            Problem(
+                file=f"stack {stack}",
+                key="service name",
+                message=f"nodes {first.node_id} and {node.node_id} would both run {name!r}",
+                fix=f"rename one of the hosts {first.hostname}, {node.hostname}",
+            )
+        ]
     )

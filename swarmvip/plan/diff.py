@@ -3,13 +3,14 @@
 Order: secrets and configs first (nothing references them yet), updates of lower-priority
 nodes before higher ones (the VIP holder last), then new services (once every running node
 lists them as a peer), removals of services, and last the configs and secrets no service uses
-any more. An unchanged stack yields no action.
+any more. An unchanged stack yields no action. Nothing a desired service mounts, nor an
+external secret of the stack, is ever removed; an update never renames a service.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from swarmvip.plan.desired import SPEC_MARK, DesiredObject, DesiredService, DesiredState
 
@@ -122,14 +123,31 @@ def diff(
         if s.node_id in by_node and by_node[s.node_id].spec_hash != s.spec_hash
     ]
     updates.sort(key=lambda s: (s.node_id in holders, s.top_priority, s.name))
-    actions += [UpdateService(by_node[s.node_id], s) for s in updates]
+    actions += [UpdateService(by_node[s.node_id], _named(s, by_node[s.node_id])) for s in updates]
     actions += [CreateService(s) for s in desired.services if s.node_id not in by_node]
     actions += [RemoveService(s) for s in observed.services if s.node_id not in wanted_nodes]
-    keep_configs = {c.name for c in desired.configs}
-    keep_secrets = {s.name for s in desired.secrets}
+    keep_configs = {c.name for c in desired.configs} | _mounted(desired, "configs")
+    keep_secrets = (
+        {s.name for s in desired.secrets}
+        | _mounted(desired, "secrets")
+        | set(desired.external_secrets)
+    )
     actions += [RemoveConfig(c) for c in observed.configs if c.name not in keep_configs]
     actions += [RemoveSecret(s) for s in observed.secrets if s.name not in keep_secrets]
     return tuple(actions)
+
+
+def _named(service: DesiredService, current: ObservedService) -> DesiredService:
+    """The update keeps the observed name: swarmkit refuses to rename a service."""
+    return replace(service, name=current.name)
+
+
+def _mounted(desired: DesiredState, kind: str) -> set[str]:
+    """Every config or secret (kind) a desired service mounts: never removed, whoever made it.
+    A state re-planned from the stored spec lists the stack's own secrets only as mounts."""
+    return {
+        m.source for s in desired.services for m in (s.configs if kind == "configs" else s.secrets)
+    }
 
 
 def teardown(observed: Observed) -> tuple[Action, ...]:

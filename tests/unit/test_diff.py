@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 
 from swarmvip import agentspec
-from swarmvip.model import SecretSource
+from swarmvip.model import SecretSource, StackSpec
 from swarmvip.plan.build import build_plan
-from swarmvip.plan.desired import DesiredState, desired_state
+from swarmvip.plan.desired import (
+    SPEC_MARK,
+    DesiredState,
+    Mount,
+    SecretNaming,
+    desired_state,
+    secret_objects,
+    service_name,
+)
 from swarmvip.plan.diff import (
     CreateConfig,
     CreateSecret,
@@ -16,6 +25,7 @@ from swarmvip.plan.diff import (
     ObservedObject,
     ObservedService,
     RemoveConfig,
+    RemoveSecret,
     RemoveService,
     UpdateService,
     diff,
@@ -23,17 +33,24 @@ from swarmvip.plan.diff import (
     teardown,
 )
 from swarmvip.render import render_keepalived
+from swarmvip.specdoc import spec_document
+from swarmvip.stackfile import dump_document, parse_stack, read_stack
 
-from .builders import THREE, node, spec
+from .builders import THREE, node
 
 WEB = "web:\n  addresses: [10.213.0.100/24]\n"
+NAMING = SecretNaming("0123abcd")
 
 
-def desired_for(nodes=THREE, vips: str = WEB, secrets=()) -> DesiredState:  # type: ignore[no-untyped-def]
-    plan = build_plan(spec(vips), "s", nodes)
+def desired_for(  # type: ignore[no-untyped-def]
+    nodes=THREE, vips: str = WEB, secrets=(), naming: SecretNaming = NAMING
+) -> DesiredState:
+    declared = "".join(f"  {s.name}: {{external: true}}\n" for s in secrets)
+    text = ("secrets:\n" + declared if declared else "") + "x-swarmvip:\n  vips:\n"
+    plan = build_plan(parse_stack(text + textwrap.indent(vips, "    "), "stack.yml"), "s", nodes)
     confs = {n.node_id: render_keepalived(n, "s") for n in plan.nodes}
     specs = {n.node_id: agentspec.to_json(agentspec.AgentSpec("s", n)) for n in plan.nodes}
-    return desired_state(plan, confs, specs, secrets)
+    return desired_state(plan, confs, specs, secrets, naming=naming)
 
 
 def observed_from(desired: DesiredState) -> Observed:
@@ -63,7 +80,10 @@ def test_services_are_pinned_and_labelled_for_docker_stack() -> None:
     svc = desired_for().services[0]
     labels = dict(svc.labels)
     assert labels["com.docker.stack.namespace"] == "s"
-    assert svc.name == "s_vip-node1" and labels["swarmvip.node"] == "id-node1"
+    assert (
+        svc.name == service_name("s", "node1", "id-node1") and labels["swarmvip.node"] == "id-node1"
+    )
+    assert svc.name.startswith("s_vip-node1-")
     assert [m.target for m in svc.configs] == [
         "/etc/swarmvip/keepalived.conf",
         "/etc/swarmvip/agent.json",
@@ -115,7 +135,7 @@ def test_node_that_leaves_loses_service_and_config() -> None:
     before = desired_for()
     actions = diff(desired_for(nodes=THREE[:2]), observed_from(before))
     removed = [a.current.name for a in actions if isinstance(a, RemoveService)]
-    assert removed == ["s_vip-node3"]
+    assert removed == [before.services[2].name]
     last = actions[-1]
     assert isinstance(last, RemoveConfig)
 
@@ -148,3 +168,88 @@ def test_image_change_updates_every_service() -> None:
         ),
     )
     assert len(diff(changed, observed_from(desired))) == 3
+
+
+STICKY = """\
+secrets:
+  vrrp_pass:
+    file: ./vrrp_pass.txt
+x-swarmvip:
+  vips:
+    api:
+      addresses: [10.213.0.130/24]
+      preemption: sticky
+      timers: compat
+      auth_secret: vrrp_pass
+"""
+
+
+def deployed(stack_spec: StackSpec, naming: SecretNaming) -> DesiredState:
+    """What deploy.prepare computes, the stored spec document included."""
+    plan = build_plan(stack_spec, "s", THREE)
+    confs = {n.node_id: render_keepalived(n, "s") for n in plan.nodes}
+    specs = {n.node_id: agentspec.to_json(agentspec.AgentSpec("s", n)) for n in plan.nodes}
+    names = secret_objects("s", stack_spec.secrets, naming)
+    stored = dump_document(spec_document(stack_spec, names))
+    return desired_state(plan, confs, specs, stack_spec.secrets, stored, naming)
+
+
+def mounted(desired: DesiredState) -> set[Mount]:
+    return {m for s in desired.services for m in (*s.secrets, *s.configs)}
+
+
+def test_converging_from_the_stored_spec_never_removes_the_stacks_own_secret(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue point 9: drain/undrain/controller re-plan from the stored spec, where a file secret
+    is only an external reference: its secret is still mounted and must stay."""
+    (tmp_path / "vrrp_pass.txt").write_text("s3cret\n")
+    (tmp_path / "sticky.yml").write_text(STICKY)
+    first = deployed(read_stack(str(tmp_path / "sticky.yml")), NAMING)
+    observed = observed_from(first)
+    assert [s.name for s in observed.secrets] == [first.secrets[0].name]
+    stored = next(c for c in first.configs if SPEC_MARK in c.name).data.decode()
+    again = parse_stack(stored, "swarm config s_vip-spec")  # what drain and the controller read
+    fresh = SecretNaming("feedbeef", frozenset(s.name for s in observed.secrets))
+    replanned = deployed(again, fresh)
+    assert replanned.secrets == () and replanned.external_secrets == (first.secrets[0].name,)
+    actions = diff(replanned, observed)
+    used = {m.source for m in mounted(replanned)}
+    removed = [a.current.name for a in actions if isinstance(a, RemoveSecret | RemoveConfig)]
+    assert not set(removed) & used
+    assert actions == ()
+
+
+def test_external_secrets_of_the_stack_are_never_removed() -> None:
+    vips = WEB + "  auth_secret: vrrp\n  timers: compat\n"
+    desired = desired_for(vips=vips, secrets=(SecretSource("vrrp", None, "shared-pass"),))
+    labelled = ObservedObject("xid-shared", "shared-pass")  # labelled like ours by someone
+    observed = dataclasses.replace(observed_from(desired), secrets=(labelled,))
+    assert diff(desired, observed) == ()
+    unmounted = dataclasses.replace(desired, services=())
+    assert diff(unmounted, dataclasses.replace(observed, services=())) == ()
+
+
+def test_a_new_password_replaces_the_secret_and_removes_the_old_one() -> None:
+    vips = WEB + "  auth_secret: vrrp\n  timers: compat\n"
+    old = desired_for(vips=vips, secrets=(SecretSource("vrrp", b"abc"),))
+    observed = observed_from(old)
+    naming = SecretNaming("feedbeef", frozenset(s.name for s in observed.secrets))
+    new = desired_for(vips=vips, secrets=(SecretSource("vrrp", b"abd"),), naming=naming)
+    actions = diff(new, observed)
+    assert [type(a) for a in actions] == [CreateSecret] + [UpdateService] * 3 + [RemoveSecret]
+    last = actions[-1]
+    assert isinstance(last, RemoveSecret) and last.current.name == old.secrets[0].name
+
+
+def test_an_update_keeps_the_observed_service_name() -> None:
+    """Audit 5: swarmkit refuses renames; services deployed with older names keep them."""
+    before = desired_for()
+    old_names = tuple(
+        dataclasses.replace(s, name=f"s_vip-{s.node_id[3:]}")
+        for s in observed_from(before).services
+    )
+    observed = dataclasses.replace(observed_from(before), services=old_names)
+    after = desired_for(nodes=THREE[:2])
+    updates = [a for a in diff(after, observed) if isinstance(a, UpdateService)]
+    assert updates and all(a.service.name == a.current.name for a in updates)
+    assert {a.service.name for a in updates} == {"s_vip-node1", "s_vip-node2"}
+    assert all(a.describe().startswith(f"update service {a.current.name} ") for a in updates)
