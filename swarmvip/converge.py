@@ -4,6 +4,11 @@ Reads who holds each VIP (the agents' reports) and what every task runs now, ask
 plan.handover for the make-before-break steps, applies each step and waits until the expected
 node holds the VIP, then applies the final plan. Used by deploy, drain/undrain and the
 controller alike.
+
+A member that cannot run (node Down, paused or drained, or silent) blocks nothing: it is never
+lifted nor waited for, it is reported once, and the change goes on with the others, so a
+second pass over an unchanged swarm applies nothing (the controller does not loop on it).
+Holders are keyed by node id, never by hostname (two nodes may share one).
 """
 
 from __future__ import annotations
@@ -18,16 +23,22 @@ from swarmvip.errors import UnavailableError
 from swarmvip.model import StackSpec
 from swarmvip.plan.handover import Step, steps
 from swarmvip.status.fold import fold
-from swarmvip.status.model import Snapshot
+from swarmvip.status.model import NodeStatus, Snapshot
 from swarmvip.status.source import StatusSource
 
 SETTLE = 3.0  # seconds to wait for every node's first report
 TAKEOVER = 20.0  # seconds to wait for a lifted node to preempt
 
 
+def runnable(node: NodeStatus) -> bool:
+    """The swarm can run a task on this node now (ready and active)."""
+    return node.state == "ready" and node.availability == "active"
+
+
 def reported(snap: Snapshot) -> bool:
-    """Every node that runs a keepalived task has reported at least once."""
-    return all(n.report_age is not None for n in snap.nodes if n.task_state != "-")
+    """Every runnable node with a keepalived task has reported at least once (a Down, paused
+    or drained node may never report: waiting for it would only delay every pass)."""
+    return all(n.report_age is not None for n in snap.nodes if n.task_state != "-" and runnable(n))
 
 
 def snapshot(
@@ -47,13 +58,58 @@ def snapshot(
 
 
 def holders_of(snap: Snapshot, stack: str) -> dict[str, str]:
-    """{group: node id} for each VIP of the stack that exactly one node holds."""
-    ids = {n.hostname: n.node_id for n in snap.nodes}
-    return {
-        v.name: ids[v.holders[0]]
-        for v in snap.vips
-        if v.stack == stack and len(v.holders) == 1 and v.holders[0] in ids
+    """{group: node id} for each VIP of the stack that exactly one node holds. The node ids
+    come from the reports; a status without them falls back to hostnames, and then only to a
+    hostname that names one node."""
+    found: dict[str, str] = {}
+    for v in snap.vips:
+        if v.stack != stack:
+            continue
+        if v.holder_ids:
+            if len(v.holder_ids) == 1:
+                found[v.name] = v.holder_ids[0]
+            continue
+        ids = [n.node_id for n in snap.nodes if v.holders and n.hostname == v.holders[0]]
+        if len(v.holders) == 1 and len(ids) == 1:
+            found[v.name] = ids[0]
+    return found
+
+
+def live_nodes(snap: Snapshot, stack: str) -> frozenset[str]:
+    """Node ids that can take a VIP of the stack now: runnable, and healthy (fresh report,
+    task and keepalived running, no FAULT) in every group of the stack they are members of.
+
+    A paused node that holds a VIP of the stack counts as live too: Swarm keeps its running
+    task, so moving the VIP away only because of the pause would be a gratuitous move (it
+    cannot be lifted, though: a restarted task would never be placed there)."""
+    held = set(holders_of(snap, stack).values())
+    ok = {
+        n.node_id
+        for n in snap.nodes
+        if runnable(n) or (n.node_id in held and n.state == "ready" and n.availability == "pause")
     }
+    sick = {
+        m.node_id
+        for v in snap.vips
+        if v.stack == stack
+        for m in v.members
+        if m.effective_priority is None
+    }
+    members = {m.node_id for v in snap.vips if v.stack == stack for m in v.members}
+    return frozenset((members & ok) - sick)
+
+
+def unrunnable(snap: Snapshot, stack: str) -> list[str]:
+    """One line for each member of the stack whose node cannot run its task now."""
+    members = {m.node_id for v in snap.vips if v.stack == stack for m in v.members}
+    why = {"drain": "drained", "pause": "paused"}
+    return [
+        f"{n.hostname} is "
+        + (n.state if n.state != "ready" else why.get(n.availability, n.availability))
+        + ": skipped, the change goes on without it"
+        for n in snap.nodes
+        if n.node_id in members and not runnable(n)
+    ]
 
 
 def _took_over(snap: Snapshot, stack: str, step: Step) -> bool:
@@ -68,12 +124,21 @@ def converge(
     progress: Progress,
     timeout: float = 120.0,
 ) -> int:
-    """Apply every change the stack needs; returns the number of actions applied."""
-    holders = holders_of(snapshot(source), stack)
-    todo, final = steps(plan_for(spec, stack, cluster), cluster.running_plans(stack), holders)
+    """Apply every change the stack needs; returns the number of actions applied. Members that
+    cannot run are reported and left out of the handover (see the module docstring)."""
+    snap = snapshot(source)
+    holders = holders_of(snap, stack)
+    notes = unrunnable(snap, stack)  # said only when there is something to do
+    todo, final = steps(
+        plan_for(spec, stack, cluster),
+        cluster.running_plans(stack),
+        holders,
+        live_nodes(snap, stack),
+    )
     applied = 0
     for step in todo:
         prepared = prepare(spec, stack, cluster, holders, plan=step.plan)
+        notes = _say(progress, notes)
         progress(f"make-before-break: lift {_host(step)} to take {step.group}")
         apply(prepared, cluster, progress, timeout=timeout)
         applied += len(prepared.actions)
@@ -82,8 +147,16 @@ def converge(
             progress(f"{_host(step)} did not take {step.group} within {TAKEOVER:g}s; going on")
         holders = holders_of(snap, stack) or holders
     prepared = prepare(spec, stack, cluster, holders, plan=final)
+    if prepared.actions:
+        _say(progress, notes)
     apply(prepared, cluster, progress, timeout=timeout)
     return applied + len(prepared.actions)
+
+
+def _say(progress: Progress, lines: list[str]) -> list[str]:
+    for line in lines:
+        progress(line)
+    return []
 
 
 def _host(step: Step) -> str:

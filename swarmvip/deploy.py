@@ -12,14 +12,21 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from secrets import token_hex
 
 from swarmvip import agentspec
 from swarmvip.cluster import Cluster
 from swarmvip.errors import ClusterError, ConfigError, Problem
-from swarmvip.model import Plan, StackSpec
+from swarmvip.model import NodePlan, Plan, StackSpec
 from swarmvip.plan.build import build_plan
-from swarmvip.plan.desired import STACK_NAME, DesiredState, desired_state, secret_objects
-from swarmvip.plan.diff import Action, diff, phases, teardown
+from swarmvip.plan.desired import (
+    STACK_NAME,
+    DesiredState,
+    SecretNaming,
+    desired_state,
+    secret_objects,
+)
+from swarmvip.plan.diff import Action, Observed, diff, phases, teardown
 from swarmvip.plan.handover import final_plan
 from swarmvip.render import render_keepalived
 from swarmvip.specdoc import spec_document
@@ -63,9 +70,53 @@ def stack_name(file: str, given: str | None) -> str:
 
 
 def plan_for(spec: StackSpec, stack: str, cluster: Cluster) -> Plan:
-    vrids = cluster.vrids()
+    """The stack's plan; refused when a VIP address is another deployed stack's (audit 9)."""
+    vrids = cluster.vrids()  # every deployed stack (each keepalived service carries its VRIDs)
+    others = {other: _addresses(cluster.running_plans(other)) for other in vrids if other != stack}
+    problems = cross_stack_addresses(spec, stack, others)
+    if problems:
+        raise ConfigError(problems)
     used = {v: other for other, groups in vrids.items() if other != stack for v in groups.values()}
     return build_plan(spec, stack, cluster.nodes(), used, vrids.get(stack))
+
+
+def _addresses(plans: Mapping[str, NodePlan]) -> dict[str, tuple[str, ...]]:
+    """{group: addresses} of a stack's running plans ({node id: plan})."""
+    return {
+        i.group: tuple(a.with_prefixlen for a in i.addresses)
+        for plan in plans.values()
+        for i in plan.instances
+    }
+
+
+def cross_stack_addresses(
+    spec: StackSpec, stack: str, deployed: Mapping[str, Mapping[str, tuple[str, ...]]]
+) -> list[Problem]:
+    """A VIP address another stack already declares (deployed: {stack: {group: addresses}}):
+    two VRRP instances would own one IP, so both would be MASTER and the ARP flaps."""
+    taken: dict[str, tuple[str, str]] = {}
+    for other, groups in sorted(deployed.items()):
+        if other == stack:
+            continue
+        for name, addresses in sorted(groups.items()):
+            for text in addresses:
+                taken.setdefault(text.split("/", 1)[0].lower(), (other, name))
+    problems = []
+    for group in spec.groups:
+        for address in group.addresses:
+            owner = taken.get(str(address.ip).lower())
+            if owner is not None:
+                problems.append(
+                    Problem(
+                        file=spec.path,
+                        key=f"x-swarmvip.vips.{group.name}.addresses",
+                        message=f"{address.ip} is already a VIP of stack {owner[0]!r}"
+                        f" (group {owner[1]})",
+                        fix=f"use another address, or first remove it from stack {owner[0]}"
+                        f" (redeploy {owner[0]} without it, or `swarmvip rm {owner[0]}`)",
+                    )
+                )
+    return problems
 
 
 def render_all(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
@@ -90,8 +141,10 @@ def prepare(
         if holders:
             plan = final_plan(plan, cluster.running_plans(stack), holders)
     confs, specs = render_all(plan)
-    stored = dump_document(spec_document(spec, secret_objects(stack, spec.secrets)))
-    desired = desired_state(plan, confs, specs, spec.secrets, stored)
+    observed = cluster.observe(stack)
+    naming = secret_naming(observed)
+    stored = dump_document(spec_document(spec, secret_objects(stack, spec.secrets, naming)))
+    desired = desired_state(plan, confs, specs, spec.secrets, stored, naming)
     missing = sorted(set(desired.external_secrets) - cluster.secret_names())
     if missing:
         raise ConfigError(
@@ -106,8 +159,14 @@ def prepare(
             ]
         )
     holder_ids = tuple(sorted(set(holders.values())))
-    actions = diff(desired, cluster.observe(stack), holder_ids)
+    actions = diff(desired, observed, holder_ids)
     return Prepared(spec, plan, desired, actions, confs, holder_ids)
+
+
+def secret_naming(observed: Observed) -> SecretNaming:
+    """A fresh random salt for new file secrets; the stack's secrets in the swarm keep theirs
+    (plan.desired: same password, same name)."""
+    return SecretNaming(token_hex(4), frozenset(s.name for s in observed.secrets))
 
 
 def require_docker_cli(spec: StackSpec, vip_only: bool) -> str | None:
@@ -130,11 +189,16 @@ def require_docker_cli(spec: StackSpec, vip_only: bool) -> str | None:
 
 def apply(prepared: Prepared, cluster: Cluster, progress: Progress, timeout: float = 120.0) -> None:
     """Apply phase by phase (see plan.diff.phases), waiting until every task runs its new spec
-    between phases."""
+    between phases. A task that cannot run (its node Down, paused or drained) is not waited
+    for: it is reported once and gets its new spec when the node returns."""
+    told: set[str] = set()
     for i, step in enumerate(phases(prepared.actions, set(prepared.holders))):
         if i:
             progress("waiting until every task runs its new config")
-            cluster.wait_running(prepared.plan.stack, timeout)
+            for line in cluster.wait_running(prepared.plan.stack, timeout):
+                if line not in told:
+                    told.add(line)
+                    progress(line)
         for action in step:
             progress(action.describe())
             cluster.apply(action)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import docker
 import docker.errors
+import requests.exceptions
 from docker.types import (
     ConfigReference,
     ContainerSpec,
@@ -26,10 +27,20 @@ from docker.types import (
     UpdateConfig,
 )
 
+from swarmvip import paths
 from swarmvip.cluster import lease, nodes
-from swarmvip.errors import ClusterError, UnavailableError
+from swarmvip.errors import ClusterError, SwarmvipError, UnavailableError
 from swarmvip.model import NODE_LABEL, OWNER_LABEL, STACK_LABEL, Node, NodePlan, Role
-from swarmvip.plan.desired import KIND_LABEL, PRIORITY_LABEL, VRIDS_LABEL, DesiredService
+from swarmvip.plan.desired import (
+    CAP_DROP,
+    CAPABILITIES,
+    KIND_LABEL,
+    PRIORITY_LABEL,
+    RUN_TMPFS_BYTES,
+    STOP_GRACE_ENV,
+    VRIDS_LABEL,
+    DesiredService,
+)
 from swarmvip.plan.diff import (
     Action,
     CreateConfig,
@@ -50,12 +61,20 @@ OUT_OF_SEQUENCE = "update out of sequence"
 
 @contextmanager
 def _translated(what: str) -> Iterator[None]:
+    """Engine errors as ours: a refusal is a ClusterError (exit 1); no answer, no leader (503)
+    or a dropped connection (requests' errors, which are no DockerException) is an
+    UnavailableError (exit 3)."""
     try:
         yield
     except docker.errors.APIError as exc:
-        raise ClusterError(f"{what}: {exc.explanation or exc}") from exc
+        text = f"{what}: {exc.explanation or exc}"
+        if exc.status_code == 503 or "does not have a leader" in str(exc):
+            raise UnavailableError(text) from exc
+        raise ClusterError(text) from exc
     except docker.errors.DockerException as exc:
         raise UnavailableError(f"{what}: {exc}") from exc
+    except requests.exceptions.RequestException as exc:
+        raise UnavailableError(f"{what}: the Docker engine did not answer: {exc}") from exc
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -64,6 +83,8 @@ def _version(text: str) -> tuple[int, ...]:
 
 class Cluster:
     """A connection to one swarm manager's engine."""
+
+    _held: lease.Lease | None = None  # the write lease, while inside exclusive()
 
     def __init__(self, client: docker.DockerClient) -> None:
         self.client = client
@@ -158,13 +179,20 @@ class Cluster:
         labels: dict[str, str | None] | None = None,
         availability: str | None = None,
     ) -> None:
+        self._fence(f"updating node {name}")
         with _translated(f"updating node {name}"):
             nodes.update_node(self.api, name, labels, availability)
 
     # --- writing -------------------------------------------------------------------------
     def apply(self, action: Action) -> None:
+        self._fence(action.describe())
         with _translated(action.describe()):
             self._apply(action)
+
+    def _fence(self, before: str) -> None:
+        """Every write goes through here: inside exclusive(), only while the lease is ours."""
+        if self._held is not None:
+            self._held.check(before)
 
     def _apply(self, action: Action) -> None:
         match action:
@@ -209,15 +237,36 @@ class Cluster:
                 raise
             self._update_service(self.api.inspect_service(service.name)["ID"], service)
 
-    def exclusive(self, identity: str) -> AbstractContextManager[None]:
-        """Hold the swarm-wide swarmvip lease (the controller stands by meanwhile)."""
-        return lease.exclusive(self.api, identity)
+    @contextmanager
+    def exclusive(
+        self, identity: str, ttl: float = 15.0, wait: float = 60.0
+    ) -> Iterator[lease.Lease]:
+        """Hold the swarm-wide swarmvip write lease for the body (every other writer stands
+        by), renewed meanwhile; apply/update_node raise LeaseLost once it is lost. Waits up to
+        `wait` seconds (0: one try), else LeaseBusy. One Lease per identity and connection, so
+        what it observed of another holder counts across tries (lease.py: expiry)."""
+        leases: dict[str, lease.Lease] = self.__dict__.setdefault("_leases", {})
+        held = leases.setdefault(identity, lease.Lease(self.api, identity, ttl))
+        held.ttl = ttl
+        with _translated("taking the swarmvip write lease"):
+            lease.take(held, wait)
+        self._held = held
+        try:
+            with held.renewing():
+                yield held
+        finally:
+            self._held = None
+            # not released (engine trouble): it expires after ttl by itself
+            with suppress(SwarmvipError), _translated("releasing the swarmvip write lease"):
+                held.release()
 
     def _update_service(self, service_id: str, service: DesiredService) -> None:
+        """Update in place under the service's current name: swarmkit refuses any rename."""
         for attempt in range(5):
-            version = self.api.inspect_service(service_id)["Version"]["Index"]
+            current = self.api.inspect_service(service_id)
+            spec = self._service_spec(service) | {"name": current["Spec"]["Name"]}
             try:
-                self.api.update_service(service_id, version, **self._service_spec(service))
+                self.api.update_service(service_id, current["Version"]["Index"], **spec)
                 return
             except docker.errors.APIError as exc:
                 if OUT_OF_SEQUENCE not in str(exc) or attempt == 4:
@@ -235,6 +284,15 @@ class Cluster:
         return found
 
     def _service_spec(self, service: DesiredService) -> dict[str, Any]:
+        """A keepalived task's service spec (docker-py types).
+
+        Hardening (audit 21): every capability dropped but NET_ADMIN and NET_RAW, and a tmpfs
+        (0700, 16 MiB) on the agent's run dir /run/swarmvip (the wrapper with the password, the
+        FIFO, track and pid files). Nothing needs another capability: agent and keepalived run
+        as root and own every file they touch (run dir, secrets uid 0 mode 0400, configs 0444),
+        signal only their own uid's processes, run no script as another user (the template
+        has script_user root and only track_file/notify_fifo) and bind no port below 1024.
+        """
         config_ids = self._ids("config", [m.source for m in service.configs])
         secret_ids = self._ids("secret", [m.source for m in service.secrets])
         labels = dict(service.labels)
@@ -244,7 +302,22 @@ class Cluster:
             labels={k: v for k, v in labels.items() if k.startswith("com.docker.stack")},
             stop_grace_period=int(service.stop_grace_period * 1e9),
             stop_signal="SIGTERM",
-            cap_add=["CAP_NET_ADMIN", "CAP_NET_RAW"],
+            # Only what VRRP needs (addresses, raw VRRP/ARP/NA sockets); Docker's defaults
+            # (CHOWN, DAC_OVERRIDE, SETUID, SETGID, KILL, ...) are dropped.
+            cap_drop=list(CAP_DROP),
+            cap_add=list(CAPABILITIES),
+            # The agent's stop deadline for keepalived derives from the grace period.
+            env=[f"{STOP_GRACE_ENV}={service.stop_grace_period:g}"],
+            # The wrapper holding the VRRP password never touches the container's disk layer.
+            mounts=[
+                docker.types.Mount(
+                    target=paths.RUN_DIR,
+                    source="",
+                    type="tmpfs",
+                    tmpfs_size=RUN_TMPFS_BYTES,
+                    tmpfs_mode=0o700,
+                )
+            ],
             configs=[
                 ConfigReference(config_ids[m.source], m.source, filename=m.target, mode=0o444)
                 for m in service.configs
@@ -277,53 +350,104 @@ class Cluster:
         stack: str,
         timeout: float,
         progress: Callable[[int, int, list[str]], None] | None = None,
-    ) -> None:
-        """Until every swarmvip service of the stack has its one task running at its spec."""
+    ) -> tuple[str, ...]:
+        """Until every swarmvip service of the stack that can run has its one task running at
+        its spec. A service that cannot (its node Down, paused or drained, or only a pending
+        "no suitable node" task) is skipped: named once in `progress`'s problems as
+        "<service> skipped: <why>", and returned, so one dead node blocks nothing."""
         deadline = time.monotonic() + timeout
         problems: list[str] = []
+        told: list[str] = []
         while time.monotonic() < deadline:
             services = self._services(
                 {"label": [f"{OWNER_LABEL}=swarmvip", f"{STACK_LABEL}={stack}"]}
             )
-            running, problems = self._running(services)
+            running, problems, skipped = self._running(services)
+            new = [line for line in skipped if line not in told]
+            told += new
             if progress:
-                progress(running, len(services), problems)
-            if running == len(services):
-                return
+                progress(running, len(services), new + problems)
+            if running + len(skipped) == len(services):
+                return tuple(told)
             time.sleep(0.5)
         raise ClusterError(
             f"tasks of stack {stack} not running after {timeout:g}s: "
             + ("; ".join(problems) or "no task started")
         )
 
-    def wait_running_all(self, stacks: list[str], timeout: float) -> None:
-        for stack in stacks:
-            self.wait_running(stack, timeout)
+    def wait_running_all(self, stacks: list[str], timeout: float) -> tuple[str, ...]:
+        """wait_running for each stack; the skipped services of all of them."""
+        return tuple(line for stack in stacks for line in self.wait_running(stack, timeout))
 
-    def _running(self, services: list[dict[str, Any]]) -> tuple[int, list[str]]:
-        running, problems = 0, []
+    def _running(self, services: list[dict[str, Any]]) -> tuple[int, list[str], list[str]]:
+        """(services running their spec, problems of the others, skipped ones): tally_tasks
+        over the services' tasks and the swarm's nodes, read now."""
+        tasks = {}
         for svc in services:
             with _translated("listing tasks"):
-                tasks = self.api.tasks(filters={"service": svc["ID"], "desired-state": "running"})
-            current = [
-                t
-                for t in tasks
-                if t.get("Version", {}).get("Index", 0) > 0
-                and t.get("Spec", {})
-                and t["Status"]["State"] == "running"
-                and _task_is_current(t, svc)
-            ]
-            if current:
-                running += 1
-            else:
-                errs = [t["Status"].get("Err") or t["Status"]["State"] for t in tasks]
-                problems.append(f"{svc['Spec']['Name']}: {', '.join(errs) or 'pending'}")
-        return running, problems
+                tasks[svc["ID"]] = list(
+                    self.api.tasks(filters={"service": svc["ID"], "desired-state": "running"})
+                )
+        nodes_by_id = {n.id: n for n in self.nodes()} if services else {}
+        return tally_tasks(services, tasks, nodes_by_id)
 
 
 def _task_is_current(task: dict[str, Any], service: dict[str, Any]) -> bool:
+    """The task runs the service's current spec: a started task with the service's configs."""
     spec = service["Spec"]["TaskTemplate"]["ContainerSpec"]
-    return bool(task["Spec"].get("ContainerSpec", {}).get("Configs") == spec.get("Configs"))
+    return bool(
+        task.get("Version", {}).get("Index", 0) > 0
+        and task.get("Spec", {})
+        and task["Status"]["State"] == "running"
+        and task["Spec"].get("ContainerSpec", {}).get("Configs") == spec.get("Configs")
+    )
+
+
+NO_SUITABLE_NODE = "no suitable node"
+_AVAILABILITY = {"drain": "drained", "pause": "paused"}
+
+
+def cannot_run(node: Node | None, node_id: str) -> str | None:
+    """Why the swarm cannot start a task pinned to this node now, or None if it can."""
+    if node is None:
+        return f"node {node_id} is not in the swarm"
+    name = node.hostname or node_id
+    if node.state != "ready":
+        return f"{name} is {node.state}"
+    if node.availability != "active":
+        return f"{name} is {_AVAILABILITY.get(node.availability, node.availability)}"
+    return None
+
+
+def tally_tasks(
+    services: list[dict[str, Any]],
+    tasks: dict[str, list[dict[str, Any]]],
+    nodes: dict[str, Node],
+) -> tuple[int, list[str], list[str]]:
+    """(services running their current spec, "<service>: <task errors>" for those still
+    starting, "<service> skipped: <why>" for those that cannot run). Pure: raw service and
+    task dicts (by service id, desired state running) and the swarm's nodes by id.
+
+    A service cannot run when it has no current running task and its node (NODE_LABEL) is
+    Down, paused, drained or gone, or every task it has is pending with "no suitable node"."""
+    running, problems, skipped = 0, [], []
+    for svc in services:
+        name, own = svc["Spec"]["Name"], tasks.get(svc["ID"], [])
+        node_id = (svc["Spec"].get("Labels") or {}).get(NODE_LABEL, "")
+        why = cannot_run(nodes.get(node_id), node_id) if node_id else None
+        errs = [t["Status"].get("Err") or t["Status"]["State"] for t in own]
+        if any(_task_is_current(t, svc) for t in own):
+            running += 1
+        elif why is not None:
+            skipped.append(f"{name} skipped: {why}")
+        elif own and all(
+            t["Status"]["State"] == "pending" and NO_SUITABLE_NODE in (t["Status"].get("Err") or "")
+            for t in own
+        ):
+            skipped.append(f"{name} skipped: {errs[0]}")
+        else:
+            problems.append(f"{name}: {', '.join(errs) or 'pending'}")
+    return running, problems, skipped
 
 
 def _node(raw: dict[str, Any]) -> Node:

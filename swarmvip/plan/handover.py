@@ -15,12 +15,19 @@ policy, when the holder's config must change or another node should hold:
 
 A boosted priority is capped at 254; past that the holder is restarted (priority-0 handover).
 Sticky groups never preempt, so their holder is restarted last, as before.
+
+Only a *live* node (the caller says which: ready, active, reporting) is ever lifted, and only
+live members count when a holder's boosted priority is weighed: a Down, paused or drained
+member cannot take over, so waiting for it would stall the change, and lifting it again on every
+pass would flap its service. A newcomer (a node with no running task yet) enters a step plan
+only when every other member of its groups lists it as a peer there; otherwise it is created by
+the final plan, after the holder, so it never starts unheard by the MASTER (a second MASTER).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from swarmvip.model import InstancePlan, NodePlan, Plan, Preemption
@@ -63,18 +70,28 @@ def _replace(plan: Plan, nodes: Mapping[str, NodePlan]) -> Plan:
     )
 
 
-def _ranked(plan: Plan, group: str) -> list[tuple[int, NodePlan]]:
-    found = [(i.priority, n) for n in plan.nodes if (i := _instance(n, group)) is not None]
+def _ranked(
+    plan: Plan, group: str, live: Collection[str] | None = None
+) -> list[tuple[int, NodePlan]]:
+    """The group's members by planned priority, highest first; only `live` ones if given."""
+    found = [
+        (i.priority, n)
+        for n in plan.nodes
+        if (i := _instance(n, group)) is not None and (live is None or n.node_id in live)
+    ]
     return sorted(found, key=lambda pair: -pair[0])
 
 
-def tolerated(planned: NodePlan, running: NodePlan, plan: Plan) -> bool:
+def tolerated(
+    planned: NodePlan, running: NodePlan, plan: Plan, live: Collection[str] | None = None
+) -> bool:
     """The running holder may stay as it is: only priority up / extra peers differ, and it
-    outranks every other planned member of each of its groups."""
+    outranks every other planned member of each of its groups (every other live one, if
+    `live` is given: a member that cannot run takes nothing from it)."""
     if len(planned.instances) != len(running.instances):
         return False
     for want, have in zip(planned.instances, running.instances, strict=True):
-        others = [p for p, n in _ranked(plan, want.group) if n.node_id != planned.node_id]
+        others = [p for p, n in _ranked(plan, want.group, live) if n.node_id != planned.node_id]
         same = dataclasses.replace(have, priority=want.priority, peers=want.peers) == want
         if not (
             same
@@ -86,7 +103,12 @@ def tolerated(planned: NodePlan, running: NodePlan, plan: Plan) -> bool:
     return dataclasses.replace(running, instances=planned.instances) == planned
 
 
-def final_plan(plan: Plan, running: Mapping[str, NodePlan], holders: Mapping[str, str]) -> Plan:
+def final_plan(
+    plan: Plan,
+    running: Mapping[str, NodePlan],
+    holders: Mapping[str, str],
+    live: Collection[str] | None = None,
+) -> Plan:
     """The plan, with each tolerated holder's running node plan kept as it is."""
     keep = {}
     for node_id in set(holders.values()):
@@ -96,7 +118,7 @@ def final_plan(plan: Plan, running: Mapping[str, NodePlan], holders: Mapping[str
             planned is not None
             and have is not None
             and planned != have
-            and tolerated(planned, have, plan)
+            and tolerated(planned, have, plan, live)
         ):
             keep[node_id] = have
     return _replace(plan, keep)
@@ -106,16 +128,38 @@ def _node(plan: Plan, node_id: str) -> NodePlan | None:
     return next((n for n in plan.nodes if n.node_id == node_id), None)
 
 
+def _heard(step: Plan, running: Mapping[str, NodePlan]) -> Plan:
+    """`step` without the newcomers some other member does not list as a peer in it: started
+    now, such a node would hear no advert from the holder and make itself a second MASTER."""
+
+    def heard(new: NodePlan) -> bool:
+        return all(
+            inst.unicast_src in other.peers
+            for inst in new.instances
+            for node in step.nodes
+            if node.node_id != new.node_id and (other := _instance(node, inst.group)) is not None
+        )
+
+    kept = tuple(n for n in step.nodes if n.node_id in running or heard(n))
+    return dataclasses.replace(step, nodes=kept)
+
+
 def steps(
-    plan: Plan, running: Mapping[str, NodePlan], holders: Mapping[str, str]
+    plan: Plan,
+    running: Mapping[str, NodePlan],
+    holders: Mapping[str, str],
+    live: Collection[str] | None = None,
 ) -> tuple[list[Step], Plan]:
-    """(intermediate steps, final plan) for `holders`: {group: node id holding it now}."""
-    current = final_plan(plan, running, holders)
+    """(intermediate steps, final plan) for `holders`: {group: node id holding it now}.
+
+    live: the node ids that can take a VIP now (ready, active, reporting: the caller decides);
+    None: every node. No other node is lifted or waited for."""
+    current = final_plan(plan, running, holders, live)
     out: list[Step] = []
     expected = dict(holders)
     for group, holder in sorted(holders.items()):
         have = _instance(running.get(holder), group)
-        ranked = _ranked(plan, group)
+        ranked = _ranked(plan, group, live)
         if have is None or not ranked or have.preemption is not Preemption.PREFERRED:
             continue
         keep = {holder: running[holder]}
@@ -129,7 +173,7 @@ def steps(
                     top.node_id: _with_priority(top, group, have.priority + 1, have.unicast_src),
                 },
             )
-            out.append(Step(current, group, top.node_id))
+            out.append(Step(_heard(current, running), group, top.node_id))
             expected[group] = top.node_id
         elif (
             top.node_id == holder
@@ -143,8 +187,8 @@ def steps(
             current = _replace(
                 current, {**keep, second.node_id: _with_priority(second, group, have.priority + 1)}
             )
-            out.append(Step(current, group, second.node_id))
+            out.append(Step(_heard(current, running), group, second.node_id))
             current = _replace(current, {holder: _with_priority(planned, group, have.priority + 2)})
-            out.append(Step(current, group, holder))
-    final = final_plan(plan, {n.node_id: n for n in current.nodes}, expected)
+            out.append(Step(_heard(current, running), group, holder))
+    final = final_plan(plan, {n.node_id: n for n in current.nodes}, expected, live)
     return out, final

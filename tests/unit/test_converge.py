@@ -1,12 +1,37 @@
-"""converge.snapshot refuses to decide on an unreachable manager's empty view."""
+"""converge: it refuses to decide on an unreachable manager's empty view; a member that cannot
+run never blocks it (audit 3); holders are node ids even when hostnames repeat (audit 15)."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from typing import Any
+
 import pytest
 
-from swarmvip.converge import snapshot
+from swarmvip import agentspec, paths
+from swarmvip.agent.report import InstanceReport, Report
+from swarmvip.cluster import Cluster
+from swarmvip.converge import converge, holders_of, live_nodes, snapshot
+from swarmvip.deploy import apply, plan_for, prepare
 from swarmvip.errors import UnavailableError
-from swarmvip.status.model import Observation
+from swarmvip.model import NODE_LABEL, Node, NodePlan, Role
+from swarmvip.plan.desired import DesiredService
+from swarmvip.plan.diff import (
+    Action,
+    CreateConfig,
+    CreateService,
+    Observed,
+    ObservedObject,
+    ObservedService,
+    RemoveConfig,
+    RemoveService,
+    UpdateService,
+)
+from swarmvip.plan.handover import final_plan
+from swarmvip.stackfile import parse_stack
+from swarmvip.status.fold import fold
+from swarmvip.status.model import DeployedNode, Observation
 
 
 class Unreachable:
@@ -26,3 +51,255 @@ def test_unreachable_manager_is_an_error_not_an_empty_swarm() -> None:
 
 def test_a_reachable_empty_swarm_is_a_snapshot() -> None:
     assert snapshot(Empty()).vips == ()
+
+
+# --- a node that cannot run blocks nothing (audit 3), holders by node id (audit 15) ----------
+# A fake swarm (no engine): the real Cluster.wait_running, plan, diff, phases, steps, fold and
+# converge run over it. A task runs at once on a ready+active node and never on another one;
+# VRRP is modelled as "the highest running priority among runnable nodes holds the VIP".
+
+SPEC = parse_stack("x-swarmvip:\n  vips:\n    web: {addresses: [10.0.0.100/24]}\n", "s.yml")
+
+
+def swarm_node(i: int, state: str = "ready", availability: str = "active") -> Node:
+    return Node(f"id{i}", f"node{i}", Role.WORKER, availability, state, f"10.0.0.1{i}")
+
+
+class FakeAPI:
+    """The two calls Cluster.wait_running makes, answered from the fake swarm."""
+
+    def __init__(self, swarm: FakeSwarm) -> None:
+        self.swarm = swarm
+
+    def _configs(self, svc: DesiredService) -> list[str]:
+        return sorted(m.source for m in svc.configs)
+
+    def services(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "ID": f"sid-{node_id}",
+                "Spec": {
+                    "Name": svc.name,
+                    "Labels": {NODE_LABEL: node_id},
+                    "TaskTemplate": {"ContainerSpec": {"Configs": self._configs(svc)}},
+                },
+            }
+            for node_id, svc in sorted(self.swarm.services.items())
+        ]
+
+    def tasks(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        node_id = filters["service"].removeprefix("sid-")
+        spec = {"ContainerSpec": {"Configs": self._configs(self.swarm.services[node_id])}}
+        if self.swarm.runs(node_id):
+            return [{"Version": {"Index": 2}, "Spec": spec, "Status": {"State": "running"}}]
+        err = "no suitable node (scheduling constraints not satisfied on 4 nodes)"
+        return [{"Version": {"Index": 2}, "Spec": spec, "Status": {"State": "pending", "Err": err}}]
+
+
+class FakeSwarm(Cluster):
+    """The Cluster calls converge makes, over services / configs / nodes held in memory."""
+
+    def __init__(self, nodes: list[Node]) -> None:
+        self.api = FakeAPI(self)  # type: ignore[assignment]
+        self.node_list = nodes
+        self.services: dict[str, DesiredService] = {}
+        self.configs: dict[str, bytes] = {}
+        self.log: list[tuple[int, str, str, int]] = []  # (pass, kind, node id, priority)
+        self.unheard: list[str] = []  # newcomers started before every running node listed them
+        self.passes = 0
+        self.restarted: set[str] = set()  # services updated since their node was paused
+
+    def runs(self, node_id: str) -> bool:
+        """As Swarm: a paused node keeps its running task until the service is updated."""
+        node = next((n for n in self.node_list if n.id == node_id), None)
+        if node is None or node.state != "ready" or node.availability == "drain":
+            return False
+        return node.availability == "active" or node_id not in self.restarted
+
+    def nodes(self) -> tuple[Node, ...]:
+        return tuple(self.node_list)
+
+    def vrids(self) -> dict[str, dict[str, int]]:
+        return {"web": {i.group: i.vrid for p in self.plans().values() for i in p.instances}}
+
+    def secret_names(self) -> set[str]:
+        return set()
+
+    def observe(self, stack: str) -> Observed:
+        return Observed(
+            services=tuple(
+                ObservedService(f"sid-{n}", s.name, n, s.spec_hash, s.top_priority)
+                for n, s in self.services.items()
+            ),
+            configs=tuple(ObservedObject(c, c) for c in self.configs),
+        )
+
+    def plans(self) -> dict[str, NodePlan]:
+        """{node id: the plan its service carries} (what its task runs, or will run)."""
+        out = {}
+        for node_id, svc in self.services.items():
+            mount = next(m for m in svc.configs if m.target == paths.AGENT_SPEC)
+            out[node_id] = agentspec.from_json(self.configs[mount.source].decode()).node
+        return out
+
+    def running_plans(self, stack: str) -> dict[str, NodePlan]:
+        return self.plans()
+
+    def holder(self) -> str | None:
+        live = {n: p for n, p in self.plans().items() if self.runs(n)}
+        return max(live, key=lambda n: live[n].instances[0].priority, default=None)
+
+    def apply(self, action: Action) -> None:
+        match action:
+            case CreateConfig(obj):
+                self.configs[obj.name] = obj.data
+            case CreateService(svc) | UpdateService(_, svc):
+                new = self._plan_of(svc).instances[0].unicast_src
+                deaf = [n for n, p in self.plans().items() if new not in p.instances[0].peers]
+                if isinstance(action, CreateService) and any(map(self.runs, deaf)):
+                    self.unheard.append(svc.node_id)
+                self.services[svc.node_id] = svc
+                if any(n.id == svc.node_id and n.availability == "pause" for n in self.node_list):
+                    self.restarted.add(svc.node_id)
+                prio = self._plan_of(svc).instances[0].priority
+                self.log.append((self.passes, type(action).__name__, svc.node_id, prio))
+            case RemoveService(current):
+                del self.services[current.node_id]
+            case RemoveConfig(current):
+                del self.configs[current.name]
+
+    def _plan_of(self, svc: DesiredService) -> NodePlan:
+        mount = next(m for m in svc.configs if m.target == paths.AGENT_SPEC)
+        return agentspec.from_json(self.configs[mount.source].decode()).node
+
+
+class FakeSource:
+    """What ClusterSource would see: every runnable node reports; the holder holds the VIP."""
+
+    def __init__(self, swarm: FakeSwarm) -> None:
+        self.swarm = swarm
+
+    def observe(self) -> Observation:
+        now, holder = time.time(), self.swarm.holder()
+        deployed, reports = [], []
+        for node_id, plan in sorted(self.swarm.plans().items()):
+            runs = self.swarm.runs(node_id)
+            name = self.swarm.services[node_id].name
+            deployed.append(DeployedNode("web", name, plan, "running" if runs else "pending"))
+            if runs:
+                i, holds = plan.instances[0], node_id == holder
+                vips = tuple(a.with_prefixlen for a in i.addresses)
+                inst = InstanceReport(
+                    i.group,
+                    i.vrid,
+                    i.priority,
+                    "MASTER" if holds else "BACKUP",
+                    vips,
+                    vips if holds else (),
+                    holds,
+                )
+                reports.append(
+                    Report(
+                        "heartbeat",
+                        now,
+                        1,
+                        "web",
+                        plan.hostname,
+                        node_id,
+                        "eth0",
+                        "running",
+                        (inst,),
+                    )
+                )
+        return Observation(
+            now=now, nodes=self.swarm.nodes(), deployed=tuple(deployed), reports=tuple(reports)
+        )
+
+
+def deployed_swarm(*nodes: Node) -> FakeSwarm:
+    swarm = FakeSwarm(list(nodes))
+    apply(prepare(SPEC, "web", swarm), swarm, lambda line: None)
+    return swarm
+
+
+def passes(swarm: FakeSwarm, n: int = 3) -> list[tuple[int, float, list[str]]]:
+    """(actions applied, seconds taken, progress lines) of n converge passes."""
+    out = []
+    for _ in range(n):
+        swarm.passes += 1
+        lines: list[str] = []
+        start = time.monotonic()
+        done = converge(SPEC, "web", swarm, FakeSource(swarm), lines.append, timeout=2.0)
+        out.append((done, time.monotonic() - start, lines))
+    return out
+
+
+def test_top_node_down_and_a_newcomer_converge_in_one_pass_without_flapping() -> None:
+    """Audit 3 (repro r17_flap): node1 (top priority) Down, node2 holds, node4 is labelled in."""
+    swarm = deployed_swarm(swarm_node(1), swarm_node(2), swarm_node(3))
+    swarm.node_list = [swarm_node(1, "down"), swarm_node(2), swarm_node(3), swarm_node(4)]
+    assert swarm.holder() == "id2"
+    (first, t1, lines), (second, t2, quiet), (third, t3, _) = passes(swarm)
+    assert first > 0 and second == 0 and third == 0 and quiet == []  # a fixed point at once
+    assert t1 < 2.0 and t2 < 1.0 and t3 < 1.0  # no takeover / settle / task timeouts
+    assert "node1 is down: skipped, the change goes on without it" in lines
+    assert any("node1" in line and "skipped: node1 is down" in line for line in lines)
+    plan = plan_for(SPEC, "web", swarm)
+    final = final_plan(plan, swarm.plans(), {"web": "id2"}, {"id2", "id3", "id4"})
+    assert swarm.holder() == "id2" and swarm.plans() == {n.node_id: n for n in final.nodes}
+    holder, planned = swarm.plans()["id2"], next(n for n in plan.nodes if n.node_id == "id2")
+    assert holder.instances[0].peers == planned.instances[0].peers  # node4 included
+    assert holder.instances[0].priority >= planned.instances[0].priority  # tolerated boost
+    assert dataclasses.replace(holder.instances[0], priority=240) == planned.instances[0]
+    assert swarm.unheard == []  # node4 started only once the holder listed it as a peer
+    node1 = [(p, prio) for p, kind, n, prio in swarm.log if n == "id1" and p > 0]
+    assert node1 == [(1, 250)]  # updated once, at its planned priority, never lifted
+
+
+def test_a_paused_or_drained_member_blocks_nothing() -> None:
+    for availability in ("pause", "drain"):
+        swarm = deployed_swarm(swarm_node(1), swarm_node(2), swarm_node(3))
+        swarm.node_list = [swarm_node(1), swarm_node(2), swarm_node(3, availability=availability)]
+        swarm.node_list.append(swarm_node(4))
+        (first, _, lines), (second, _, _), _ = passes(swarm)
+        assert first > 0 and second == 0
+        word = {"pause": "paused", "drain": "drained"}[availability]
+        assert f"node3 is {word}: skipped, the change goes on without it" in lines
+        assert "id4" in swarm.services and swarm.unheard == []
+
+
+def test_all_up_newcomer_is_created_after_the_holder_lists_it() -> None:
+    swarm = deployed_swarm(swarm_node(1), swarm_node(2))
+    swarm.node_list = [swarm_node(1), swarm_node(2), swarm_node(3)]
+    (first, _, _), (second, _, _), _ = passes(swarm)
+    assert first > 0 and second == 0
+    assert swarm.unheard == [] and swarm.holder() == "id1"
+
+
+def test_live_nodes_are_runnable_and_reporting() -> None:
+    swarm = deployed_swarm(swarm_node(1), swarm_node(2), swarm_node(3))
+    swarm.node_list = [swarm_node(1, "down"), swarm_node(2), swarm_node(3, availability="pause")]
+    assert live_nodes(fold(FakeSource(swarm).observe()), "web") == {"id2"}
+
+
+def test_duplicate_hostnames_keep_the_holder_s_node_id() -> None:
+    """Audit 15 (repro r16_duphost): two nodes named edge; idA holds."""
+    edge = [
+        Node("idA", "edge", Role.WORKER, "active", "ready", "10.0.0.11"),
+        Node("idB", "edge", Role.WORKER, "active", "ready", "10.0.0.12"),
+    ]
+    swarm = deployed_swarm(*edge)
+    assert swarm.holder() == "idA"
+    snap = fold(FakeSource(swarm).observe())
+    assert holders_of(snap, "web") == {"web": "idA"}
+    assert [(n.node_id, n.holds) for n in snap.nodes] == [("idA", ("web/web",)), ("idB", ())]
+
+
+def test_a_paused_holder_keeps_its_vip_and_nothing_moves() -> None:
+    swarm = deployed_swarm(swarm_node(1), swarm_node(2), swarm_node(3))
+    assert swarm.holder() == "id1"
+    swarm.node_list = [swarm_node(1, availability="pause"), swarm_node(2), swarm_node(3)]
+    snap = fold(FakeSource(swarm).observe())
+    assert live_nodes(snap, "web") == {"id1", "id2", "id3"}
+    (first, _, _), (second, _, _), _ = passes(swarm)
+    assert first == 0 and second == 0 and swarm.holder() == "id1"

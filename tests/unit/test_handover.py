@@ -90,3 +90,55 @@ def test_priorities_never_pass_254() -> None:
     )
     todo, final = steps(after, running(hot), {"web": "id-node1"})
     assert todo == [] and prio(final)["node1"] == 1
+
+
+# --- a member that cannot run is never lifted; a newcomer never starts unheard (audit 3) ---
+FOUR = (*THREE, node("node4", "10.213.0.14"))
+
+
+def members(step: Plan) -> dict[str, tuple[int, tuple[str, ...]]]:
+    return {n.hostname: (n.instances[0].priority, n.instances[0].peers) for n in step.nodes}
+
+
+def test_a_down_top_node_is_never_lifted_and_the_newcomer_waits_for_the_holder() -> None:
+    """repro r10_steps_down / r17_flap: node1 (top) is Down, node2 holds, node4 is labelled."""
+    todo, final = steps(
+        plan_of(FOUR), running(plan_of()), {"web": "id-node2"}, {"id-node2", "id-node3"}
+    )
+    assert [s.expect for s in todo] == ["id-node3", "id-node2"]
+    first, second = (members(s.plan) for s in todo)
+    assert first["node1"][0] == second["node1"][0] == prio(final)["node1"] == 250  # not lifted
+    assert first["node3"][0] == 241 and first["node2"] == members(plan_of())["node2"]
+    assert "node4" not in first  # node2, holding, does not list it yet
+    assert second["node2"][0] == 242 and all(
+        "10.213.0.14" in p for h, (_, p) in second.items() if h != "node4"
+    )
+    assert prio(final) == {"node1": 250, "node2": 242, "node3": 230, "node4": 220}
+
+
+def test_the_boosted_holder_is_tolerated_over_a_member_that_cannot_run() -> None:
+    """Second pass of the above: nothing left to do (no flapping)."""
+    plan = plan_of(FOUR)
+    first, final = steps(plan, running(plan_of()), {"web": "id-node2"}, {"id-node2", "id-node3"})
+    live = {"id-node2", "id-node3", "id-node4"}
+    todo, again = steps(plan, running(final), {"web": "id-node2"}, live)
+    assert first and todo == [] and again == final
+
+
+def test_a_newcomer_is_not_in_a_step_before_the_holder_lists_it() -> None:
+    todo, final = steps(plan_of(), running(plan_of(THREE[:2])), {"web": "id-node1"})
+    assert "node3" not in members(todo[0].plan)
+    assert members(todo[1].plan)["node3"] == members(final)["node3"]
+
+
+def test_a_drained_holder_hands_over_to_the_top_live_member() -> None:
+    todo, final = steps(
+        plan_of(), running(plan_of()), {"web": "id-node1"}, {"id-node2", "id-node3"}
+    )
+    assert [(s.expect, prio(s.plan)["node2"]) for s in todo] == [("id-node2", 251)]
+    assert prio(final) == {"node1": 250, "node2": 251, "node3": 230}
+
+
+def test_no_live_member_means_no_step() -> None:
+    todo, final = steps(plan_of(FOUR), running(plan_of()), {"web": "id-node2"}, set())
+    assert todo == [] and "node4" in members(final)
