@@ -43,6 +43,18 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
         yield buffer.decode("utf-8", "replace")
 
 
+def task_state(tasks: list[dict[str, Any]]) -> tuple[str, str]:
+    """(state, error) of a service's current task: the newest one Swarm wants running. During
+    an update the old task's "shutdown" is often newer than the new task's "preparing": it is
+    history, not the service's state. Without a wanted task, the newest one says why."""
+    if not tasks:
+        return "pending", ""
+    wanted = [t for t in tasks if t.get("DesiredState") == "running"] or tasks
+    newest = max(wanted, key=lambda t: t.get("Status", {}).get("Timestamp", ""))
+    status = newest.get("Status", {})
+    return str(status.get("State", "unknown")), str(status.get("Err", ""))
+
+
 class ServiceReader:
     """Deployed services (with their plans) and task states, for one engine."""
 
@@ -83,12 +95,7 @@ class ServiceReader:
         return DeployedNode(labels.get(STACK_LABEL, "?"), name, plan, state, err, note=note)
 
     def _task(self, service_id: str) -> tuple[str, str]:
-        tasks = self.api.tasks(filters={"service": service_id})
-        if not tasks:
-            return "pending", ""
-        newest = max(tasks, key=lambda t: t.get("Status", {}).get("Timestamp", ""))
-        status = newest.get("Status", {})
-        return str(status.get("State", "unknown")), str(status.get("Err", ""))
+        return task_state(self.api.tasks(filters={"service": service_id}))
 
     def deployed(
         self, stack: str | None = None, incompatible: bool = False

@@ -439,3 +439,14 @@ def test_a_newer_agent_json_shows_as_incompatible_and_hides_nothing_else() -> No
     incompatible = [a for a in snap.alarms if a.kind == "incompatible-agent"]
     assert incompatible[0].subject == "edge/edge_vip-future"
     assert "schema" in incompatible[0].message and "upgrade" in incompatible[0].message
+
+
+def test_a_task_being_replaced_shows_the_new_tasks_state_not_the_old_shutdown() -> None:
+    from swarmvip.cluster.observe import task_state
+
+    old = {"DesiredState": "shutdown", "Status": {"State": "shutdown", "Timestamp": "T2"}}
+    new = {"DesiredState": "running", "Status": {"State": "preparing", "Timestamp": "T1"}}
+    assert task_state([old, new]) == ("preparing", "")
+    failed = {"DesiredState": "shutdown", "Status": {"State": "rejected", "Err": "no image"}}
+    assert task_state([failed]) == ("rejected", "no image")
+    assert task_state([]) == ("pending", "")
