@@ -253,7 +253,8 @@ class Bench:
                 name = f"{self.setup.stack}_vip-{node}"
 
                 def applied() -> bool:
-                    present = name in stack_tasks(self.lab, self.setup.stack)
+                    tasks = stack_tasks(self.lab, self.setup.stack)
+                    present = any(n.startswith(name) for n in tasks)
                     return present == want and stack_converged(self.lab, self.setup.stack)
 
                 took = wait_until("controller applied", applied, 90, interval=0.5)

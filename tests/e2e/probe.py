@@ -52,8 +52,7 @@ class Probe:
     def __init__(
         self, client: Client, url: str, seconds: float, every: float = 0.01, timeout: float = 0.2
     ) -> None:
-        argv = [
-            "docker",
+        argv = client.host.argv(  # the lab's host engine, whatever $DOCKER_HOST says
             "exec",
             client.name,
             "python3",
@@ -63,7 +62,7 @@ class Probe:
             str(seconds),
             str(every),
             str(timeout),
-        ]
+        )
         self.proc = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )

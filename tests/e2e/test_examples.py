@@ -16,7 +16,7 @@ import pytest
 
 from swarmvip.lab import Lab
 
-from .vip import ROOT, docker, holders, owned_objects, swarmvip, wait_for
+from .vip import ROOT, docker, holders, owned_objects, swarmvip, vip_service, wait_for
 
 pytestmark = pytest.mark.lab
 NODES = ("node1", "node2", "node3")
@@ -172,7 +172,7 @@ def _notify_log(lab: Lab, node: str) -> str:
             "ps",
             "-q",
             "--filter",
-            f"label=com.docker.swarm.service.name=sticky-notify_vip-{node}",
+            f"label=com.docker.swarm.service.name={vip_service(lab, 'sticky-notify', node)}",
         ],
         capture_output=True,
         text=True,

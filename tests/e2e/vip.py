@@ -78,3 +78,24 @@ def owned_objects(lab: Lab, stack: str) -> list[str]:
         + docker(lab, "config", "ls", *flt, "-q").split()
         + docker(lab, "secret", "ls", *flt, "-q").split()
     )
+
+
+def node_id(lab: Lab, hostname: str) -> str:
+    return docker(lab, "node", "inspect", hostname, "--format", "{{.ID}}").strip()
+
+
+def vip_service(lab: Lab, stack: str, hostname: str) -> str:
+    """The name of the stack's keepalived service pinned to `hostname` (names carry the node
+    id, so tests look them up by the swarmvip.node label instead of spelling them)."""
+    names = docker(
+        lab,
+        "service",
+        "ls",
+        "--filter",
+        f"label=swarmvip.stack={stack}",
+        "--filter",
+        f"label=swarmvip.node={node_id(lab, hostname)}",
+        "--format",
+        "{{.Name}}",
+    ).split()
+    return names[0] if names else ""
