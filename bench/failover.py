@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from swarmvip_lab import Lab
+
 from bench import failover_report
 from bench.failover_lab import client, docker
 from bench.failover_scenarios import (
@@ -27,7 +29,6 @@ from bench.failover_scenarios import (
     deploy_controller,
     remove_controller,
 )
-from swarmvip.lab import Lab
 
 RESULTS = Path(__file__).parent / "results" / "failover.json"
 log = logging.getLogger("bench")

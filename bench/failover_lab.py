@@ -1,7 +1,7 @@
 """Lab wiring for the failover benchmark: the client probe, per-node VIP monitors, stacks.
 
 Everything runs on the relocated lab (SWARMVIP_LAB_ID=2, subnet 10.213.2.0/24) through
-`swarmvip.lab.Lab`. Helpers started with `docker exec -i` stop on stdin EOF (a killed exec
+`swarmvip_lab.Lab`. Helpers started with `docker exec -i` stop on stdin EOF (a killed exec
 client would leave them running, see LAB-NOTES).
 """
 
@@ -17,8 +17,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from swarmvip_lab import Lab
+
 from bench.failover_metrics import Event, Request
-from swarmvip.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from swarmvip_lab import Lab
+
 from bench.failover_lab import (
     ROOT,
     Watch,
@@ -31,7 +33,6 @@ from bench.failover_metrics import (
     rfc_bound,
     two_holder_time,
 )
-from swarmvip.lab import Lab
 
 NODES = ("node2", "node3", "node4")  # VIP members; node1 is the manager and never disturbed
 Run = dict[str, Any]

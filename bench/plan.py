@@ -14,13 +14,13 @@ import statistics
 import time
 from pathlib import Path
 
-from swarmvip import agentspec
 from swarmvip.model import Node, Role
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import desired_state
 from swarmvip.plan.diff import Observed, diff
 from swarmvip.render import render_keepalived
-from swarmvip.stackfile import parse_stack
+from swarmvip.spec.stackfile import parse_stack
+from swarmvip.wire import agentspec
 
 SIZES = (10, 100, 1000, 5000)
 VIPS = (1, 10, 100)

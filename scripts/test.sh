@@ -40,7 +40,7 @@ setup_venv() {
 }
 
 lint() {
-    "$VENV/bin/ruff" check swarmvip tui tests bench &&
+    "$VENV/bin/ruff" check swarmvip tui tests bench lab &&
     "$VENV/bin/mypy" &&
     "$VENV/bin/lint-imports" >/dev/null
 }

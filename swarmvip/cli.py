@@ -20,7 +20,7 @@ COMMAND_MODULES = (
     "swarmvip.commands.tui",  # tui
     "swarmvip.commands.controller",  # controller
     "swarmvip.agent.cli",  # agent
-    "swarmvip.lab.cli",  # lab
+    "swarmvip_lab.cli",  # lab
 )
 
 

@@ -13,9 +13,10 @@ from functools import cache
 
 import jinja2
 
-from swarmvip import __version__, paths
+from swarmvip import __version__
 from swarmvip.errors import ConfigError, Problem
 from swarmvip.model import HealthCheck, InstancePlan, NodePlan
+from swarmvip.wire import paths
 
 # Numbers, addresses (ADDRESS/PREFIX), names, paths, `$SWARMVIP_*` parameters, the version.
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/$+-]+$")

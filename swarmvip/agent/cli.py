@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from swarmvip import paths
 from swarmvip.errors import ExitCode
+from swarmvip.wire import paths
 
 DESCRIPTION = """Run keepalived for this node as a supervised child and report its state as
-JSON lines on stdout (schema: swarmvip.agent.report). Meant to be PID 1 of a swarmvip task."""
+JSON lines on stdout (schema: swarmvip.wire.report). Meant to be PID 1 of a swarmvip task."""
 STOP_GRACE_ENV = paths.STOP_GRACE_ENV  # set by the service spec (cluster/core.py)
 
 
@@ -71,7 +71,7 @@ def register(subparsers: Any) -> None:
 def run_agent(args: argparse.Namespace) -> int:
     from swarmvip.agent.keepalived import Layout
     from swarmvip.agent.run import Agent, Options, stop_timeout_for
-    from swarmvip.agentspec import from_json
+    from swarmvip.wire.agentspec import from_json
 
     try:
         spec = from_json(Path(args.spec).read_text())

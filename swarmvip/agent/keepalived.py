@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from swarmvip import paths
 from swarmvip.model import InstancePlan
+from swarmvip.wire import paths
 
 FORBIDDEN = b"${}\"'#!"  # keepalived parameter, quote and comment syntax
 MAX_SECRET = 8

@@ -38,9 +38,9 @@ from typing import TextIO
 from swarmvip import __version__
 from swarmvip.agent import checks, hooks, keepalived, netlink, procs, state
 from swarmvip.agent.keepalived import Layout
-from swarmvip.agent.report import Kind, to_line
-from swarmvip.agentspec import AgentSpec
 from swarmvip.model import HealthCheck, IPInterface
+from swarmvip.wire.agentspec import AgentSpec
+from swarmvip.wire.report import Kind, to_line
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 STOPPING = (signal.SIGTERM, signal.SIGINT)

@@ -13,8 +13,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, replace
 
-from swarmvip.agent.report import InstanceReport, Kind, Report
 from swarmvip.model import IPInterface, NodePlan
+from swarmvip.wire.report import InstanceReport, Kind, Report
 
 VRRP_STATES = ("MASTER", "BACKUP", "FAULT", "STOP")
 _FIFO_LINE = re.compile(r'^INSTANCE\s+"?([^"\s]+)"?\s+([A-Z_]+)\s+(\d+)\s*$')

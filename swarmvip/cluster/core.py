@@ -27,7 +27,6 @@ from docker.types import (
     UpdateConfig,
 )
 
-from swarmvip import paths
 from swarmvip.cluster import lease, nodes
 from swarmvip.errors import ClusterError, SwarmvipError, UnavailableError
 from swarmvip.model import NODE_LABEL, OWNER_LABEL, STACK_LABEL, Node, NodePlan, Role
@@ -54,6 +53,7 @@ from swarmvip.plan.diff import (
     RemoveService,
     UpdateService,
 )
+from swarmvip.wire import paths
 
 MIN_API = (1, 41)
 OUT_OF_SEQUENCE = "update out of sequence"

@@ -23,10 +23,10 @@ import docker
 import docker.errors
 import requests
 
-from swarmvip import agentspec, paths
-from swarmvip.agent.report import parse_report
 from swarmvip.model import NODE_LABEL, OWNER_LABEL, STACK_LABEL, NodePlan
 from swarmvip.status.model import DeployedNode, Received
+from swarmvip.wire import agentspec, paths
+from swarmvip.wire.report import parse_report
 
 STREAM_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 READ_BUDGET = 1.5  # seconds a one-shot read waits for every stream's backlog

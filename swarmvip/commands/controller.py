@@ -22,7 +22,7 @@ def _add_controller(sub: Any) -> None:
 
 
 def _cmd_controller(args: argparse.Namespace) -> int:
-    from swarmvip.controller import Controller
+    from swarmvip.ops.controller import Controller
 
     controller = Controller(args.host, args.identity, args.interval, args.ttl)
     if args.once:  # holds the write lease like any writer (waits up to 60 s for it)

@@ -25,7 +25,7 @@ def _add_validate(sub: Any) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from swarmvip.stackfile import read_stack
+    from swarmvip.spec.stackfile import read_stack
 
     spec = read_stack(args.file)
     _print(
@@ -49,8 +49,8 @@ def _prepare(args: argparse.Namespace) -> Any:
 def _load(args: argparse.Namespace) -> Any:
     """The stack file, the stack name and the engine: everything before planning."""
     from swarmvip.cluster import Cluster
-    from swarmvip.deploy import stack_name
-    from swarmvip.stackfile import read_stack
+    from swarmvip.ops.deploy import stack_name
+    from swarmvip.spec.stackfile import read_stack
 
     spec = read_stack(args.file)
     stack = stack_name(args.file, args.stack)
@@ -59,13 +59,13 @@ def _load(args: argparse.Namespace) -> Any:
 
 def _prepare_on(args: argparse.Namespace, spec: Any, stack: str, cluster: Any) -> Any:
     """Observe, plan (VRIDs included) and diff: under the lease when it is to be applied."""
-    from swarmvip.deploy import prepare
+    from swarmvip.ops.deploy import prepare
 
     source = None
     holders: dict[str, str] = {}
     if cluster.observe(stack).services:  # a re-deploy: who holds what decides the order
-        from swarmvip.converge import holders_of, snapshot
-        from swarmvip.status.source import ClusterSource
+        from swarmvip.cluster.status_source import ClusterSource
+        from swarmvip.ops.converge import holders_of, snapshot
 
         source = ClusterSource(args.host, stack, follow=True)
         holders = holders_of(snapshot(source), stack)
@@ -83,7 +83,7 @@ def _add_plan(sub: Any) -> None:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from swarmvip.planview import plan_document, plan_table
+    from swarmvip.present.planview import plan_document, plan_table
 
     _, prepared, _ = _prepare(args)
     doc = plan_document(prepared)
@@ -99,7 +99,7 @@ def _add_render(sub: Any) -> None:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from swarmvip.compose import write_compose
+    from swarmvip.present.compose import write_compose
 
     _, prepared, _ = _prepare(args)
     path = write_compose(prepared, args.output)
@@ -117,7 +117,7 @@ def _add_deploy(sub: Any) -> None:
 
 
 def _cmd_deploy(args: argparse.Namespace) -> int:
-    from swarmvip.deploy import deploy_services, require_docker_cli
+    from swarmvip.ops.deploy import deploy_services, require_docker_cli
 
     spec, stack, cluster = _load(args)
     cli = require_docker_cli(spec, args.vip_only)
@@ -127,7 +127,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
             _print(f"would {action.describe()}")
         _print(f"{len(prepared.actions)} action(s); nothing changed (--dry-run)")
         return ExitCode.OK
-    from swarmvip.controller import default_identity
+    from swarmvip.ops.controller import default_identity
 
     # plan (VRIDs, holders, diff) only once the lease is ours: nobody changes the swarm
     # between that decision and its apply
@@ -146,8 +146,8 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 
 def _apply_deploy(args: argparse.Namespace, cluster: Any, prepared: Any, source: Any) -> int:
     """Hitless steps on a re-deploy (the VIP already has a holder), a plain apply otherwise."""
-    from swarmvip.converge import converge
-    from swarmvip.deploy import apply
+    from swarmvip.ops.converge import converge
+    from swarmvip.ops.deploy import apply
 
     say = lambda line: _print(f"  {line}")  # noqa: E731
     if source is not None and prepared.actions:
@@ -181,10 +181,10 @@ def _cmd_rm(args: argparse.Namespace) -> int:
     import subprocess
 
     from swarmvip.cluster import Cluster
-    from swarmvip.deploy import remove
+    from swarmvip.ops.deploy import remove
 
     cluster = Cluster.connect(args.host)
-    from swarmvip.controller import default_identity
+    from swarmvip.ops.controller import default_identity
 
     count = remove(
         args.stack, cluster, lambda line: _print(f"  {line}"), f"rm@{default_identity()}"

@@ -20,10 +20,10 @@ def _add_status(sub: Any) -> None:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from swarmvip.planview import printable
+    from swarmvip.cluster.status_source import ClusterSource
+    from swarmvip.present.planview import printable
+    from swarmvip.present.status_view import table, to_json
     from swarmvip.status.fold import fold
-    from swarmvip.status.source import ClusterSource
-    from swarmvip.status.view import table, to_json
 
     source = ClusterSource(args.host, args.stack, follow=args.watch)
     while True:
@@ -66,7 +66,7 @@ def _add_drain(sub: Any) -> None:
 
 
 def _cmd_drain(args: argparse.Namespace) -> int:
-    from swarmvip.drain import ClusterActions
+    from swarmvip.ops.drain import ClusterActions
 
     actions = ClusterActions(args.host, args.timeout)
     outcome = actions.drain(args.node, args.mode, _say, force=args.force)
@@ -82,7 +82,7 @@ def _add_undrain(sub: Any) -> None:
 
 
 def _cmd_undrain(args: argparse.Namespace) -> int:
-    from swarmvip.drain import ClusterActions
+    from swarmvip.ops.drain import ClusterActions
 
     outcome = ClusterActions(args.host, args.timeout).undrain(args.node, _say)
     print(outcome.message, flush=True)

@@ -21,9 +21,9 @@ def _add_tui(sub: Any) -> None:
 
 
 def real_actions(host: str | None) -> tuple[Any, str | None]:
-    """(ClusterActions(host), None), or (None, why) when swarmvip.drain is not available."""
+    """(ClusterActions(host), None), or (None, why) when swarmvip.ops.drain is not available."""
     try:
-        module = importlib.import_module("swarmvip.drain")
+        module = importlib.import_module("swarmvip.ops.drain")
         factory = module.ClusterActions
     except (ImportError, AttributeError) as exc:
         return None, f"drain unavailable ({exc})"
@@ -31,7 +31,7 @@ def real_actions(host: str | None) -> tuple[Any, str | None]:
 
 
 def _cmd_tui(args: argparse.Namespace) -> int:
-    from swarmvip.status.source import ClusterSource
+    from swarmvip.cluster.status_source import ClusterSource
 
     app_module = importlib.import_module("swarmvip_tui.app")  # Textual loads only here
     source = ClusterSource(args.host, args.stack, follow=True)

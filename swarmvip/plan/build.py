@@ -6,9 +6,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from swarmvip.constraints import matches_all
 from swarmvip.errors import ConfigError, Problem
-from swarmvip.labels import node_settings, valid_hostname
 from swarmvip.model import (
     InstancePlan,
     Node,
@@ -18,6 +16,8 @@ from swarmvip.model import (
     StackSpec,
     VipGroup,
 )
+from swarmvip.plan.constraints import matches_all
+from swarmvip.plan.node_labels import node_settings, valid_hostname
 from swarmvip.plan.priorities import PriorityConflict, assign_priorities, with_drained
 from swarmvip.plan.vrids import VridConflict, allocate_vrids
 

@@ -33,7 +33,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from swarmvip import paths
 from swarmvip.errors import ConfigError, Problem
 from swarmvip.model import (
     HASH_LABEL,
@@ -45,6 +44,7 @@ from swarmvip.model import (
     Plan,
     SecretSource,
 )
+from swarmvip.wire import paths
 
 CAPABILITIES = ("CAP_NET_ADMIN", "CAP_NET_RAW")  # added; every other capability is dropped
 CAP_DROP = ("ALL",)

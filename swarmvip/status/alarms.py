@@ -9,10 +9,10 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 
-from swarmvip.agent.report import Report
 from swarmvip.model import Preemption
 from swarmvip.status.model import STALE_AFTER as STALE_AFTER
 from swarmvip.status.model import Alarm, Clocks, DeployedNode, VipStatus
+from swarmvip.wire.report import Report
 
 STARTING = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting")
 

@@ -22,9 +22,8 @@ import ipaddress
 from collections import defaultdict
 from typing import Any
 
-from swarmvip.agent.report import InstanceReport, Report
-from swarmvip.labels import KNOWN
 from swarmvip.model import LABEL_PREFIX, InstancePlan, Node, Preemption
+from swarmvip.plan.node_labels import KNOWN
 from swarmvip.status.alarms import alarms
 from swarmvip.status.history import merged_handovers, transitions
 from swarmvip.status.model import (
@@ -40,6 +39,7 @@ from swarmvip.status.model import (
     Transition,
     VipStatus,
 )
+from swarmvip.wire.report import InstanceReport, Report
 
 CONTROLLER_STALE = 45.0  # seconds
 HISTORY = 20

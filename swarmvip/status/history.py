@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from swarmvip.agent.report import Report
 from swarmvip.status.model import Transition
+from swarmvip.wire.report import Report
 
 Key = tuple[str, str]  # (stack, group)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from swarmvip.agent.report import Report
 from swarmvip.model import Node, NodePlan
+from swarmvip.wire.report import Report
 
 SCHEMA = 1
 STALE_AFTER = 3.0  # heartbeat intervals
@@ -181,3 +181,10 @@ class Clocks:
             and self.answered(report.stack, report.node_id)
             and self.age(report) <= STALE_AFTER * report.interval
         )
+
+
+class StatusSource(Protocol):
+    """Where an Observation comes from (the swarm, or a fake): status, TUI and converge see only
+    this; `swarmvip.cluster.status_source.ClusterSource` reads a real manager."""
+
+    def observe(self) -> Observation: ...

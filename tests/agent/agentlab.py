@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swarmvip.agent.report import Report, parse_report
-from swarmvip.agentspec import AgentSpec, to_json
 from swarmvip.model import HealthCheck, InstancePlan, NodePlan, NotifyHooks, Preemption, Timers
 from swarmvip.render import render_keepalived
+from swarmvip.wire.agentspec import AgentSpec, to_json
+from swarmvip.wire.report import Report, parse_report
 
 _counter = itertools.count()
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from swarmvip.agent.report import Report
 from swarmvip.model import CheckKind, HealthCheck, NodePlan
+from swarmvip.wire.report import Report
 from tests.agent import agentlab as lab
 from tests.agent.conftest import needs_root
 

@@ -13,10 +13,9 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-
-from swarmvip.lab import Lab
-from swarmvip.lab.clients import Client
-from swarmvip.lab.engine import host_engine
+from swarmvip_lab import Lab
+from swarmvip_lab.clients import Client
+from swarmvip_lab.engine import host_engine
 
 
 def _skip_reason() -> str | None:

@@ -10,7 +10,7 @@ import json
 import subprocess
 from dataclasses import dataclass
 
-from swarmvip.lab.clients import Client
+from swarmvip_lab.clients import Client
 
 SCRIPT = r"""
 import json, sys, time, urllib.request

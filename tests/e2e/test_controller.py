@@ -13,9 +13,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
-from swarmvip.lab import Lab
-from swarmvip.lab.clients import Client
+from swarmvip_lab import Lab
+from swarmvip_lab.clients import Client
 
 from .probe import Probe
 from .vip import ROOT, docker, holders, service_labels, swarmvip, wait_for

@@ -13,8 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
-from swarmvip.lab import Lab
+from swarmvip_lab import Lab
 
 from .vip import ROOT, docker, holders, owned_objects, swarmvip, vip_service, wait_for
 

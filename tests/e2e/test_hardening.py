@@ -13,8 +13,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
-from swarmvip.lab import Lab
+from swarmvip_lab import Lab
 
 from .test_examples import serve, stop
 from .vip import ROOT, docker, holders, owned_objects, swarmvip, wait_for

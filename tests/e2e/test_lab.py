@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from swarmvip_lab import Lab
+from swarmvip_lab.engine import Engine
+from swarmvip_lab.layout import NETWORK, SUBNET
+from swarmvip_lab.swarm import list_nodes
 
 import swarmvip
-from swarmvip.lab import Lab
-from swarmvip.lab.engine import Engine
-from swarmvip.lab.layout import NETWORK, SUBNET
-from swarmvip.lab.swarm import list_nodes
 
 pytestmark = pytest.mark.lab
 

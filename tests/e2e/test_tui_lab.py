@@ -8,8 +8,7 @@ import subprocess
 import sys
 
 import pytest
-
-from swarmvip.lab import Lab
+from swarmvip_lab import Lab
 
 from .vip import ROOT, docker, holders, swarmvip, wait_for
 

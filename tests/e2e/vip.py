@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from swarmvip.lab import Lab
+from swarmvip_lab import Lab
 
 ROOT = Path(__file__).resolve().parents[2]
 

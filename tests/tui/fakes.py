@@ -6,10 +6,10 @@ import ipaddress
 import threading
 from dataclasses import dataclass, field
 
-from swarmvip.agent.report import InstanceReport, Report
-from swarmvip.drainapi import DrainMode, DrainOutcome, Moved, Progress
 from swarmvip.model import InstancePlan, Node, NodePlan, NotifyHooks, Preemption, Role, Timers
+from swarmvip.ops.actions import DrainMode, DrainOutcome, Moved, Progress
 from swarmvip.status.model import DeployedNode, Observation
+from swarmvip.wire.report import InstanceReport, Report
 
 T0 = 1763762400.0  # 2025-11-21 22:00:00 UTC
 

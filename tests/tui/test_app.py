@@ -165,7 +165,7 @@ async def test_undrain() -> None:
 
 async def test_without_actions_drain_is_unavailable() -> None:
     app, _ = make_app(World(), None)
-    app.unavailable = "drain unavailable (swarmvip.drain is missing)"
+    app.unavailable = "drain unavailable (swarmvip.ops.drain is missing)"
     async with app.run_test(size=(120, 36)) as pilot:
         await until(pilot, lambda: app.snapshot is not None)
         await pilot.press("d")

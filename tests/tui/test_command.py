@@ -37,7 +37,7 @@ def test_registering_does_not_load_textual() -> None:
 
 
 def test_read_only_when_drain_module_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "swarmvip.drain", None)
+    monkeypatch.setitem(sys.modules, "swarmvip.ops.drain", None)
     actions, why = command.real_actions("ssh://m")
     assert actions is None and why is not None and why.startswith("drain unavailable")
 
@@ -45,7 +45,7 @@ def test_read_only_when_drain_module_is_missing(monkeypatch: pytest.MonkeyPatch)
 def test_command_builds_the_app_from_real_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     import swarmvip_tui.app as app_module
 
-    import swarmvip.status.source as source_module
+    import swarmvip.cluster.status_source as source_module
 
     seen: dict[str, Any] = {}
 

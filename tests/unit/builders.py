@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from swarmvip.model import Node, Role, StackSpec
-from swarmvip.stackfile import parse_stack
+from swarmvip.spec.stackfile import parse_stack
 
 
 def node(hostname: str, addr: str, role: str = "worker", **labels: str) -> Node:

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from swarmvip.cluster import Cluster
-from swarmvip.deploy import require_docker_cli
 from swarmvip.errors import ConfigError, UnavailableError
-from swarmvip.stackfile import parse_stack
+from swarmvip.ops.deploy import require_docker_cli
+from swarmvip.spec.stackfile import parse_stack
 
 
 class FakeApi:

@@ -30,9 +30,9 @@ from pyroute2.netlink.exceptions import NetlinkDecodeError, NetlinkError
 
 from swarmvip.agent import checks, hooks, netlink, procs, run, state
 from swarmvip.agent.keepalived import Layout
-from swarmvip.agent.report import parse_report, to_line
-from swarmvip.agentspec import AgentSpec
 from swarmvip.model import CheckKind, HealthCheck, NodePlan, NotifyHooks
+from swarmvip.wire.agentspec import AgentSpec
+from swarmvip.wire.report import parse_report, to_line
 from tests.agent import agentlab as lab
 
 Faults = list[tuple[str, str | None]]

@@ -32,7 +32,7 @@ def test_agent_modules_import_only_stdlib_and_pyroute2() -> None:
 
 def test_only_netlink_imports_pyroute2() -> None:
     code = (
-        "import swarmvip.agent.state, swarmvip.agent.report, swarmvip.agent.checks\n"
+        "import swarmvip.agent.state, swarmvip.wire.report, swarmvip.agent.checks\n"
         "import swarmvip.agent.keepalived, swarmvip.agent.hooks, swarmvip.agent.cli\n"
         "assert 'pyroute2' not in sys.modules\n"
     )

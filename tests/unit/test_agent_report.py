@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from swarmvip.agent.report import InstanceReport, Report, parse_report, to_line
+from swarmvip.wire.report import InstanceReport, Report, parse_report, to_line
 
 REPORT = Report(
     kind="state",

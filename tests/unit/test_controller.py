@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-import swarmvip.controller as ctl
+import swarmvip.ops.controller as ctl
 from swarmvip.cluster import Cluster, lease
 from swarmvip.cluster.events import relevant
-from swarmvip.controller import GRACE, Controller, ControllerState, VanishGuard
 from swarmvip.errors import LeaseLost
+from swarmvip.ops.controller import GRACE, Controller, ControllerState, VanishGuard
 from swarmvip.plan.diff import Observed, ObservedService
 from swarmvip.status.fold import controller_status
 

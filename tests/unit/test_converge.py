@@ -9,13 +9,11 @@ from typing import Any
 
 import pytest
 
-from swarmvip import agentspec, paths
-from swarmvip.agent.report import InstanceReport, Report
 from swarmvip.cluster import Cluster
-from swarmvip.converge import converge, holders_of, live_nodes, snapshot
-from swarmvip.deploy import apply, plan_for, prepare
 from swarmvip.errors import UnavailableError
 from swarmvip.model import NODE_LABEL, Node, NodePlan, Role
+from swarmvip.ops.converge import converge, holders_of, live_nodes, snapshot
+from swarmvip.ops.deploy import apply, plan_for, prepare
 from swarmvip.plan.desired import DesiredService
 from swarmvip.plan.diff import (
     Action,
@@ -29,9 +27,11 @@ from swarmvip.plan.diff import (
     UpdateService,
 )
 from swarmvip.plan.handover import final_plan
-from swarmvip.stackfile import parse_stack
+from swarmvip.spec.stackfile import parse_stack
 from swarmvip.status.fold import fold
 from swarmvip.status.model import DeployedNode, Observation
+from swarmvip.wire import agentspec, paths
+from swarmvip.wire.report import InstanceReport, Report
 
 
 class Unreachable:

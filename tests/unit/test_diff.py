@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import textwrap
 
-from swarmvip import agentspec
 from swarmvip.model import SecretSource, StackSpec
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import (
@@ -33,8 +32,9 @@ from swarmvip.plan.diff import (
     teardown,
 )
 from swarmvip.render import render_keepalived
-from swarmvip.specdoc import spec_document
-from swarmvip.stackfile import dump_document, parse_stack, read_stack
+from swarmvip.spec.specdoc import spec_document
+from swarmvip.spec.stackfile import dump_document, parse_stack, read_stack
+from swarmvip.wire import agentspec
 
 from .builders import THREE, node
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from swarmvip import drain
 from swarmvip.cluster import Cluster
-from swarmvip.drain import (
+from swarmvip.ops import drain
+from swarmvip.ops.drain import (
     SWARM_DRAINED,
     VIP_DRAINED,
     ClusterActions,
@@ -18,7 +18,7 @@ from swarmvip.drain import (
     drain_change,
     undrain_availability,
 )
-from swarmvip.labels import DRAIN
+from swarmvip.plan.node_labels import DRAIN
 from swarmvip.status.drainplan import preview_drain
 from swarmvip.status.model import Member, NodeStatus, Snapshot, VipStatus
 
@@ -106,8 +106,8 @@ def test_undrain_restores_active_only_after_its_own_swarm_drain() -> None:
 
 
 def test_both_drain_values_mean_drained_to_the_label_parser() -> None:
-    from swarmvip.labels import node_settings
     from swarmvip.model import Node, Role
+    from swarmvip.plan.node_labels import node_settings
 
     for value in (VIP_DRAINED, SWARM_DRAINED):
         n = Node("id", "n", Role.WORKER, "active", "ready", "10.0.0.1", ((DRAIN, value),))

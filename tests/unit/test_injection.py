@@ -30,7 +30,7 @@ from swarmvip.errors import ConfigError, ExitCode
 from swarmvip.model import Node, StackSpec
 from swarmvip.plan.build import build_plan
 from swarmvip.render import _environment, render_keepalived
-from swarmvip.stackfile import parse_stack
+from swarmvip.spec.stackfile import parse_stack
 
 from .builders import node
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from swarmvip_lab.engine import DockerError, Engine
 
 from swarmvip.errors import UnavailableError
-from swarmvip.lab.engine import DockerError, Engine
 
 FAKE = """#!/bin/sh
 case "$*" in

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from swarmvip.lab.layout import (
+from swarmvip_lab.layout import (
     EMULATED_PRIVILEGED,
     NETWORK,
     client_ip,
@@ -73,7 +72,7 @@ def test_lab_id_relocates_names_subnet_state_and_labels() -> None:
     import sys
 
     code = (
-        "import json; from pathlib import Path; from swarmvip.lab import layout as l;"
+        "import json; from pathlib import Path; from swarmvip_lab import layout as l;"
         "n = l.make_nodes(1)[0];"
         "print(json.dumps([l.NETWORK, str(l.SUBNET), n.container, n.ip, str(l.client_ip(0)),"
         " l.vip(), str(l.state_dir()), l.LABEL_FILTER, l.network_create_args(),"

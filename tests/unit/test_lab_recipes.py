@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from swarmvip.lab.clients import rename_script
-from swarmvip.lab.mirror import mirror_from_deb822, mirror_from_list
-from swarmvip.lab.recipes import BASE, NODE, RECIPE_LABEL
+from swarmvip_lab.clients import rename_script
+from swarmvip_lab.mirror import mirror_from_deb822, mirror_from_list
+from swarmvip_lab.recipes import BASE, NODE, RECIPE_LABEL
 
 DEB822 = """Types: deb
 # http://snapshot.debian.org/archive/debian/20250520T000000Z

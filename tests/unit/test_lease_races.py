@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import swarmvip.commands.controller as controller_cmd
-import swarmvip.controller as ctl
+import swarmvip.ops.controller as ctl
 from swarmvip import cli
 from swarmvip.cluster import Cluster
 from swarmvip.cluster.lease import LEADER, Lease
@@ -221,7 +221,7 @@ def test_deploy_plans_only_while_holding_the_lease(
     monkeypatch: pytest.MonkeyPatch, dry_run: bool
 ) -> None:
     import swarmvip.commands.stack as stack_cmd
-    import swarmvip.deploy as deploy_mod
+    import swarmvip.ops.deploy as deploy_mod
 
     from .builders import spec
 

@@ -10,11 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swarmvip import agentspec
 from swarmvip.cluster.core import Cluster
-from swarmvip.deploy import prepare
 from swarmvip.errors import ConfigError
 from swarmvip.model import Node, Role, SecretSource
+from swarmvip.ops.deploy import prepare
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import (
     SPEC_MARK,
@@ -38,8 +37,9 @@ from swarmvip.plan.diff import (
     diff,
 )
 from swarmvip.render import render_keepalived
-from swarmvip.stackfile import parse_stack, read_stack
-from swarmvip.values import SECRET_NAME
+from swarmvip.spec.stackfile import parse_stack, read_stack
+from swarmvip.spec.values import SECRET_NAME
+from swarmvip.wire import agentspec
 
 from .builders import spec
 

@@ -193,8 +193,8 @@ def test_vrid_used_by_another_stack_is_a_config_error() -> None:
 def test_stored_spec_document_parses_back_to_the_same_spec(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import dataclasses
 
-    from swarmvip.specdoc import spec_document
-    from swarmvip.stackfile import dump_document, parse_stack, read_stack
+    from swarmvip.spec.specdoc import spec_document
+    from swarmvip.spec.stackfile import dump_document, parse_stack, read_stack
 
     root = __import__("pathlib").Path(__file__).resolve().parents[2] / "stacks"
     for path in sorted(p for p in root.glob("*.yml") if "x-swarmvip:" in p.read_text()):

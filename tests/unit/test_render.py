@@ -12,7 +12,7 @@ import pytest
 
 from swarmvip.plan.build import build_plan
 from swarmvip.render import fmt_seconds, render_keepalived
-from swarmvip.stackfile import read_stack
+from swarmvip.spec.stackfile import read_stack
 
 from .builders import node
 

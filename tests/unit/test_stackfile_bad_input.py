@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from swarmvip.errors import ConfigError
-from swarmvip.stackfile import parse_stack
+from swarmvip.spec.stackfile import parse_stack
 
 GOOD_VIP = """\
       addresses: [10.213.0.100/24]

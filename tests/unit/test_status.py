@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 
-from swarmvip.agent.report import InstanceReport, Report
 from swarmvip.model import InstancePlan, NodePlan, NotifyHooks, Preemption, Timers
 from swarmvip.status.drainplan import preview_drain
 from swarmvip.status.fold import fold
 from swarmvip.status.model import DeployedNode, Observation
+from swarmvip.wire.report import InstanceReport, Report
 
 from .builders import THREE
 

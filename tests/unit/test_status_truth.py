@@ -13,21 +13,21 @@ from typing import Any
 import pytest
 import requests
 
-from swarmvip import agentspec, paths
-from swarmvip.agent.report import InstanceReport, Report, to_line
 from swarmvip.cluster import Cluster
 from swarmvip.cluster.observe import ReportFeed, ServiceReader, read_reports
-from swarmvip.deploy import plan_for
+from swarmvip.cluster.status_source import ClusterSource, ReportLog
 from swarmvip.errors import ConfigError, ExitCode
 from swarmvip.model import NODE_LABEL, STACK_LABEL, Node, NodePlan, Plan, Role
+from swarmvip.ops.deploy import plan_for
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.diff import Action
-from swarmvip.planview import plan_document, plan_table
-from swarmvip.stackfile import parse_stack
+from swarmvip.present.planview import plan_document, plan_table
+from swarmvip.present.status_view import table, to_json
+from swarmvip.spec.stackfile import parse_stack
 from swarmvip.status.fold import fold
 from swarmvip.status.model import DeployedNode, Observation, Received, Snapshot
-from swarmvip.status.source import ClusterSource, ReportLog
-from swarmvip.status.view import table, to_json
+from swarmvip.wire import agentspec, paths
+from swarmvip.wire.report import InstanceReport, Report, to_line
 
 from .builders import THREE
 from .test_status import deployed, report

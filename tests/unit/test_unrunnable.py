@@ -13,13 +13,13 @@ import pytest
 
 from swarmvip.cluster import Cluster
 from swarmvip.cluster.core import tally_tasks
-from swarmvip.deploy import Prepared, apply, render_all
 from swarmvip.errors import ClusterError
 from swarmvip.model import NODE_LABEL, Node, Role
+from swarmvip.ops.deploy import Prepared, apply, render_all
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import desired_state
 from swarmvip.plan.diff import Action, Observed, ObservedService, diff
-from swarmvip.stackfile import parse_stack
+from swarmvip.spec.stackfile import parse_stack
 
 SPEC = parse_stack("x-swarmvip:\n  vips:\n    web: {addresses: [10.0.0.100/24]}\n", "s.yml")
 NO_NODE = "no suitable node (scheduling constraints not satisfied on 3 nodes)"

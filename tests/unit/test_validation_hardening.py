@@ -18,13 +18,13 @@ from swarmvip.agent import keepalived
 from swarmvip.agent.keepalived import SecretError
 from swarmvip.cli import main
 from swarmvip.errors import ConfigError, ExitCode
-from swarmvip.labels import node_settings
 from swarmvip.model import InstancePlan, Node, NodePlan
 from swarmvip.plan.build import build_plan
+from swarmvip.plan.node_labels import node_settings
 from swarmvip.render import RenderError, render_keepalived
-from swarmvip.source import Source
-from swarmvip.stackfile import MAX_ALIASED, parse_stack
-from swarmvip.values import vip_address
+from swarmvip.spec.problems import Source
+from swarmvip.spec.stackfile import MAX_ALIASED, parse_stack
+from swarmvip.spec.values import vip_address
 
 from .builders import THREE, node, spec
 

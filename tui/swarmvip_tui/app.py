@@ -17,11 +17,10 @@ from textual.binding import Binding, BindingType
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
-from swarmvip.drainapi import Actions, DrainMode, DrainOutcome, Progress
+from swarmvip.ops.actions import Actions, DrainMode, DrainOutcome, Progress
 from swarmvip.status.drainplan import preview_drain
 from swarmvip.status.fold import fold
-from swarmvip.status.model import Observation, Snapshot
-from swarmvip.status.source import StatusSource
+from swarmvip.status.model import Observation, Snapshot, StatusSource
 from swarmvip_tui.feed import Event, EventFeed
 from swarmvip_tui.messages import ActionDone, ActionProgress, Polled
 from swarmvip_tui.screens import (
@@ -251,8 +250,11 @@ class SwarmvipApp(App[None]):
 
     @work(thread=True, exclusive=True, group="action", exit_on_error=False)
     def _act(self, title: str, call: Call) -> None:
+        def progress(line: str) -> None:
+            self.post_message(ActionProgress(line))
+
         try:
-            outcome = call(lambda line: self.post_message(ActionProgress(line)))
+            outcome = call(progress)
         except Exception as exc:
             outcome = DrainOutcome(False, f"{type(exc).__name__}: {exc}")
         self.post_message(ActionDone(title, outcome))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from swarmvip.present.status_view import gap_text
 from swarmvip.status.model import Alarm, Snapshot, Transition
-from swarmvip.status.view import gap_text
 
 
 def clock_text(ts: float) -> str:

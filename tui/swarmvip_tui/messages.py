@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from swarmvip.drainapi import DrainOutcome
+from swarmvip.ops.actions import DrainOutcome
 from swarmvip.status.model import Observation, Snapshot
 
 

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, RichLog, Static
 
-from swarmvip.drainapi import DrainOutcome
+from swarmvip.ops.actions import DrainOutcome
 from swarmvip.status.drainplan import DrainPreview
 
 

@@ -8,8 +8,8 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from swarmvip.model import Preemption
+from swarmvip.present.status_view import ago, gap_text
 from swarmvip.status.model import NodeStatus, Snapshot, VipStatus
-from swarmvip.status.view import ago, gap_text
 
 Cell = str | Text
 Row = tuple[str, tuple[Cell, ...]]  # (row key, cells)

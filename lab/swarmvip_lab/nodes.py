@@ -6,8 +6,8 @@ import json
 import logging
 import time
 
-from swarmvip.lab.engine import DockerError, Engine, LabError
-from swarmvip.lab.layout import (
+from swarmvip_lab.engine import DockerError, Engine, LabError
+from swarmvip_lab.layout import (
     LABEL_FILTER,
     NETWORK,
     Node,
@@ -17,7 +17,7 @@ from swarmvip.lab.layout import (
     volume_create_args,
 )
 
-log = logging.getLogger("swarmvip.lab")
+log = logging.getLogger("swarmvip_lab")
 
 ENGINE_WAIT = 60.0
 PROBE_FILE = "privileged-mode"

@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from secrets import token_hex
 
-from swarmvip import agentspec
 from swarmvip.cluster import Cluster
 from swarmvip.errors import ClusterError, ConfigError, Problem
 from swarmvip.model import NodePlan, Plan, StackSpec
@@ -29,8 +28,9 @@ from swarmvip.plan.desired import (
 from swarmvip.plan.diff import Action, Observed, diff, phases, teardown
 from swarmvip.plan.handover import final_plan
 from swarmvip.render import render_keepalived
-from swarmvip.specdoc import spec_document
-from swarmvip.stackfile import dump_document
+from swarmvip.spec.specdoc import spec_document
+from swarmvip.spec.stackfile import dump_document
+from swarmvip.wire import agentspec
 
 Progress = Callable[[str], None]
 

@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-from swarmvip.planview import printable as p
+from swarmvip.present.planview import printable as p
 from swarmvip.status.model import SCHEMA, Snapshot, Transition
 
 

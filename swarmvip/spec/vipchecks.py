@@ -7,9 +7,9 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from swarmvip import values
 from swarmvip.model import CheckKind, HealthCheck
-from swarmvip.source import Path, Source
+from swarmvip.spec import values
+from swarmvip.spec.problems import Path, Source
 
 CHECK_KEYS = (
     "name",

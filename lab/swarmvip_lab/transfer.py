@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from swarmvip.lab.engine import Engine, LabError
+from swarmvip_lab.engine import Engine, LabError
 
-log = logging.getLogger("swarmvip.lab")
+log = logging.getLogger("swarmvip_lab")
 
 
 def image_id(engine: Engine, image: str) -> str | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 
-from swarmvip.lab.recipes import NODE_SOCKET_DIR
+from swarmvip_lab.recipes import NODE_SOCKET_DIR
 
 LAB_ID = os.environ.get("SWARMVIP_LAB_ID", "").strip()
 if LAB_ID and not (LAB_ID.isdigit() and 1 <= int(LAB_ID) <= 255):

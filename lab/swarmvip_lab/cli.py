@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _add_up(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from swarmvip.lab.recipes import NODE_IMAGE
+    from swarmvip_lab.recipes import NODE_IMAGE
 
     up = sub.add_parser("up", help="create (or reuse) the lab and its swarm")
     up.add_argument("--nodes", type=int, default=3, help="number of nodes (default 3)")
@@ -49,7 +49,7 @@ def _verbose() -> None:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from swarmvip.lab import Lab
+    from swarmvip_lab import Lab
 
     _verbose()
     started = time.monotonic()
@@ -64,14 +64,14 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_env(args: argparse.Namespace) -> int:
-    from swarmvip.lab import Lab
+    from swarmvip_lab import Lab
 
     print(f"export DOCKER_HOST={Lab.discover().manager_host}")
     return int(ExitCode.OK)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from swarmvip.lab import Lab
+    from swarmvip_lab import Lab
 
     rows = Lab.discover().status()
     if args.json:
@@ -86,7 +86,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
-    from swarmvip.lab.lab import teardown
+    from swarmvip_lab.lab import teardown
 
     _verbose()
     started = time.monotonic()
@@ -97,7 +97,7 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 
 def _cmd_load(args: argparse.Namespace) -> int:
-    from swarmvip.lab import Lab
+    from swarmvip_lab import Lab
 
     _verbose()
     loaded = Lab.discover().load_images(args.images)
@@ -106,7 +106,7 @@ def _cmd_load(args: argparse.Namespace) -> int:
 
 
 def _cmd_images(args: argparse.Namespace) -> int:
-    from swarmvip.lab.build import ensure_images
+    from swarmvip_lab.build import ensure_images
 
     _verbose()
     built = ensure_images(agent=not args.no_agent)

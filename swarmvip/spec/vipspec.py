@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from swarmvip import values
-from swarmvip.constraints import ConstraintSyntaxError, parse_constraint
 from swarmvip.model import (
     Constraint,
     HealthCheck,
@@ -16,8 +14,10 @@ from swarmvip.model import (
     Timers,
     VipGroup,
 )
-from swarmvip.source import Path, Source
-from swarmvip.vipchecks import parse_checks
+from swarmvip.plan.constraints import ConstraintSyntaxError, parse_constraint
+from swarmvip.spec import values
+from swarmvip.spec.problems import Path, Source
+from swarmvip.spec.vipchecks import parse_checks
 
 VIP_KEYS = (
     "addresses",

@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass
 
 from swarmvip.errors import SwarmvipError
-from swarmvip.lab.engine import Engine, LabError
-from swarmvip.lab.layout import Node
+from swarmvip_lab.engine import Engine, LabError
+from swarmvip_lab.layout import Node
 
 READY_WAIT = 90.0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from swarmvip.lab.recipes import SUITE
+from swarmvip_lab.recipes import SUITE
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEB822 = Path("/etc/apt/sources.list.d/debian.sources")

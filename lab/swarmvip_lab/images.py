@@ -17,11 +17,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from swarmvip.lab.engine import Engine, LabError
-from swarmvip.lab.mirror import find_mirror
-from swarmvip.lab.recipes import PRUNE, RECIPE_LABEL, RECIPES, SUITE, Recipe
+from swarmvip_lab.engine import Engine, LabError
+from swarmvip_lab.mirror import find_mirror
+from swarmvip_lab.recipes import PRUNE, RECIPE_LABEL, RECIPES, SUITE, Recipe
 
-log = logging.getLogger("swarmvip.lab")
+log = logging.getLogger("swarmvip_lab")
 
 DEBOOTSTRAP_TIMEOUT = 900.0
 IMPORT_TIMEOUT = 600.0

@@ -11,11 +11,12 @@ from typing import Any
 
 import yaml
 
-from swarmvip import DEFAULT_IMAGE, values
+from swarmvip import DEFAULT_IMAGE
 from swarmvip.errors import ConfigError, Problem
 from swarmvip.model import SecretSource, StackSpec, VipGroup
-from swarmvip.source import Path, Source
-from swarmvip.vipspec import parse_vip
+from swarmvip.spec import values
+from swarmvip.spec.problems import Path, Source
+from swarmvip.spec.vipspec import parse_vip
 
 BLOCK = "x-swarmvip"
 BLOCK_KEYS = ("image", "stop_grace_period", "vips")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from swarmvip.lab.agent_image import ensure_agent_image, find_source_root
-from swarmvip.lab.engine import Engine, LabError, file_lock, host_engine
-from swarmvip.lab.images import cache_dir, ensure_rootfs_images
+from swarmvip_lab.agent_image import ensure_agent_image, find_source_root
+from swarmvip_lab.engine import Engine, LabError, file_lock, host_engine
+from swarmvip_lab.images import cache_dir, ensure_rootfs_images
 
-log = logging.getLogger("swarmvip.lab")
+log = logging.getLogger("swarmvip_lab")
 
 
 def ensure_images(host: Engine | None = None, agent: bool = True) -> list[str]:

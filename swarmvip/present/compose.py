@@ -11,7 +11,6 @@ from typing import Any, Protocol
 
 import yaml
 
-from swarmvip import paths
 from swarmvip.plan.desired import (
     CAP_DROP,
     CAPABILITIES,
@@ -20,6 +19,7 @@ from swarmvip.plan.desired import (
     DesiredState,
 )
 from swarmvip.render import fmt_seconds
+from swarmvip.wire import paths
 
 
 class PreparedLike(Protocol):

@@ -15,10 +15,10 @@ from importlib.metadata import version
 from pathlib import Path
 
 import swarmvip
-from swarmvip.lab.engine import Engine, LabError
-from swarmvip.lab.recipes import BASE_IMAGE
+from swarmvip_lab.engine import Engine, LabError
+from swarmvip_lab.recipes import BASE_IMAGE
 
-log = logging.getLogger("swarmvip.lab")
+log = logging.getLogger("swarmvip_lab")
 
 SOURCE_LABEL = "swarmvip.source"
 SOURCE_DIRS = ("swarmvip", "tui")

@@ -6,8 +6,8 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 
-from swarmvip.lab.engine import Engine, LabError
-from swarmvip.lab.layout import (
+from swarmvip_lab.engine import Engine, LabError
+from swarmvip_lab.layout import (
     CLIENT_PREFIX,
     CLIENT_RANGE,
     LABEL,

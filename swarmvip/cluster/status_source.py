@@ -12,20 +12,16 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
-from swarmvip.agent.report import Report
 from swarmvip.errors import SwarmvipError
 from swarmvip.status.model import Agent, DeployedNode, Heard, Observation, Received
+from swarmvip.wire.report import Report
 
 KEEP_REPORTS = 5000
 CONTROLLER_EVERY = 5.0
 READ_BUDGET = 1.5  # seconds a one-shot status waits for the agents' log streams
 OFFSET_WINDOW = 8  # an agent's clock offset is the best of its last new lines (status.fold)
-
-
-class StatusSource(Protocol):
-    def observe(self) -> Observation: ...
 
 
 class ReportLog:

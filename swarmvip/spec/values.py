@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from swarmvip.model import IPInterface
-from swarmvip.source import Path, Source
+from swarmvip.spec.problems import Path, Source
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 CHECK_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")

@@ -18,13 +18,12 @@ from collections.abc import Callable
 from functools import partial
 
 from swarmvip.cluster import Cluster
-from swarmvip.deploy import Progress, apply, plan_for, prepare
 from swarmvip.errors import UnavailableError
 from swarmvip.model import StackSpec
+from swarmvip.ops.deploy import Progress, apply, plan_for, prepare
 from swarmvip.plan.handover import Step, steps
 from swarmvip.status.fold import fold
-from swarmvip.status.model import NodeStatus, Snapshot
-from swarmvip.status.source import StatusSource
+from swarmvip.status.model import NodeStatus, Snapshot, StatusSource
 
 SETTLE = 3.0  # seconds to wait for every node's first report
 TAKEOVER = 20.0  # seconds to wait for a lifted node to preempt

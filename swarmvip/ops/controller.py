@@ -36,11 +36,11 @@ from dataclasses import asdict, dataclass, field
 from swarmvip.cluster import Cluster
 from swarmvip.cluster.events import EventWatcher
 from swarmvip.cluster.lease import LeaseBusy
-from swarmvip.converge import converge
-from swarmvip.deploy import prefixed
+from swarmvip.cluster.status_source import ClusterSource
 from swarmvip.errors import LeaseLost, SwarmvipError
-from swarmvip.stackfile import parse_stack
-from swarmvip.status.source import ClusterSource
+from swarmvip.ops.converge import converge
+from swarmvip.ops.deploy import prefixed
+from swarmvip.spec.stackfile import parse_stack
 
 REPORT_KEY = "swarmvip_controller"
 MAX_BACKOFF = 60.0

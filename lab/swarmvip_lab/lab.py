@@ -1,7 +1,7 @@
 """The lab: N docker-in-docker nodes forming a real swarm on an internal bridge.
 
 `Lab` is the Python API used by `swarmvip lab ...` and the e2e tests. Layout and addressing
-are documented in `swarmvip.lab.layout`.
+are documented in `swarmvip_lab.layout`.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from pathlib import Path
 
 import swarmvip
 from swarmvip.errors import SwarmvipError, UnavailableError
-from swarmvip.lab import nodes as containers
-from swarmvip.lab import swarm
-from swarmvip.lab.clients import Client, rename_script, start_client
-from swarmvip.lab.engine import Engine, LabError, file_lock, host_engine
-from swarmvip.lab.layout import CONTAINER_PREFIX, LABEL, LABEL_FILTER, Node, make_nodes, state_dir
-from swarmvip.lab.recipes import BASE_IMAGE, NODE_IMAGE
-from swarmvip.lab.transfer import copy_images
+from swarmvip_lab import nodes as containers
+from swarmvip_lab import swarm
+from swarmvip_lab.clients import Client, rename_script, start_client
+from swarmvip_lab.engine import Engine, LabError, file_lock, host_engine
+from swarmvip_lab.layout import CONTAINER_PREFIX, LABEL, LABEL_FILTER, Node, make_nodes, state_dir
+from swarmvip_lab.recipes import BASE_IMAGE, NODE_IMAGE
+from swarmvip_lab.transfer import copy_images
 
-log = logging.getLogger("swarmvip.lab")
+log = logging.getLogger("swarmvip_lab")
 
 DEFAULT_IMAGES = (swarmvip.DEFAULT_IMAGE, BASE_IMAGE)
 
@@ -120,7 +120,7 @@ class Lab:
         """
         self._require_engine()
         if build:
-            from swarmvip.lab.build import ensure_images
+            from swarmvip_lab.build import ensure_images
 
             ensure_images(self.host, agent=swarmvip.DEFAULT_IMAGE in self.images)
         with file_lock(state_dir() / "lab.lock"):

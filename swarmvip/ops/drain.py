@@ -15,20 +15,19 @@ still drain: a node an operator drained or paused for another reason stays as it
 from __future__ import annotations
 
 from swarmvip.cluster import Cluster
-from swarmvip.controller import default_identity
-from swarmvip.converge import converge, snapshot
-from swarmvip.deploy import prefixed
-from swarmvip.drainapi import DrainMode, DrainOutcome, Moved, Progress
+from swarmvip.cluster.status_source import ClusterSource
 from swarmvip.errors import ConfigError, Problem
-from swarmvip.labels import DRAIN, DRAIN_SWARM
-from swarmvip.stackfile import parse_stack
+from swarmvip.ops.actions import DrainMode, DrainOutcome, Moved, Progress
+from swarmvip.ops.controller import default_identity
+from swarmvip.ops.converge import converge, snapshot
+from swarmvip.ops.deploy import prefixed
+from swarmvip.plan.node_labels import DRAIN, DRAIN_SWARM
+from swarmvip.spec.stackfile import parse_stack
 from swarmvip.status.drainplan import DrainPreview, find_node, preview_drain
 from swarmvip.status.model import NodeStatus, Snapshot
-from swarmvip.status.source import ClusterSource
 
 VIP_DRAINED = "true"
-# drain --swarm set the availability. A synonym of true for swarmvip.labels (so every reader
-# sees a drained node); a self-explaining value such as "swarm" needs labels.py to accept it.
+# drain --swarm also set the availability: a value node_labels reads as drained, too.
 SWARM_DRAINED = DRAIN_SWARM
 
 

@@ -1,0 +1,13 @@
+"""A local multi-node Docker Swarm lab (docker-in-docker nodes) and the images it needs.
+
+Python API: `Lab` (see `swarmvip_lab.lab`); CLI: `swarmvip lab up|env|status|down|...`.
+"""
+
+from __future__ import annotations
+
+from swarmvip_lab.clients import Client
+from swarmvip_lab.engine import Engine, LabError
+from swarmvip_lab.lab import Lab, NodeStatus
+from swarmvip_lab.layout import NETWORK, SUBNET, Node, vip
+
+__all__ = ["NETWORK", "SUBNET", "Client", "Engine", "Lab", "LabError", "Node", "NodeStatus", "vip"]

@@ -1,0 +1,1 @@
+"""Operations: deploy, converge, drain/undrain and the controller, over the Cluster port."""

@@ -1,0 +1,1 @@
+"""The stack-file language: YAML in, a validated StackSpec out (and back, for storage)."""
