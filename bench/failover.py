@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from swarmvip_lab import Lab
+from swarmvip_lab.runner import docker
 
 from bench import failover_report
-from bench.failover_lab import client, docker
+from bench.failover_lab import client
 from bench.failover_scenarios import (
     NODES,
     SETUPS,

@@ -7,44 +7,18 @@ client would leave them running, see LAB-NOTES).
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 
 from swarmvip_lab import Lab
+from swarmvip_lab.clients import Client
+from swarmvip_lab.probe import Probe
+from swarmvip_lab.runner import docker
 
 from bench.failover_metrics import Event, Request
-
-ROOT = Path(__file__).resolve().parents[1]
-
-# Open loop: one request every `every` s, each in its own thread, `timeout` s each; stops on
-# stdin EOF or after `limit` s and prints one JSON list of [sent_at, hostname|null].
-PROBE = r"""
-import concurrent.futures as cf, json, sys, threading, time, urllib.request
-url, every, timeout, limit = sys.argv[1], *map(float, sys.argv[2:5])
-stop = threading.Event()
-threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
-def one(t):
-    try:
-        return [t, urllib.request.urlopen(url, timeout=timeout).read().decode().strip()]
-    except Exception:
-        return [t, None]
-pool, futs, t0, k = cf.ThreadPoolExecutor(64), [], time.time(), 0
-print("ready", flush=True)
-while not stop.is_set() and k * every < limit:
-    d = t0 + k * every - time.time()
-    if d > 0:
-        time.sleep(d)
-    futs.append(pool.submit(one, time.time()))
-    k += 1
-print(json.dumps([f.result() for f in futs]), flush=True)
-"""
 
 # Prints "<time> <0|1>" for the VIP on eth0: a snapshot, then every add/delete (ip monitor).
 MONITOR = r"""
@@ -63,62 +37,6 @@ for line in mon.stdout:
     if vip in line and " eth0 " in line:
         print(time.time(), 0 if line.startswith("Deleted") else 1, flush=True)
 """
-
-
-def docker(lab: Lab, *argv: str, timeout: float = 120, check: bool = True) -> str:
-    """The docker CLI against the lab's manager."""
-    done = subprocess.run(
-        ["docker", "-H", lab.manager_host, *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if check and done.returncode != 0:
-        raise RuntimeError(f"docker {' '.join(argv)}: {done.stderr.strip()}")
-    return done.stdout
-
-
-def swarmvip(lab: Lab, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCKER_HOST": lab.manager_host}
-    return subprocess.run(
-        [sys.executable, "-m", "swarmvip", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=timeout,
-        check=False,
-    )
-
-
-class Probe:
-    """Open-loop HTTP probe from a client container: `every` s, `timeout` s, until stop()."""
-
-    def __init__(
-        self,
-        lab: Lab,
-        client: str,
-        url: str,
-        every: float = 0.01,
-        timeout: float = 0.2,
-        limit: float = 120,
-    ) -> None:
-        argv = lab.host.argv("exec", "-i", client, "python3", "-c", PROBE, url)
-        argv += [str(every), str(timeout), str(limit)]
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        assert self.proc.stdout is not None
-        self.proc.stdout.readline()  # "ready"
-        self.limit = limit
-
-    def stop(self) -> list[Request]:
-        out, err = self.proc.communicate(input="", timeout=self.limit + 30)
-        lines = out.strip().splitlines()
-        if self.proc.returncode != 0 or not lines:
-            raise RuntimeError(f"probe failed: {err.strip()}")
-        return [(float(t), who) for t, who in json.loads(lines[-1])]
 
 
 class Monitor:
@@ -162,9 +80,9 @@ class Monitor:
 class Watch:
     """A probe plus a monitor on every VIP node, for one measured window."""
 
-    def __init__(self, lab: Lab, client: str, vip: str, nodes: Sequence[str]) -> None:
+    def __init__(self, lab: Lab, client: Client, vip: str, nodes: Sequence[str]) -> None:
         self.monitors = {n: Monitor(lab, n, vip) for n in nodes}
-        self.probe = Probe(lab, client, f"http://{vip}:8080/")
+        self.probe = Probe(client, f"http://{vip}:8080/", seconds=120)
         self.started = time.time()
 
     def holders(self, skip: Sequence[str] = ()) -> list[str]:
@@ -231,9 +149,9 @@ def wait_until(what: str, check: object, timeout: float, interval: float = 0.25)
 
 
 @contextmanager
-def client(lab: Lab) -> Iterator[str]:
+def client(lab: Lab) -> Iterator[Client]:
     c = lab.run_client()
     try:
-        yield c.name
+        yield c
     finally:
         c.remove()

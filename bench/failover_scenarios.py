@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from swarmvip_lab import Lab
+from swarmvip_lab.clients import Client
+from swarmvip_lab.runner import ROOT, docker, swarmvip
 
 from bench.failover_lab import (
-    ROOT,
     Watch,
-    docker,
     holders_now,
     stack_converged,
     stack_tasks,
-    swarmvip,
     wait_until,
 )
 from bench.failover_metrics import (
@@ -65,7 +64,7 @@ SETUPS = (
 class Bench:
     """Runs the scenarios of one setup on the lab, through one client container."""
 
-    def __init__(self, lab: Lab, client: str, setup: Setup) -> None:
+    def __init__(self, lab: Lab, client: Client, setup: Setup) -> None:
         self.lab, self.client, self.setup = lab, client, setup
 
     # -- stack lifecycle ---------------------------------------------------------------------

@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from swarmvip_lab import Lab
+from swarmvip_lab.runner import ROOT, docker, swarmvip
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def swarmvip(lab: Lab, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOCKER_HOST": lab.manager_host}
-    return subprocess.run(
-        [sys.executable, "-m", "swarmvip", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def docker(lab: Lab, *argv: str, check: bool = True) -> str:
-    out = subprocess.run(
-        ["docker", "-H", lab.manager_host, *argv],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if check and out.returncode != 0:
-        raise AssertionError(f"docker {' '.join(argv)}: {out.stderr}")
-    return out.stdout
+__all__ = ["ROOT", "docker", "swarmvip"]  # the CLI runners shared with bench/
 
 
 def holders(lab: Lab, vip: str) -> list[str]:
