@@ -7,7 +7,9 @@ VENV=${SWARMVIP_VENV:-.venv}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q -e '.[dev]'
 bash scripts/ensure-engine.sh
-SV="$VENV/bin/swarmvip"
+SV="$(cd "$VENV/bin" && pwd)/swarmvip"  # absolute: the commands printed below work from anywhere
+SVQ=$(printf %q "$SV")
+ENV_CMD="eval \"\$($SVQ lab env)\""  # the exact line to copy into your shell
 "$SV" lab up
 eval "$("$SV" lab env)"
 for n in node1 node2 node3; do docker node update --label-add web=true "$n" >/dev/null; done
@@ -23,12 +25,18 @@ echo
 echo "What the agents themselves report (swarmvip status):"
 sleep 2
 "$SV" status --stack lab-web
-cat <<MSG
-
-Next:
-  $SV tui                         # live view; d drains the selected node, u undrains
-  eval "\$($SV lab env)"        # point docker and swarmvip at the lab manager
-  docker stack ps lab-web
-  $SV plan stacks/lab-web.yml
-  $SV lab down                  # remove the lab
-MSG
+NEXT=(  # command, comment; the eval comes first: the others need the lab's DOCKER_HOST
+    "$ENV_CMD" "first: point docker and swarmvip at the lab manager"
+    "$SVQ tui" "live view; d drains the selected node, u undrains"
+    "docker stack ps lab-web" "the stack's tasks"
+    "$SVQ plan $(printf %q "$PWD/stacks/lab-web.yml")" "what a deploy would change"
+    "$SVQ lab down" "remove the lab"
+)
+W=0
+for ((i = 0; i < ${#NEXT[@]}; i += 2)); do ((${#NEXT[i]} > W)) && W=${#NEXT[i]}; done
+echo
+echo "Next, in your shell:"
+for ((i = 0; i < ${#NEXT[@]}; i += 2)); do printf '  %-*s  # %s\n' "$W" "${NEXT[i]}" "${NEXT[i + 1]}"; done
+echo
+echo "Copy this first, into every new shell:"
+echo "  $ENV_CMD"
