@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "swarmvip.commands.status",  # status, drain, undrain
     "swarmvip.commands.tui",  # tui
     "swarmvip.commands.controller",  # controller
+    "swarmvip.commands.completion",  # completion
     "swarmvip.agent.cli",  # agent
     "swarmvip_lab.cli",  # lab
 )
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-H", "--host", help="engine to talk to, like docker -H (default: $DOCKER_HOST)"
     )
+    parser.set_defaults(root_parser=parser)  # for `completion`, which walks the whole tree
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
