@@ -1,5 +1,10 @@
-"""The Docker adapter: the only package that imports docker. Converts to and from our types."""
+"""The Docker adapter: the only package that imports docker. Converts to and from our types.
 
-from swarmvip.cluster.core import Cluster
+`Cluster` is the port (a Protocol, cluster/port.py) the use cases are given; `DockerCluster`
+implements it over an engine, and only swarmvip.commands connects one.
+"""
 
-__all__ = ["Cluster"]
+from swarmvip.cluster.core import DockerCluster
+from swarmvip.cluster.port import Cluster, Connect
+
+__all__ = ["Cluster", "Connect", "DockerCluster"]

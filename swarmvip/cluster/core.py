@@ -1,19 +1,18 @@
 """The Docker adapter: the only module that imports docker. Converts to and from our types.
 
-Engine errors become ClusterError/UnavailableError (`raise … from e`); writes send the full
+Engine errors become ours through cluster/errors.py (`translated`); writes send the full
 spec with its Version and retry on "update out of sequence".
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
 import docker
-import docker.errors
-import requests.exceptions
 from docker.types import (
     ConfigReference,
     ContainerSpec,
@@ -27,7 +26,19 @@ from docker.types import (
     UpdateConfig,
 )
 
-from swarmvip.cluster import lease, nodes
+from swarmvip.cluster import lease, nodes, observe
+from swarmvip.cluster.errors import (
+    ENGINE_ERRORS,
+    ExistsError,
+    InUseError,
+    NotFoundError,
+    is_a,
+    retry_on_conflict,
+    translated,
+)
+from swarmvip.cluster.events import EventWatcher
+from swarmvip.cluster.observe import ReportFeed, ServiceReader
+from swarmvip.cluster.port import Feed, Watcher
 from swarmvip.errors import ClusterError, SwarmvipError, UnavailableError
 from swarmvip.model import NODE_LABEL, OWNER_LABEL, STACK_LABEL, Node, NodePlan, Role
 from swarmvip.plan.desired import (
@@ -53,47 +64,29 @@ from swarmvip.plan.diff import (
     RemoveService,
     UpdateService,
 )
+from swarmvip.status.model import DeployedNode, Received
 from swarmvip.wire import paths
 
 MIN_API = (1, 41)
-OUT_OF_SEQUENCE = "update out of sequence"
-
-
-@contextmanager
-def _translated(what: str) -> Iterator[None]:
-    """Engine errors as ours: a refusal is a ClusterError (exit 1); no answer, no leader (503)
-    or a dropped connection (requests' errors, which are no DockerException) is an
-    UnavailableError (exit 3)."""
-    try:
-        yield
-    except docker.errors.APIError as exc:
-        text = f"{what}: {exc.explanation or exc}"
-        if exc.status_code == 503 or "does not have a leader" in str(exc):
-            raise UnavailableError(text) from exc
-        raise ClusterError(text) from exc
-    except docker.errors.DockerException as exc:
-        raise UnavailableError(f"{what}: {exc}") from exc
-    except requests.exceptions.RequestException as exc:
-        raise UnavailableError(f"{what}: the Docker engine did not answer: {exc}") from exc
 
 
 def _version(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split(".") if p.isdigit())
 
 
-class Cluster:
-    """A connection to one swarm manager's engine."""
+class DockerCluster:
+    """The Cluster port (cluster/port.py) over one swarm manager's engine."""
 
     _held: lease.Lease | None = None  # the write lease, while inside exclusive()
 
     def __init__(self, client: docker.DockerClient) -> None:
-        self.client = client
-        self.api = client.api
+        self._client = client
+        self._api = client.api
 
     @classmethod
-    def connect(cls, host: str | None = None, timeout: int = 30) -> Cluster:
+    def connect(cls, host: str | None = None, timeout: int = 30) -> DockerCluster:
         """Like the docker CLI: -H wins, else DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH."""
-        with _translated("cannot reach the Docker engine (is DOCKER_HOST right?)"):
+        with translated("cannot reach the Docker engine (is DOCKER_HOST right?)"):
             if host:
                 client = docker.DockerClient(base_url=host, timeout=timeout, use_ssh_client=True)
             else:
@@ -103,14 +96,14 @@ class Cluster:
         return cluster
 
     def require_manager(self) -> None:
-        version = self.api.version()
+        version = self._api.version()
         api = str(version.get("ApiVersion", "0"))
         if _version(api) < MIN_API:
             raise UnavailableError(
                 f"Docker Engine {version.get('Version')} speaks API {api}; swarmvip needs"
                 " Engine >= 20.10 (API >= 1.41) for cap_add on services: upgrade the engine"
             )
-        swarm = self.api.info().get("Swarm", {})
+        swarm = self._api.info().get("Swarm", {})
         if swarm.get("LocalNodeState") != "active":
             raise UnavailableError(
                 "this engine is not in a swarm: run `docker swarm init` or"
@@ -121,19 +114,19 @@ class Cluster:
 
     # --- reading -------------------------------------------------------------------------
     def nodes(self) -> tuple[Node, ...]:
-        with _translated("listing nodes"):
-            return tuple(_node(n) for n in self.api.nodes())
+        with translated("listing nodes"):
+            return tuple(_node(n) for n in self._api.nodes())
 
     def _services(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
-        with _translated("listing services"):
-            return list(self.api.services(filters=filters))
+        with translated("listing services"):
+            return list(self._api.services(filters=filters))
 
     def observe(self, stack: str) -> Observed:
         labels = [f"{OWNER_LABEL}=swarmvip", f"{STACK_LABEL}={stack}"]
         services = self._services({"label": labels})
-        with _translated("listing configs and secrets"):
-            configs = self.api.configs(filters={"label": labels})
-            secrets = self.api.secrets(filters={"label": labels})
+        with translated("listing configs and secrets"):
+            configs = self._api.configs(filters={"label": labels})
+            secrets = self._api.secrets(filters={"label": labels})
         return Observed(
             services=tuple(_observed_service(s) for s in services),
             configs=tuple(ObservedObject(c["ID"], c["Spec"]["Name"]) for c in configs),
@@ -152,8 +145,8 @@ class Cluster:
         return result
 
     def secret_names(self) -> set[str]:
-        with _translated("listing secrets"):
-            return {s["Spec"]["Name"] for s in self.api.secrets()}
+        with translated("listing secrets"):
+            return {s["Spec"]["Name"] for s in self._api.secrets()}
 
     def stacks(self) -> set[str]:
         return {
@@ -163,15 +156,40 @@ class Cluster:
 
     def running_plans(self, stack: str) -> dict[str, NodePlan]:
         """{node id: the plan its keepalived task runs now} (from each task's agent.json)."""
-        from swarmvip.cluster.observe import ServiceReader
-
-        with _translated("reading running plans"):
-            deployed, _ = ServiceReader(self.api).deployed(stack)
+        with translated("reading running plans"):
+            deployed, _ = ServiceReader(self._api).deployed(stack)
         return {d.plan.node_id: d.plan for d in deployed if d.stack == stack}
 
+    def deployed(
+        self, stack: str | None = None, incompatible: bool = False
+    ) -> tuple[tuple[DeployedNode, ...], list[str]]:
+        """The deployed keepalived services (plans and task states) and their ids. Engine
+        errors leave as they are: the status source shows them (it reconnects next time)."""
+        reader = self.__dict__.get("_reader")
+        if not isinstance(reader, ServiceReader):  # one per connection: it caches the plans
+            reader = self.__dict__["_reader"] = ServiceReader(self._api)
+        return reader.deployed(stack, incompatible)
+
+    def read_reports(
+        self, service_ids: list[str], budget: float
+    ) -> tuple[list[Received], set[str]]:
+        return observe.read_reports(self._api, service_ids, budget)
+
+    def feed(self, reuse: Feed | None = None) -> Feed:
+        if isinstance(reuse, ReportFeed):
+            reuse.rebind(self._api)
+            return reuse
+        return ReportFeed(self._api)
+
+    def controller_line(self, timeout: float) -> dict[str, Any] | None:
+        return observe.controller_line(self._api, timeout)
+
+    def watch(self, wake: threading.Event) -> Watcher:
+        return EventWatcher(self._api, wake).start()
+
     def stored_specs(self, stack: str | None = None) -> dict[str, tuple[str, str]]:
-        with _translated("reading stored stack specs"):
-            return nodes.stored_specs(self.api, stack)
+        with translated("reading stored stack specs"):
+            return nodes.stored_specs(self._api, stack)
 
     def update_node(
         self,
@@ -180,13 +198,13 @@ class Cluster:
         availability: str | None = None,
     ) -> None:
         self._fence(f"updating node {name}")
-        with _translated(f"updating node {name}"):
-            nodes.update_node(self.api, name, labels, availability)
+        with translated(f"updating node {name}"):
+            nodes.update_node(self._api, name, labels, availability)
 
     # --- writing -------------------------------------------------------------------------
     def apply(self, action: Action) -> None:
         self._fence(action.describe())
-        with _translated(action.describe()):
+        with translated(action.describe()):
             self._apply(action)
 
     def _fence(self, before: str) -> None:
@@ -197,19 +215,19 @@ class Cluster:
     def _apply(self, action: Action) -> None:
         match action:
             case CreateConfig(obj):
-                self.api.create_config(obj.name, obj.data, labels=dict(obj.labels))
+                self._api.create_config(obj.name, obj.data, labels=dict(obj.labels))
             case CreateSecret(obj):
-                self.api.create_secret(obj.name, obj.data, labels=dict(obj.labels))
+                self._api.create_secret(obj.name, obj.data, labels=dict(obj.labels))
             case CreateService(service):
                 self._create_service(service)
             case UpdateService(current, service):
                 self._update_service(current.id, service)
             case RemoveService(current):
-                self.api.remove_service(current.id)
+                self._api.remove_service(current.id)
             case RemoveConfig(current):
-                self._remove_when_unused(self.api.remove_config, current.id)
+                self._remove_when_unused(self._api.remove_config, current.id)
             case RemoveSecret(current):
-                self._remove_when_unused(self.api.remove_secret, current.id)
+                self._remove_when_unused(self._api.remove_secret, current.id)
 
     @staticmethod
     def _remove_when_unused(
@@ -221,21 +239,21 @@ class Cluster:
             try:
                 remove(object_id)
                 return
-            except docker.errors.NotFound:
-                return
-            except docker.errors.APIError as exc:
-                if "in use" not in str(exc) or time.monotonic() > deadline:
+            except ENGINE_ERRORS as exc:
+                if is_a(exc, NotFoundError):
+                    return
+                if not is_a(exc, InUseError) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
 
     def _create_service(self, service: DesiredService) -> None:
         """Create, or take over a same-named service someone created meanwhile (a race)."""
         try:
-            self.api.create_service(**self._service_spec(service))
-        except docker.errors.APIError as exc:
-            if "already exists" not in str(exc):
+            self._api.create_service(**self._service_spec(service))
+        except ENGINE_ERRORS as exc:
+            if not is_a(exc, ExistsError):
                 raise
-            self._update_service(self.api.inspect_service(service.name)["ID"], service)
+            self._update_service(self._api.inspect_service(service.name)["ID"], service)
 
     @contextmanager
     def exclusive(
@@ -246,9 +264,9 @@ class Cluster:
         `wait` seconds (0: one try), else LeaseBusy. One Lease per identity and connection, so
         what it observed of another holder counts across tries (lease.py: expiry)."""
         leases: dict[str, lease.Lease] = self.__dict__.setdefault("_leases", {})
-        held = leases.setdefault(identity, lease.Lease(self.api, identity, ttl))
+        held = leases.setdefault(identity, lease.Lease(self._api, identity, ttl))
         held.ttl = ttl
-        with _translated("taking the swarmvip write lease"):
+        with translated("taking the swarmvip write lease"):
             lease.take(held, wait)
         self._held = held
         try:
@@ -257,26 +275,23 @@ class Cluster:
         finally:
             self._held = None
             # not released (engine trouble): it expires after ttl by itself
-            with suppress(SwarmvipError), _translated("releasing the swarmvip write lease"):
+            with suppress(SwarmvipError), translated("releasing the swarmvip write lease"):
                 held.release()
 
     def _update_service(self, service_id: str, service: DesiredService) -> None:
         """Update in place under the service's current name: swarmkit refuses any rename."""
-        for attempt in range(5):
-            current = self.api.inspect_service(service_id)
+
+        def once() -> None:
+            current = self._api.inspect_service(service_id)
             spec = self._service_spec(service) | {"name": current["Spec"]["Name"]}
-            try:
-                self.api.update_service(service_id, current["Version"]["Index"], **spec)
-                return
-            except docker.errors.APIError as exc:
-                if OUT_OF_SEQUENCE not in str(exc) or attempt == 4:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
+            self._api.update_service(service_id, current["Version"]["Index"], **spec)
+
+        retry_on_conflict(once)
 
     def _ids(self, kind: str, names: list[str]) -> dict[str, str]:
         if not names:
             return {}
-        listing = self.api.configs if kind == "config" else self.api.secrets
+        listing = self._api.configs if kind == "config" else self._api.secrets
         found = {o["Spec"]["Name"]: o["ID"] for o in listing(filters={"name": names})}
         missing = [n for n in names if n not in found]
         if missing:
@@ -384,9 +399,9 @@ class Cluster:
         over the services' tasks and the swarm's nodes, read now."""
         tasks = {}
         for svc in services:
-            with _translated("listing tasks"):
+            with translated("listing tasks"):
                 tasks[svc["ID"]] = list(
-                    self.api.tasks(filters={"service": svc["ID"], "desired-state": "running"})
+                    self._api.tasks(filters={"service": svc["ID"], "desired-state": "running"})
                 )
         nodes_by_id = {n.id: n for n in self.nodes()} if services else {}
         return tally_tasks(services, tasks, nodes_by_id)
@@ -479,4 +494,4 @@ def _observed_service(raw: dict[str, Any]) -> ObservedService:
     )
 
 
-__all__ = ["KIND_LABEL", "Cluster"]
+__all__ = ["KIND_LABEL", "DockerCluster"]

@@ -32,8 +32,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import docker
-import docker.errors
 
+from swarmvip.cluster.errors import ENGINE_ERRORS, ConflictError, is_a
 from swarmvip.errors import ClusterError, LeaseLost
 
 LEADER = "swarmvip.controller.leader"
@@ -41,7 +41,6 @@ RENEW = "swarmvip.controller.renew"
 TTL = "swarmvip.controller.ttl"
 EXPIRES = "swarmvip.controller.expires"  # legacy, for older readers only
 LEASE_LABELS = (LEADER, RENEW, TTL, EXPIRES)
-OUT_OF_SEQUENCE = "out of sequence"
 
 Clock = Callable[[], float]
 
@@ -131,8 +130,8 @@ class Lease:
         spec["Labels"] = labels
         try:
             self.api.update_swarm(version=swarm["Version"]["Index"], swarm_spec=spec)
-        except docker.errors.APIError as exc:
-            if OUT_OF_SEQUENCE in str(exc):
+        except ENGINE_ERRORS as exc:
+            if is_a(exc, ConflictError):  # someone wrote since our read: we lost this race
                 return False
             raise
         return True

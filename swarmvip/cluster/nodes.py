@@ -6,16 +6,13 @@ Node updates send the full spec with its Version and retry on "update out of seq
 from __future__ import annotations
 
 import base64
-import time
 from typing import Any
 
 import docker
-import docker.errors
 
-from swarmvip.errors import ClusterError, ConfigError, Problem
+from swarmvip.cluster.errors import retry_on_conflict, translated
+from swarmvip.errors import ConfigError, Problem
 from swarmvip.model import OWNER_LABEL
-
-OUT_OF_SEQUENCE = "update out of sequence"
 
 
 def find_node(api: docker.APIClient, name: str) -> dict[str, Any]:
@@ -46,7 +43,8 @@ def update_node(
     availability: str | None = None,
 ) -> None:
     """Set (value) or remove (None) labels and/or availability, read-modify-write."""
-    for attempt in range(5):
+
+    def once() -> None:
         node = find_node(api, name)
         spec = dict(node["Spec"])
         current = dict(spec.get("Labels") or {})
@@ -58,13 +56,10 @@ def update_node(
         spec["Labels"] = current
         if availability:
             spec["Availability"] = availability
-        try:
-            api.update_node(node["ID"], node["Version"]["Index"], spec)  # type: ignore[arg-type]
-            return
-        except docker.errors.APIError as exc:
-            if OUT_OF_SEQUENCE not in str(exc) or attempt == 4:
-                raise ClusterError(f"updating node {name}: {exc.explanation or exc}") from exc
-            time.sleep(0.2 * (attempt + 1))
+        api.update_node(node["ID"], node["Version"]["Index"], spec)  # type: ignore[arg-type]
+
+    with translated(f"updating node {name}"):
+        retry_on_conflict(once)
 
 
 def stored_specs(api: docker.APIClient, stack: str | None = None) -> dict[str, tuple[str, str]]:

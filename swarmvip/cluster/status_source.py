@@ -1,6 +1,6 @@
 """Status sources: where an Observation comes from. The TUI and the CLI only see `observe()`.
 
-ClusterSource reads a manager (DOCKER_HOST, including ssh://) through the cluster adapter.
+ClusterSource reads a manager through the Cluster port it is given (commands connect it).
 Reports accumulate across refreshes (bounded), so history and gaps survive between polls.
 """
 
@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from swarmvip.cluster.port import Cluster, Connect, Feed
 from swarmvip.errors import SwarmvipError
 from swarmvip.status.model import Agent, DeployedNode, Heard, Observation, Received
 from swarmvip.wire.report import Report
@@ -95,43 +96,38 @@ class ReportLog:
 class ClusterSource:
     """Observe a swarm through its manager: nodes, keepalived services, agents' reports.
 
-    One-shot (follow=False) reads each service's backlog and answers within `budget` seconds
-    even when a stream hangs (that node is marked unanswered). Following keeps one ReportFeed
-    for the life of the source: a reconnect rebinds it instead of starting new threads, and
-    the feed is closed with the source (`close`, or when the source is garbage-collected).
+    `connect` makes the Cluster it reads (a connection, made on first use and again after an
+    error). One-shot (follow=False) reads each service's backlog and answers within `budget`
+    seconds even when a stream hangs (that node is marked unanswered). Following keeps one
+    Feed for the life of the source: a reconnect rebinds it instead of starting new threads,
+    and the feed is closed with the source (`close`, or when the source is garbage-collected).
     """
 
     def __init__(
         self,
-        host: str | None = None,
+        connect: Connect,
         stack: str | None = None,
         follow: bool = False,
-        timeout: float = 5.0,
         budget: float = READ_BUDGET,
     ) -> None:
-        from swarmvip.cluster import Cluster
-        from swarmvip.cluster.observe import ReportFeed, ServiceReader
-
-        self.host, self.stack, self.timeout, self.budget = host, stack, timeout, budget
+        self.stack, self.budget = stack, budget
+        self._connect = connect
         self._cluster: Cluster | None = None
-        self._connect = Cluster.connect
-        self._reader_type, self._feed_type = ServiceReader, ReportFeed
-        self._reader: ServiceReader | None = None
-        self._feed: ReportFeed | None = None
+        self._feed: Feed | None = None
         self._follow = follow
         self.log = ReportLog()
         self._controller_at = -CONTROLLER_EVERY
         self._controller_last: dict[str, Any] | None = None
 
-    def _ensure(self) -> None:
+    def _ensure(self) -> Cluster:
         if self._cluster is None:
-            self._cluster = self._connect(self.host, timeout=int(self.timeout) + 5)
-            self._reader = self._reader_type(self._cluster.api)
-            if self._follow and self._feed is None:
-                self._feed = self._feed_type(self._cluster.api)
-                weakref.finalize(self, self._feed.close)
-            elif self._feed is not None:
-                self._feed.rebind(self._cluster.api)
+            self._cluster = self._connect()
+            if self._follow:
+                first = self._feed is None
+                self._feed = self._cluster.feed(self._feed)
+                if first:
+                    weakref.finalize(self, self._feed.close)
+        return self._cluster
 
     def close(self) -> None:
         """Stop following (the feed's threads end)."""
@@ -141,16 +137,15 @@ class ClusterSource:
 
     def observe(self) -> Observation:
         try:
-            self._ensure()
-            assert self._cluster is not None and self._reader is not None
-            nodes = self._cluster.nodes()
-            deployed, ids = self._reader.deployed(self.stack, incompatible=True)
+            cluster = self._ensure()
+            nodes = cluster.nodes()
+            deployed, ids = cluster.deployed(self.stack, incompatible=True)
             if self._feed is not None:
                 self._feed.follow(ids)
                 self.log.add(self._feed.drain())
-                controller = self._controller()
+                controller = self._controller(cluster)
             else:
-                controller = self._read_once(deployed, ids)
+                controller = self._read_once(cluster, deployed, ids)
         except SwarmvipError as exc:
             self._cluster = None  # reconnect next time
             return Observation(now=time.time(), error=str(exc))
@@ -167,19 +162,15 @@ class ClusterSource:
         )
 
     def _read_once(
-        self, deployed: tuple[DeployedNode, ...], ids: list[str]
+        self, cluster: Cluster, deployed: tuple[DeployedNode, ...], ids: list[str]
     ) -> dict[str, Any] | None:
         """Every stream's backlog and the controller's line, in parallel, within the budget."""
-        from swarmvip.cluster.observe import controller_line, read_reports
-
-        assert self._cluster is not None
-        api = self._cluster.api
         box: queue.Queue[dict[str, Any] | None] = queue.Queue()
         deadline = time.monotonic() + self.budget + 0.2
         threading.Thread(
-            target=lambda: box.put(controller_line(api, self.budget)), daemon=True
+            target=lambda: box.put(cluster.controller_line(self.budget)), daemon=True
         ).start()
-        received, silent = read_reports(api, ids, self.budget)
+        received, silent = cluster.read_reports(ids, self.budget)
         self.log.add(received)
         by_id = dict(zip(ids, deployed, strict=True))
         self.log.unanswered = frozenset((by_id[s].stack, by_id[s].plan.node_id) for s in silent)
@@ -188,12 +179,10 @@ class ClusterSource:
         except queue.Empty:
             return None
 
-    def _controller(self) -> dict[str, Any] | None:
+    def _controller(self, cluster: Cluster) -> dict[str, Any] | None:
         """The controller's newest line, read at most every CONTROLLER_EVERY seconds."""
-        from swarmvip.cluster.observe import controller_line
-
         now = time.monotonic()
-        if self._cluster is not None and now - self._controller_at >= CONTROLLER_EVERY:
+        if now - self._controller_at >= CONTROLLER_EVERY:
             self._controller_at = now
-            self._controller_last = controller_line(self._cluster.api, self.budget)
+            self._controller_last = cluster.controller_line(self.budget)
         return self._controller_last

@@ -48,13 +48,13 @@ def _prepare(args: argparse.Namespace) -> Any:
 
 def _load(args: argparse.Namespace) -> Any:
     """The stack file, the stack name and the engine: everything before planning."""
-    from swarmvip.cluster import Cluster
+    from swarmvip.commands import wiring
     from swarmvip.ops.deploy import stack_name
     from swarmvip.spec.stackfile import read_stack
 
     spec = read_stack(args.file)
     stack = stack_name(args.file, args.stack)
-    return spec, stack, Cluster.connect(args.host)
+    return spec, stack, wiring.connect(args.host)
 
 
 def _prepare_on(args: argparse.Namespace, spec: Any, stack: str, cluster: Any) -> Any:
@@ -64,10 +64,10 @@ def _prepare_on(args: argparse.Namespace, spec: Any, stack: str, cluster: Any) -
     source = None
     holders: dict[str, str] = {}
     if cluster.observe(stack).services:  # a re-deploy: who holds what decides the order
-        from swarmvip.cluster.status_source import ClusterSource
+        from swarmvip.commands import wiring
         from swarmvip.ops.converge import holders_of, snapshot
 
-        source = ClusterSource(args.host, stack, follow=True)
+        source = wiring.status_source(args.host, stack, follow=True)
         holders = holders_of(snapshot(source), stack)
     prepared = prepare(spec, stack, cluster, holders)
     for warning in prepared.plan.warnings:
@@ -180,10 +180,10 @@ def _cmd_rm(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
 
-    from swarmvip.cluster import Cluster
+    from swarmvip.commands import wiring
     from swarmvip.ops.deploy import remove
 
-    cluster = Cluster.connect(args.host)
+    cluster = wiring.connect(args.host)
     from swarmvip.ops.controller import default_identity
 
     count = remove(

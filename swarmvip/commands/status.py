@@ -20,12 +20,12 @@ def _add_status(sub: Any) -> None:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from swarmvip.cluster.status_source import ClusterSource
+    from swarmvip.commands import wiring
     from swarmvip.present.planview import printable
     from swarmvip.present.status_view import table, to_json
     from swarmvip.status.fold import fold
 
-    source = ClusterSource(args.host, args.stack, follow=args.watch)
+    source = wiring.status_source(args.host, args.stack, follow=args.watch)
     while True:
         snap = fold(source.observe())
         if snap.error and not args.watch:
@@ -66,9 +66,9 @@ def _add_drain(sub: Any) -> None:
 
 
 def _cmd_drain(args: argparse.Namespace) -> int:
-    from swarmvip.ops.drain import ClusterActions
+    from swarmvip.commands import wiring
 
-    actions = ClusterActions(args.host, args.timeout)
+    actions = wiring.drain_actions(args.host, args.timeout)
     outcome = actions.drain(args.node, args.mode, _say, force=args.force)
     print(outcome.message, flush=True)
     return ExitCode.OK if outcome.ok else ExitCode.FAILURE
@@ -82,9 +82,9 @@ def _add_undrain(sub: Any) -> None:
 
 
 def _cmd_undrain(args: argparse.Namespace) -> int:
-    from swarmvip.ops.drain import ClusterActions
+    from swarmvip.commands import wiring
 
-    outcome = ClusterActions(args.host, args.timeout).undrain(args.node, _say)
+    outcome = wiring.drain_actions(args.host, args.timeout).undrain(args.node, _say)
     print(outcome.message, flush=True)
     return ExitCode.OK if outcome.ok else ExitCode.FAILURE
 

@@ -21,20 +21,20 @@ def _add_tui(sub: Any) -> None:
 
 
 def real_actions(host: str | None) -> tuple[Any, str | None]:
-    """(ClusterActions(host), None), or (None, why) when swarmvip.ops.drain is not available."""
+    """(drain actions on host, None), or (None, why) when swarmvip.ops.drain is not available."""
     try:
-        module = importlib.import_module("swarmvip.ops.drain")
-        factory = module.ClusterActions
+        importlib.import_module("swarmvip.ops.drain")
+        from swarmvip.commands import wiring
     except (ImportError, AttributeError) as exc:
         return None, f"drain unavailable ({exc})"
-    return factory(host), None
+    return wiring.drain_actions(host), None
 
 
 def _cmd_tui(args: argparse.Namespace) -> int:
-    from swarmvip.cluster.status_source import ClusterSource
+    from swarmvip.commands import wiring
 
     app_module = importlib.import_module("swarmvip_tui.app")  # Textual loads only here
-    source = ClusterSource(args.host, args.stack, follow=True)
+    source = wiring.status_source(args.host, args.stack, follow=True)
     actions, unavailable = real_actions(args.host)
     engine = args.host or os.environ.get("DOCKER_HOST") or "local engine"
     label = f"swarmvip · {engine}" + (f" · stack {args.stack}" if args.stack else "")

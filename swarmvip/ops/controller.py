@@ -33,14 +33,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 
-from swarmvip.cluster import Cluster
-from swarmvip.cluster.events import EventWatcher
 from swarmvip.cluster.lease import LeaseBusy
-from swarmvip.cluster.status_source import ClusterSource
+from swarmvip.cluster.port import Cluster, Connect, Watcher
 from swarmvip.errors import LeaseLost, SwarmvipError
 from swarmvip.ops.converge import converge
 from swarmvip.ops.deploy import prefixed
 from swarmvip.spec.stackfile import parse_stack
+from swarmvip.status.model import StatusSource
 
 REPORT_KEY = "swarmvip_controller"
 MAX_BACKOFF = 60.0
@@ -106,28 +105,31 @@ def default_identity() -> str:
 
 
 class Controller:
+    """The reconcile loop over a swarm. `connect` makes its Cluster (on first use, and again
+    after an error); `source` is the status source for the whole life of the controller (it
+    reconnects itself)."""
+
     def __init__(
         self,
-        host: str | None = None,
+        connect: Connect,
+        source: StatusSource,
         identity: str | None = None,
         interval: float = 30.0,
         ttl: float = 15.0,
         emit: Callable[[str], None] | None = None,
     ) -> None:
-        self.host, self.interval, self.ttl = host, interval, ttl
+        self.connect, self.interval, self.ttl = connect, interval, ttl
         self.state = ControllerState(identity or default_identity())
         self.emit = emit or (lambda line: print(line, file=sys.stdout, flush=True))
         self.wake = threading.Event()
         self.guard = VanishGuard()
         self._emitting = threading.Lock()
         self._cluster: Cluster | None = None
-        self._source: ClusterSource | None = None
+        self._source = source
 
     def cluster(self) -> Cluster:
         if self._cluster is None:
-            self._cluster = Cluster.connect(self.host)
-        if self._source is None:  # one source for the controller's life: it reconnects itself
-            self._source = ClusterSource(self.host, follow=True)
+            self._cluster = self.connect()
         return self._cluster
 
     def report(self) -> None:
@@ -147,7 +149,6 @@ class Controller:
         Call it holding the lease (once/run): its writes are fenced by it."""
         say = log or (lambda line: print(f"controller: {line}", file=sys.stderr, flush=True))
         cluster = self.cluster()
-        assert self._source is not None
         stored = cluster.stored_specs()
         self.guard.keep_only(stored)
         applied, errors, held = 0, [], 0
@@ -213,11 +214,12 @@ class Controller:
 
     def run(self, stop: threading.Event) -> None:
         """Until stop: lead or stand by, reconcile on events and every interval, back off."""
-        backoff, watcher, next_resync = 1.0, None, 0.0
+        backoff, next_resync = 1.0, 0.0
+        watcher: Watcher | None = None
         while not stop.is_set():
             try:
                 if watcher is None or not watcher.alive:
-                    watcher = EventWatcher(self.cluster().api, self.wake).start()
+                    watcher = self.cluster().watch(self.wake)
                 busy = False
                 if self.wake.is_set() or time.monotonic() >= next_resync:
                     # busy: someone else (a CLI deploy, another controller) is writing

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from swarmvip.cluster import Cluster
+from swarmvip.cluster.port import Cluster
 from swarmvip.errors import UnavailableError
 from swarmvip.model import StackSpec
 from swarmvip.ops.deploy import Progress, apply, plan_for, prepare

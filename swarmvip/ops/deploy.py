@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from secrets import token_hex
 
-from swarmvip.cluster import Cluster
+from swarmvip.cluster.port import Cluster
 from swarmvip.errors import ClusterError, ConfigError, Problem
 from swarmvip.model import NodePlan, Plan, StackSpec
 from swarmvip.plan.build import build_plan

@@ -14,8 +14,9 @@ still drain: a node an operator drained or paused for another reason stays as it
 
 from __future__ import annotations
 
-from swarmvip.cluster import Cluster
-from swarmvip.cluster.status_source import ClusterSource
+from collections.abc import Callable
+
+from swarmvip.cluster.port import Cluster, Connect
 from swarmvip.errors import ConfigError, Problem
 from swarmvip.ops.actions import DrainMode, DrainOutcome, Moved, Progress
 from swarmvip.ops.controller import default_identity
@@ -24,7 +25,7 @@ from swarmvip.ops.deploy import prefixed
 from swarmvip.plan.node_labels import DRAIN, DRAIN_SWARM
 from swarmvip.spec.stackfile import parse_stack
 from swarmvip.status.drainplan import DrainPreview, find_node, preview_drain
-from swarmvip.status.model import NodeStatus, Snapshot
+from swarmvip.status.model import NodeStatus, Snapshot, StatusSource
 
 VIP_DRAINED = "true"
 # drain --swarm also set the availability: a value node_labels reads as drained, too.
@@ -36,13 +37,16 @@ class DrainRefused(ConfigError):
 
 
 class ClusterActions:
-    """Drain/undrain against a real swarm manager (DOCKER_HOST or host)."""
+    """Drain/undrain against a swarm: `connect` makes the Cluster and `source` a following
+    status source, each anew for every drain or undrain (the commands wire both)."""
 
-    def __init__(self, host: str | None = None, timeout: float = 60.0) -> None:
-        self.host, self.timeout = host, timeout
+    def __init__(
+        self, connect: Connect, source: Callable[[], StatusSource], timeout: float = 60.0
+    ) -> None:
+        self.connect, self.source, self.timeout = connect, source, timeout
 
     def _converge(
-        self, cluster: Cluster, source: ClusterSource, stacks: list[str], progress: Progress
+        self, cluster: Cluster, source: StatusSource, stacks: list[str], progress: Progress
     ) -> None:
         with cluster.exclusive(f"drain@{default_identity()}"):
             stored = cluster.stored_specs()
@@ -57,12 +61,12 @@ class ClusterActions:
     def drain(
         self, node: str, mode: DrainMode, progress: Progress, force: bool = False
     ) -> DrainOutcome:
-        source = ClusterSource(self.host, follow=True)
+        source = self.source()
         snap = snapshot(source)
         preview = preview_drain(snap, node)
         _refuse(preview, force)
         host, target = preview.node, _node(snap, node)
-        cluster = Cluster.connect(self.host)
+        cluster = self.connect()
         held = [h.vip for h in preview.handovers if h.holder]
         progress(f"preflight: {preview.summary}")
         label, availability = drain_change(mode, target.availability, _label(target))
@@ -87,11 +91,11 @@ class ClusterActions:
         return _outcome(final, host, held, moved(final))
 
     def undrain(self, node: str, progress: Progress) -> DrainOutcome:
-        source = ClusterSource(self.host, follow=True)
+        source = self.source()
         snap = snapshot(source)
         target = _node(snap, node)
         host = target.hostname
-        cluster = Cluster.connect(self.host)
+        cluster = self.connect()
         availability = undrain_availability(_label(target), target.availability)
         cluster.update_node(target.node_id, labels={DRAIN: None}, availability=availability)
         progress(

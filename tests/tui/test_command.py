@@ -50,8 +50,8 @@ def test_command_builds_the_app_from_real_parts(monkeypatch: pytest.MonkeyPatch)
     seen: dict[str, Any] = {}
 
     class Source:
-        def __init__(self, host: str | None, stack: str | None, follow: bool) -> None:
-            seen["source"] = (host, stack, follow)
+        def __init__(self, connect: Any, stack: str | None, follow: bool) -> None:
+            seen["source"] = (connect.args[0], stack, follow)  # the host it connects to
 
     def run(self: app_module.SwarmvipApp) -> None:
         seen["app"] = (self.interval, self.label, self.actions, self.unavailable)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from swarmvip.cluster import Cluster
+from swarmvip.cluster import DockerCluster
 from swarmvip.errors import ConfigError, UnavailableError
 from swarmvip.ops.deploy import require_docker_cli
 from swarmvip.spec.stackfile import parse_stack
@@ -31,8 +31,8 @@ class FakeClient:
 MANAGER = {"LocalNodeState": "active", "ControlAvailable": True}
 
 
-def cluster(api: str, swarm: dict[str, Any]) -> Cluster:
-    return Cluster(FakeClient(FakeApi(api, swarm)))  # type: ignore[arg-type]
+def cluster(api: str, swarm: dict[str, Any]) -> DockerCluster:
+    return DockerCluster(FakeClient(FakeApi(api, swarm)))  # type: ignore[arg-type]
 
 
 def test_old_engine_is_refused_with_the_reason() -> None:

@@ -403,7 +403,7 @@ class _Client:
 
 def test_the_keepalived_task_drops_all_caps_and_keeps_its_run_dir_on_a_tmpfs() -> None:
     from swarmvip.agent.cli import STOP_GRACE_ENV
-    from swarmvip.cluster import Cluster
+    from swarmvip.cluster import DockerCluster
     from swarmvip.plan.desired import DesiredService
 
     service = DesiredService(
@@ -417,7 +417,7 @@ def test_the_keepalived_task_drops_all_caps_and_keeps_its_run_dir_on_a_tmpfs() -
         labels=(("swarmvip.hash", "x"),),
         top_priority=150,
     )
-    spec = Cluster(_Client())._service_spec(service)  # type: ignore[arg-type]
+    spec = DockerCluster(_Client())._service_spec(service)  # type: ignore[arg-type]
     container = spec["task_template"]["ContainerSpec"]
     assert container["CapabilityDrop"] == ["ALL"]
     assert container["CapabilityAdd"] == ["CAP_NET_ADMIN", "CAP_NET_RAW"]

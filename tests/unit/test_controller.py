@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import swarmvip.ops.controller as ctl
-from swarmvip.cluster import Cluster, lease
+from swarmvip.cluster import Cluster, DockerCluster, lease
 from swarmvip.cluster.events import relevant
 from swarmvip.errors import LeaseLost
 from swarmvip.ops.controller import GRACE, Controller, ControllerState, VanishGuard
@@ -50,7 +50,7 @@ def test_controller_health_from_its_reports() -> None:
 SPEC = "x-swarmvip:\n  vips:\n    web: {addresses: [10.0.0.100/24]}\n"
 
 
-class PassCluster(Cluster):
+class PassCluster(DockerCluster):
     """Stored specs and each stack's service ids, settable by the test; the lease is real."""
 
     def __init__(self) -> None:
@@ -70,7 +70,9 @@ def controller_on(
     monkeypatch: pytest.MonkeyPatch, converge: Callable[..., int], clock: FakeClock | None = None
 ) -> tuple[Controller, PassCluster]:
     cluster, emitted = PassCluster(), list[str]()
-    controller = Controller(identity="ctl", ttl=0.15, emit=emitted.append)
+    controller = Controller(
+        lambda: cluster, object(), identity="ctl", ttl=0.15, emit=emitted.append
+    )  # type: ignore[arg-type]
     controller.emitted = emitted  # type: ignore[attr-defined]
     controller._cluster, controller._source = cluster, object()  # type: ignore[assignment]
     if clock is not None:
@@ -188,7 +190,7 @@ def test_a_long_pass_keeps_reporting_and_holds_the_lease(monkeypatch: pytest.Mon
     seen: list[str | None] = []
 
     def slow(spec: Any, stack: str, cluster: Cluster, *_: Any) -> int:
-        seen.append(lease.holder(cluster.api))
+        seen.append(lease.holder(cluster._api))  # type: ignore[attr-defined]
         time.sleep(0.4)  # ttl 0.15: a heartbeat is due every 0.05 s
         return 0
 
@@ -196,7 +198,7 @@ def test_a_long_pass_keeps_reporting_and_holds_the_lease(monkeypatch: pytest.Mon
     cluster.specs = {"web": ("web_vip-spec-1", SPEC)}
     cluster.services = {"web": ("s1",)}
     assert controller._pass()
-    assert seen == ["ctl"] and lease.holder(cluster.api) is None
+    assert seen == ["ctl"] and lease.holder(cluster._api) is None
     beats = [json.loads(line) for line in controller.emitted]  # type: ignore[attr-defined]
     assert len(beats) >= 3 and all(b["identity"] == "ctl" and b["leader"] for b in beats)
 
@@ -205,7 +207,7 @@ def test_the_loop_stands_by_while_another_writer_holds_the_lease(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     controller, cluster = controller_on(monkeypatch, lambda *_: 0)
-    api = cluster.api
+    api = cluster._api
     api.take("deploy@laptop")  # type: ignore[attr-defined]
     api.renewing = "deploy@laptop"  # type: ignore[attr-defined]
     assert not controller._pass() and not controller.state.leader
@@ -235,7 +237,7 @@ def test_the_loop_survives_an_unexpected_error_and_goes_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     controller, cluster = controller_on(monkeypatch, lambda *_: 0)
-    monkeypatch.setattr(ctl, "EventWatcher", NoWatcher)
+    monkeypatch.setattr(cluster, "watch", NoWatcher)
     monkeypatch.setattr(Controller, "cluster", lambda self: cluster)
     calls: list[int] = []
 
@@ -256,9 +258,9 @@ def test_a_busy_lease_is_retried_every_few_seconds_not_in_a_tight_loop(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     controller, cluster = controller_on(monkeypatch, lambda *_: 0)
-    monkeypatch.setattr(ctl, "EventWatcher", NoWatcher)
+    monkeypatch.setattr(cluster, "watch", NoWatcher)
     monkeypatch.setattr(ctl, "RETRY", 0.2)
-    api = cluster.api
+    api = cluster._api
     api.take("deploy@laptop")  # type: ignore[attr-defined]
     api.renewing = "deploy@laptop"  # type: ignore[attr-defined]
     reads = 0

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from swarmvip.cluster import Cluster
+from swarmvip.cluster import DockerCluster
 from swarmvip.errors import UnavailableError
 from swarmvip.model import NODE_LABEL, Node, NodePlan, Role
 from swarmvip.ops.converge import converge, holders_of, live_nodes, snapshot
@@ -96,11 +96,11 @@ class FakeAPI:
         return [{"Version": {"Index": 2}, "Spec": spec, "Status": {"State": "pending", "Err": err}}]
 
 
-class FakeSwarm(Cluster):
+class FakeSwarm(DockerCluster):
     """The Cluster calls converge makes, over services / configs / nodes held in memory."""
 
     def __init__(self, nodes: list[Node]) -> None:
-        self.api = FakeAPI(self)  # type: ignore[assignment]
+        self._api = FakeAPI(self)  # type: ignore[assignment]
         self.node_list = nodes
         self.services: dict[str, DesiredService] = {}
         self.configs: dict[str, bytes] = {}

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from swarmvip.cluster import Cluster
 from swarmvip.ops import drain
 from swarmvip.ops.drain import (
     SWARM_DRAINED,
@@ -141,12 +140,14 @@ class FakeCluster:
         pass
 
 
+def actions(cluster: FakeCluster) -> ClusterActions:
+    return ClusterActions(lambda: cluster, lambda: None)  # type: ignore[arg-type,return-value]
+
+
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Returns (the fake cluster, a list the test fills with the snapshots to observe)."""
     cluster, snaps = FakeCluster(), list[Snapshot]()
-    monkeypatch.setattr(drain, "ClusterSource", lambda *a, **k: None)
-    monkeypatch.setattr(Cluster, "connect", classmethod(lambda cls, host=None: cluster))
     monkeypatch.setattr(drain, "snapshot", lambda source, until=None, timeout=0: snaps.pop(0))
     return cluster, snaps
 
@@ -154,7 +155,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
 def test_drain_by_id_labels_that_node_and_records_the_swarm_drain(fake: Any) -> None:
     cluster, snaps = fake
     snaps += [snap("node1"), snap("node2")]
-    outcome = ClusterActions().drain(IDS["node1"], "swarm", lambda line: None)
+    outcome = actions(cluster).drain(IDS["node1"], "swarm", lambda line: None)
     assert outcome.ok and "s/web: node1 → node2" in outcome.message
     assert cluster.writes == [
         (IDS["node1"], {DRAIN: SWARM_DRAINED}, None),
@@ -168,8 +169,8 @@ def test_undrain_by_id_reactivates_only_its_own_swarm_drain(fake: Any) -> None:
     operators = node_status("node1", "drain", VIP_DRAINED)
     snaps += [snap("node2", node1=ours), snap("node1"), snap("node2", node1=operators), snap()]
     progress: list[str] = []
-    assert ClusterActions().undrain(IDS["node1"], progress.append).ok
-    assert ClusterActions().undrain(IDS["node1"], progress.append).ok
+    assert actions(cluster).undrain(IDS["node1"], progress.append).ok
+    assert actions(cluster).undrain(IDS["node1"], progress.append).ok
     assert cluster.writes == [
         (IDS["node1"], {DRAIN: None}, "active"),
         (IDS["node1"], {DRAIN: None}, None),
@@ -182,5 +183,5 @@ def test_undrain_of_an_unknown_node_is_refused_before_any_write(fake: Any) -> No
     cluster, snaps = fake
     snaps.append(snap())
     with pytest.raises(DrainRefused, match="no node named 'nodeX'"):
-        ClusterActions().undrain("nodeX", lambda line: None)
+        actions(cluster).undrain("nodeX", lambda line: None)
     assert cluster.writes == []

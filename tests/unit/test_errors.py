@@ -11,7 +11,7 @@ import requests
 import requests.exceptions
 
 from swarmvip import cli
-from swarmvip.cluster import Cluster
+from swarmvip.cluster import DockerCluster
 from swarmvip.errors import ClusterError, ExitCode, UnavailableError
 
 NO_LEADER = "rpc error: code = Unknown desc = The swarm does not have a leader"
@@ -36,8 +36,8 @@ class BrokenApi:
         return fail
 
 
-def cluster_on(api: Any) -> Cluster:
-    return Cluster(SimpleNamespace(api=api))  # type: ignore[arg-type]
+def cluster_on(api: Any) -> DockerCluster:
+    return DockerCluster(SimpleNamespace(api=api))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_cli_prints_one_line_and_exits_3(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], error: Exception
 ) -> None:
     monkeypatch.setattr(
-        Cluster, "connect", classmethod(lambda *_a, **_k: cluster_on(BrokenApi(error)))
+        DockerCluster, "connect", classmethod(lambda *_a, **_k: cluster_on(BrokenApi(error)))
     )
     assert cli.main(["rm", "web"]) == ExitCode.UNAVAILABLE
     err = capsys.readouterr().err
@@ -87,10 +87,10 @@ def test_cli_prints_one_line_and_exits_3(
 def test_an_engine_error_that_slipped_past_the_adapter_is_still_exit_3(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def connect(*_: Any, **__: Any) -> Cluster:
+    def connect(*_: Any, **__: Any) -> DockerCluster:
         raise requests.exceptions.ConnectionError("Connection refused")
 
-    monkeypatch.setattr(Cluster, "connect", classmethod(connect))
+    monkeypatch.setattr(DockerCluster, "connect", classmethod(connect))
     assert cli.main(["rm", "web"]) == 3
     err = capsys.readouterr().err
     assert err == "swarmvip: error: the Docker engine did not answer: Connection refused\n"
@@ -99,9 +99,9 @@ def test_an_engine_error_that_slipped_past_the_adapter_is_still_exit_3(
 
 
 def test_a_bug_is_not_disguised_as_engine_trouble(monkeypatch: pytest.MonkeyPatch) -> None:
-    def connect(*_: Any, **__: Any) -> Cluster:
+    def connect(*_: Any, **__: Any) -> DockerCluster:
         raise KeyError("Spec")
 
-    monkeypatch.setattr(Cluster, "connect", classmethod(connect))
+    monkeypatch.setattr(DockerCluster, "connect", classmethod(connect))
     with pytest.raises(KeyError):
         cli.main(["rm", "web"])

@@ -1,66 +1,18 @@
 """The write lease: compare-and-swap on the swarm spec's version, so two writers never act.
 
-FakeSwarm is the engine's optimistic concurrency (a CAS) on the swarm spec; test_lease_races
-and test_controller reuse it. FakeClock is a writer's own monotonic clock.
+FakeSwarm (tests/contract/fake.py: FakeSwarmSpec, the swarm spec of FakeCluster) is the
+engine's optimistic concurrency (a CAS) on the swarm spec; test_lease_races and test_controller
+reuse it. FakeClock is a writer's own monotonic clock.
 """
 
 from __future__ import annotations
-
-import threading
-from collections.abc import Callable
-from typing import Any
 
 import docker.errors
 import pytest
 
 from swarmvip.cluster import lease
 from swarmvip.cluster.lease import LEADER, RENEW, TTL, Lease, LeaseBusy
-
-
-class FakeSwarm:
-    """inspect_swarm/update_swarm with the engine's optimistic concurrency.
-
-    after_read runs right after a read was taken (another writer acting between our read and
-    our write); renewing names a holder that renews on every read (a live holder)."""
-
-    def __init__(self) -> None:
-        self.version = 1
-        self.labels: dict[str, str] = {}
-        self.stale_writes = 0
-        self.writes = 0
-        self.after_read: Callable[[], None] | None = None
-        self.renewing: str | None = None
-        self.lock = threading.Lock()
-
-    def inspect_swarm(self) -> dict[str, Any]:
-        with self.lock:
-            if self.renewing and self.labels.get(LEADER) == self.renewing:
-                self.bump()
-            seen = {"Version": {"Index": self.version}, "Spec": {"Labels": dict(self.labels)}}
-        hook, self.after_read = self.after_read, None
-        if hook:
-            hook()
-        return seen
-
-    def update_swarm(self, version: int, swarm_spec: dict[str, Any]) -> None:
-        with self.lock:
-            if version != self.version:
-                self.stale_writes += 1
-                raise docker.errors.APIError("rpc error: update out of sequence")
-            self.version += 1
-            self.writes += 1
-            self.labels = dict(swarm_spec["Labels"])
-
-    def bump(self) -> None:
-        """The holder renews (what any live holder does every ttl/3)."""
-        self.labels[RENEW] = str(int(self.labels.get(RENEW, "0") or 0) + 1)
-        self.version += 1
-
-    def take(self, identity: str, ttl: float = 15) -> None:
-        """Someone else holds the lease now (written by its own, correct, acquire)."""
-        with self.lock:
-            self.labels.update({LEADER: identity, RENEW: "1", TTL: f"{ttl:g}"})
-            self.version += 1
+from tests.contract.fake import FakeSwarmSpec as FakeSwarm
 
 
 class FakeClock:

@@ -16,7 +16,7 @@ import pytest
 import swarmvip.commands.controller as controller_cmd
 import swarmvip.ops.controller as ctl
 from swarmvip import cli
-from swarmvip.cluster import Cluster
+from swarmvip.cluster import Cluster, DockerCluster
 from swarmvip.cluster.lease import LEADER, Lease
 from swarmvip.errors import LeaseLost
 from swarmvip.plan.desired import DesiredObject
@@ -38,8 +38,8 @@ class FakeApi(FakeSwarm):
         self.created.append(name)
 
 
-def cluster_on(api: FakeSwarm) -> Cluster:
-    return Cluster(SimpleNamespace(api=api))  # type: ignore[arg-type]
+def cluster_on(api: FakeSwarm) -> DockerCluster:
+    return DockerCluster(SimpleNamespace(api=api))  # type: ignore[arg-type]
 
 
 # --- (a) ---------------------------------------------------------------------------------
@@ -151,7 +151,7 @@ def test_a_writer_clock_off_by_30s_does_not_break_exclusion(
 
 
 # --- (d) ---------------------------------------------------------------------------------
-class OnceCluster(Cluster):
+class OnceCluster(DockerCluster):
     def __init__(self, api: FakeSwarm) -> None:
         super().__init__(SimpleNamespace(api=api))  # type: ignore[arg-type]
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swarmvip.cluster.core import Cluster
+from swarmvip.cluster.core import DockerCluster
 from swarmvip.errors import ConfigError
 from swarmvip.model import Node, Role, SecretSource
 from swarmvip.ops.deploy import prepare
@@ -212,7 +212,7 @@ class FakeClient:
 def test_the_adapter_updates_a_service_under_its_current_name() -> None:
     desired = state("edge", (swarm_node("aaaaaaaa1xxxxxxxxxxxxxxxx", "web-1", 11),))
     client = FakeClient()
-    Cluster(client)._update_service("sid-1", desired.services[0])  # type: ignore[arg-type]
+    DockerCluster(client)._update_service("sid-1", desired.services[0])  # type: ignore[arg-type]
     [sent] = client.api.updates
     assert desired.services[0].name == "edge_vip-web-1-aaaaaaaa"
     assert sent["name"] == "edge_vip-web-1" and sent["version"] == 7 and sent["id"] == "sid-1"

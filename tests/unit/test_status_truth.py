@@ -8,12 +8,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import requests
 
-from swarmvip.cluster import Cluster
+from swarmvip.cluster import Cluster, DockerCluster
 from swarmvip.cluster.observe import ReportFeed, ServiceReader, read_reports
 from swarmvip.cluster.status_source import ClusterSource, ReportLog
 from swarmvip.errors import ConfigError, ExitCode
@@ -180,9 +181,10 @@ class FakeAPI:
             self.released.wait()
 
 
-class FakeCluster:
+class FakeCluster(DockerCluster):
     def __init__(self, api: FakeAPI, nodes: tuple[Node, ...]) -> None:
-        self.api, self._nodes = api, nodes
+        super().__init__(SimpleNamespace(api=api))  # type: ignore[arg-type]
+        self._nodes = nodes
 
     def nodes(self) -> tuple[Node, ...]:
         return self._nodes
@@ -206,9 +208,7 @@ def _three_node_api(skew: float, hang: set[str]) -> tuple[FakeAPI, Plan]:
 
 
 def _source(api: FakeAPI, nodes: tuple[Node, ...], follow: bool = False) -> ClusterSource:
-    source = ClusterSource(follow=follow)
-    source._connect = lambda host, timeout: FakeCluster(api, nodes)  # type: ignore[assignment,misc]
-    return source
+    return ClusterSource(lambda: FakeCluster(api, nodes), follow=follow)
 
 
 def test_one_shot_status_answers_fast_and_marks_only_the_paused_node() -> None:

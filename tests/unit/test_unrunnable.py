@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from swarmvip.cluster import Cluster
+from swarmvip.cluster import DockerCluster
 from swarmvip.cluster.core import tally_tasks
 from swarmvip.errors import ClusterError
 from swarmvip.model import NODE_LABEL, Node, Role
@@ -130,9 +130,9 @@ class FakeAPI:
         ]
 
 
-def fake_cluster(api: FakeAPI) -> tuple[Cluster, list[str]]:
-    cluster = Cluster.__new__(Cluster)
-    cluster.api = api  # type: ignore[assignment]
+def fake_cluster(api: FakeAPI) -> tuple[DockerCluster, list[str]]:
+    cluster = DockerCluster.__new__(DockerCluster)
+    cluster._api = api  # type: ignore[assignment]
     done: list[str] = []
 
     def record(action: Action) -> None:

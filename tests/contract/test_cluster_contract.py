@@ -1,0 +1,213 @@
+"""One contract for the Cluster port, run against the in-memory FakeCluster and a real engine.
+
+The real backend is the lab's manager (marked `lab`: it needs the e2e lab). Its objects are
+those of a stack named contract-<random> whose services are pinned to node ids that are not in
+the swarm: Swarm never schedules their tasks, so no keepalived runs and no VIP moves, and no
+spec is stored, so no controller ever plans the stack. Every object made is removed again
+(services, configs, secrets, node labels; the lease is released). The whole lab variant takes
+a few seconds.
+"""
+
+from __future__ import annotations
+
+import secrets as random
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from swarmvip.cluster import Cluster
+from swarmvip.cluster.errors import NotFoundError
+from swarmvip.cluster.lease import LeaseBusy
+from swarmvip.model import OWNER_LABEL, STACK_LABEL, STACK_NAMESPACE_LABEL, Node, Role
+from swarmvip.ops.deploy import render_all, secret_naming
+from swarmvip.plan.build import build_plan
+from swarmvip.plan.desired import DesiredObject, DesiredState, desired_state
+from swarmvip.plan.diff import (
+    CreateSecret,
+    ObservedObject,
+    RemoveConfig,
+    RemoveSecret,
+    RemoveService,
+    UpdateService,
+    diff,
+    teardown,
+)
+from swarmvip.spec.stackfile import parse_stack
+
+from .fake import FakeCluster
+
+# Two nodes that are NOT in the swarm: the plan's services are pinned to them (never run).
+ABSENT = tuple(
+    Node(
+        f"{c * 8}contract{i}xxxxxxxxxx", f"absent{i}", Role.WORKER, "active", "ready", f"10.9.9.{i}"
+    )
+    for i, c in enumerate("yz", 1)
+)
+SPEC = "x-swarmvip:\n  vips:\n    web: {addresses: [10.9.9.100/24]}\n"
+
+
+@dataclass
+class Backend:
+    cluster: Cluster
+    stack: str
+    node: str  # a node of the swarm, by id: for label round trips
+
+
+def _fake() -> Iterator[Backend]:
+    node = Node("fakenode1xxxxxxxxxxxxxxxx", "node1", Role.MANAGER, "active", "ready", "10.0.0.11")
+    yield Backend(FakeCluster([node]), "contract-fake", node.id)
+
+
+def _lab(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    from swarmvip.cluster import DockerCluster
+
+    lab = request.getfixturevalue("lab")
+    cluster = DockerCluster.connect(lab.manager_host)
+    stack = f"contract-{random.token_hex(3)}"
+    node = next(n for n in cluster.nodes() if n.role is Role.MANAGER).id
+    try:
+        yield Backend(cluster, stack, node)
+    finally:  # leave the lab as it was: every object of the stack, and our node label
+        for action in teardown(cluster.observe(stack)):
+            cluster.apply(action)
+        cluster.update_node(node, labels={_label(stack): None})
+
+
+@pytest.fixture(params=["fake", pytest.param("lab", marks=pytest.mark.lab)])
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    yield from (_fake() if request.param == "fake" else _lab(request))
+
+
+def _label(stack: str) -> str:
+    return f"swarmvip.{stack}"  # a node label no swarmvip code reads
+
+
+def _desired(backend: Backend, text: str = SPEC) -> DesiredState:
+    spec = parse_stack(text, "contract.yml")
+    deployed = backend.cluster.vrids()  # other stacks' VRIDs stay theirs, ours stay ours
+    used = {v: s for s, groups in deployed.items() if s != backend.stack for v in groups.values()}
+    plan = build_plan(spec, backend.stack, ABSENT, used, deployed.get(backend.stack))
+    confs, specs = render_all(plan)
+    naming = secret_naming(backend.cluster.observe(backend.stack))
+    return desired_state(plan, confs, specs, spec.secrets, "", naming)
+
+
+def _deploy(backend: Backend, desired: DesiredState) -> int:
+    actions = diff(desired, backend.cluster.observe(backend.stack))
+    for action in actions:
+        backend.cluster.apply(action)
+    return len(actions)
+
+
+def test_apply_creates_what_observe_then_returns(backend: Backend) -> None:
+    desired = _desired(backend)
+    assert _deploy(backend, desired) == len(desired.configs) + len(desired.services)
+    seen = backend.cluster.observe(backend.stack)
+    assert sorted(s.name for s in seen.services) == sorted(s.name for s in desired.services)
+    assert {(s.node_id, s.spec_hash, s.top_priority) for s in seen.services} == {
+        (s.node_id, s.spec_hash, s.top_priority) for s in desired.services
+    }
+    assert sorted(c.name for c in seen.configs) == sorted(c.name for c in desired.configs)
+    assert _deploy(backend, desired) == 0  # observed as desired: nothing left to do
+
+
+def test_running_plans_and_vrids_are_what_was_applied(backend: Backend) -> None:
+    desired = _desired(backend)
+    _deploy(backend, desired)
+    plans = backend.cluster.running_plans(backend.stack)
+    assert set(plans) == {n.id for n in ABSENT}
+    [vrid] = {i.vrid for p in plans.values() for i in p.instances}
+    assert {i.group for p in plans.values() for i in p.instances} == {"web"}
+    assert backend.cluster.vrids()[backend.stack] == {"web": vrid}
+
+
+def test_an_update_keeps_the_services_name(backend: Backend) -> None:
+    _deploy(backend, _desired(backend))
+    before = {s.node_id: s for s in backend.cluster.observe(backend.stack).services}
+    changed = _desired(backend, SPEC.replace("10.9.9.100/24", "10.9.9.101/24"))
+    for action in diff(changed, backend.cluster.observe(backend.stack)):
+        if isinstance(action, UpdateService):  # a new name wanted: swarmkit keeps the old one
+            action = UpdateService(action.current, _renamed(action.service))
+        backend.cluster.apply(action)
+    after = {s.node_id: s for s in backend.cluster.observe(backend.stack).services}
+    assert {n: s.name for n, s in after.items()} == {n: s.name for n, s in before.items()}
+    assert all(after[n].spec_hash != before[n].spec_hash for n in after)
+    assert all(
+        p.instances[0].addresses[0].with_prefixlen == "10.9.9.101/24"
+        for p in backend.cluster.running_plans(backend.stack).values()
+    )
+
+
+def _renamed(service: object) -> object:
+    import dataclasses
+
+    return dataclasses.replace(service, name=f"{service.name}-x")  # type: ignore[attr-defined]
+
+
+def test_remove_takes_services_configs_and_secrets_away(backend: Backend) -> None:
+    stack = backend.stack
+    _deploy(backend, _desired(backend))
+    labels = ((STACK_NAMESPACE_LABEL, stack), (OWNER_LABEL, "swarmvip"), (STACK_LABEL, stack))
+    secret = DesiredObject(f"{stack}_contract-{random.token_hex(4)}", b"s3cret", labels)
+    backend.cluster.apply(CreateSecret(secret))
+    assert secret.name in backend.cluster.secret_names()
+    seen = backend.cluster.observe(stack)
+    assert [s.name for s in seen.secrets] == [secret.name]
+    for action in teardown(seen):
+        backend.cluster.apply(action)
+    gone = backend.cluster.observe(stack)
+    assert (gone.services, gone.configs, gone.secrets) == ((), (), ())
+    assert secret.name not in backend.cluster.secret_names()
+    assert backend.cluster.running_plans(stack) == {} and stack not in backend.cluster.vrids()
+
+
+def test_a_gone_config_or_secret_is_removed_quietly_a_gone_service_is_not_found(
+    backend: Backend,
+) -> None:
+    _deploy(backend, _desired(backend))
+    seen = backend.cluster.observe(backend.stack)
+    for service in seen.services:
+        backend.cluster.apply(RemoveService(service))
+    with pytest.raises(NotFoundError):
+        backend.cluster.apply(RemoveService(seen.services[0]))
+    for config in (*seen.configs, *seen.configs):
+        backend.cluster.apply(RemoveConfig(config))
+    backend.cluster.apply(RemoveSecret(ObservedObject("nosuchsecret0000000000000", "gone")))
+    gone = backend.cluster.observe(backend.stack)
+    assert (gone.services, gone.configs) == ((), ())
+
+
+def test_a_second_holder_is_refused_while_the_first_holds(backend: Backend) -> None:
+    first, second = f"{backend.stack}-a", f"{backend.stack}-b"
+    with (
+        backend.cluster.exclusive(first, ttl=15, wait=30),
+        pytest.raises(LeaseBusy, match=first),
+        backend.cluster.exclusive(second, wait=0),
+    ):
+        pass
+    # released: the second one takes it (waiting only for another real writer, e.g. a
+    # controller running in the lab, never for the first holder)
+    with backend.cluster.exclusive(second, ttl=15, wait=30):
+        pass
+
+
+def test_node_labels_round_trip(backend: Backend) -> None:
+    key = _label(backend.stack)
+    backend.cluster.update_node(backend.node, labels={key: "on"})
+    assert _node(backend).label(key) == "on"
+    backend.cluster.update_node(backend.node, labels={key: None})
+    assert _node(backend).label(key) is None
+
+
+def _node(backend: Backend) -> Node:
+    return next(n for n in backend.cluster.nodes() if n.id == backend.node)
+
+
+def test_wait_running_skips_a_service_whose_node_is_not_in_the_swarm(backend: Backend) -> None:
+    desired = _desired(backend)
+    _deploy(backend, desired)
+    skipped = backend.cluster.wait_running(backend.stack, 10.0)
+    assert sorted(skipped) == sorted(
+        f"{s.name} skipped: node {s.node_id} is not in the swarm" for s in desired.services
+    )
