@@ -20,7 +20,8 @@ RUN set -eu; \
     python3 -c 'import sys, zipfile; [zipfile.ZipFile(w).extractall(sys.argv[1]) for w in sys.argv[2:]]' \
         "$site" /tmp/wheels/*.whl; \
     rm -rf /tmp/wheels; \
-    python3 -c 'import swarmvip.agent.run, pyroute2, swarmvip.ops.controller'
+    python3 -c 'import swarmvip.agent.run, pyroute2, swarmvip.ops.controller'; \
+    python3 -m swarmvip --help >/dev/null  # every installed command module loads
 
 COPY swarmvip/agent/healthcheck.sh /usr/local/bin/swarmvip-healthcheck
 RUN chmod 0755 /usr/local/bin/swarmvip-healthcheck

@@ -52,3 +52,20 @@ def test_the_layers_contract_names_every_package_and_the_root_holds_a_handful() 
     assert {"swarmvip_tui", "swarmvip_lab"} <= named
     modules_at_root = {m for m in found if (package / f"{m.split('.')[1]}.py").exists()}
     assert len(modules_at_root) <= 6, modules_at_root
+
+
+def test_the_cli_works_where_the_lab_is_not_installed() -> None:
+    """The image and a wheel install carry no swarmvip_lab: `swarmvip agent` must start."""
+    code = (
+        "import sys\n"
+        "class Hide:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'swarmvip_lab':\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        "from swarmvip.cli import build_parser\n"
+        "names = build_parser()._subparsers._group_actions[0].choices\n"
+        "assert 'agent' in names and 'lab' not in names, sorted(names)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
