@@ -8,14 +8,17 @@ here changes the test process's environment.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 
 import pytest
 from swarmvip_lab import Lab
 from swarmvip_lab.clients import Client
 from swarmvip_lab.engine import host_engine
+from swarmvip_lab.runner import docker
 
 
 def _skip_reason() -> str | None:
@@ -35,9 +38,29 @@ def lab() -> Iterator[Lab]:
         pytest.fail(f"the e2e lab cannot run: {reason}")
     the_lab = Lab(nodes=3, managers=1)
     the_lab.up(build=True)
+    _start_clean(the_lab)
     yield the_lab
     if os.environ.get("SWARMVIP_KEEP_LAB") != "1":
         the_lab.down()
+
+
+def _start_clean(lab: Lab) -> None:
+    """A reused lab may hold what an interrupted run left (services, configs, secrets, node
+    labels, a drained node): the lab's swarm is the tests' alone, so wipe it. A writer's lease
+    left in the swarm's labels expires by itself (taken over TTL after it is first seen)."""
+    deadline = time.monotonic() + 60
+    for kind in ("service", "config", "secret"):  # configs stay "in use" until tasks are gone
+        while ids := docker(lab, kind, "ls", "-q", check=False).split():
+            docker(lab, kind, "rm", *ids, check=False)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"cannot clean the lab: {kind}s {ids} stay")
+            time.sleep(1)
+    for node in lab.nodes:
+        labels = docker(
+            lab, "node", "inspect", node.hostname, "--format", "{{json .Spec.Labels}}", check=False
+        )
+        args = [f"--label-rm={k}" for k in json.loads(labels or "{}") or {}]
+        docker(lab, "node", "update", *args, "--availability", "active", node.hostname)
 
 
 @pytest.fixture(scope="session")
