@@ -13,14 +13,6 @@ from typing import Literal
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-LABEL_PREFIX = "swarmvip."
-STACK_NAMESPACE_LABEL = "com.docker.stack.namespace"
-OWNER_LABEL = "swarmvip.owner"
-STACK_LABEL = "swarmvip.stack"
-GROUP_LABEL = "swarmvip.groups"
-NODE_LABEL = "swarmvip.node"
-HASH_LABEL = "swarmvip.hash"
-
 
 class Preemption(StrEnum):
     """sticky = nopreempt (the holder keeps the VIP); preferred = the best node takes it back."""
@@ -146,6 +138,8 @@ class Node:
     addr: str
     labels: tuple[tuple[str, str], ...] = ()
     engine_labels: tuple[tuple[str, str], ...] = ()
+    os: str = ""  # Description.Platform.OS (constraint node.platform.os); "" when unknown
+    arch: str = ""  # Description.Platform.Architecture (node.platform.arch); "" when unknown
 
     def label(self, key: str) -> str | None:
         return dict(self.labels).get(key)

@@ -35,15 +35,15 @@ class Layout:
 
     @property
     def wrapper(self) -> Path:
-        return self.run_dir / "keepalived.conf"
+        return self.run_dir / paths.WRAPPER_NAME
 
     @property
     def fifo(self) -> Path:
-        return self.run_dir / "notify.fifo"
+        return self.run_dir / paths.FIFO_NAME
 
     @property
     def track_dir(self) -> Path:
-        return self.run_dir / "track"
+        return self.run_dir / paths.TRACK_NAME
 
     @property
     def pid_file(self) -> Path:
@@ -55,7 +55,7 @@ class Layout:
 
     @property
     def health(self) -> Path:
-        return self.run_dir / "health.json"
+        return self.run_dir / paths.HEALTH_NAME
 
 
 def validate_secret(group: str, text: str | bytes) -> str:

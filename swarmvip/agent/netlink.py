@@ -19,6 +19,7 @@ from pyroute2 import IPRoute, IPRSocket
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR
 
 from swarmvip.model import IPInterface
+from swarmvip.wire.keys import NODE_INTERFACE
 
 ADDR_GROUPS = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
 MAIN_TABLE = 254
@@ -79,7 +80,7 @@ def detect_interface(
             shown = ", ".join(v.with_prefixlen for v in vips)
             raise InterfaceNotFound(
                 f"no interface holds {unicast_src} and no route covers {shown}; "
-                "set the node label swarmvip.interface"
+                f"set the node label {NODE_INTERFACE}"
             )
         return safe_name(_name_of(ipr, index))
 
@@ -93,7 +94,7 @@ def safe_name(name: str) -> str:
     if not SAFE_IFNAME.fullmatch(name):
         raise InterfaceNotFound(
             f"interface {name!r} has characters keepalived.conf cannot take; "
-            "rename it, or set the node label swarmvip.interface"
+            f"rename it, or set the node label {NODE_INTERFACE}"
         )
     return name
 

@@ -39,6 +39,7 @@ from swarmvip import __version__
 from swarmvip.agent import checks, hooks, keepalived, netlink, procs, state
 from swarmvip.agent.keepalived import Layout
 from swarmvip.model import HealthCheck, IPInterface
+from swarmvip.wire import paths
 from swarmvip.wire.agentspec import AgentSpec
 from swarmvip.wire.report import Kind, to_line
 
@@ -268,7 +269,7 @@ class Agent:
         )
 
     def _runner(self, group: str, check: HealthCheck) -> Callable[[], threading.Thread]:
-        track = self.opts.layout.track_dir / f"{group}.{check.name}"
+        track = self.opts.layout.track_dir / paths.track_name(group, check.name)
         return lambda: checks.CheckRunner(
             group,
             check,

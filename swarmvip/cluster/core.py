@@ -40,15 +40,12 @@ from swarmvip.cluster.events import EventWatcher
 from swarmvip.cluster.observe import ReportFeed, ServiceReader
 from swarmvip.cluster.port import Feed, Watcher
 from swarmvip.errors import ClusterError, SwarmvipError, UnavailableError
-from swarmvip.model import NODE_LABEL, OWNER_LABEL, STACK_LABEL, Node, NodePlan, Role
+from swarmvip.model import Node, NodePlan, Role
 from swarmvip.plan.desired import (
     CAP_DROP,
     CAPABILITIES,
-    KIND_LABEL,
-    PRIORITY_LABEL,
     RUN_TMPFS_BYTES,
     STOP_GRACE_ENV,
-    VRIDS_LABEL,
     DesiredService,
 )
 from swarmvip.plan.diff import (
@@ -66,6 +63,16 @@ from swarmvip.plan.diff import (
 )
 from swarmvip.status.model import DeployedNode, Received
 from swarmvip.wire import paths
+from swarmvip.wire.keys import (
+    DOCKER_STACK_PREFIX,
+    HASH_LABEL,
+    NODE_LABEL,
+    OWNED,
+    SERVICE_TOP_PRIORITY,
+    STACK_LABEL,
+    VRIDS_LABEL,
+    label_filter,
+)
 
 MIN_API = (1, 41)
 
@@ -122,7 +129,7 @@ class DockerCluster:
             return list(self._api.services(filters=filters))
 
     def observe(self, stack: str) -> Observed:
-        labels = [f"{OWNER_LABEL}=swarmvip", f"{STACK_LABEL}={stack}"]
+        labels = [OWNED, label_filter(STACK_LABEL, stack)]
         services = self._services({"label": labels})
         with translated("listing configs and secrets"):
             configs = self._api.configs(filters={"label": labels})
@@ -136,7 +143,7 @@ class DockerCluster:
     def vrids(self) -> dict[str, dict[str, int]]:
         """{stack: {group: vrid}} of every swarmvip stack deployed in this swarm."""
         result: dict[str, dict[str, int]] = {}
-        for svc in self._services({"label": [f"{OWNER_LABEL}=swarmvip", VRIDS_LABEL]}):
+        for svc in self._services({"label": [OWNED, VRIDS_LABEL]}):
             labels = svc["Spec"].get("Labels", {})
             for pair in filter(None, labels.get(VRIDS_LABEL, "").split(",")):
                 group, _, vrid = pair.partition("=")
@@ -150,8 +157,7 @@ class DockerCluster:
 
     def stacks(self) -> set[str]:
         return {
-            s["Spec"]["Labels"].get(STACK_LABEL, "?")
-            for s in self._services({"label": [f"{OWNER_LABEL}=swarmvip"]})
+            s["Spec"]["Labels"].get(STACK_LABEL, "?") for s in self._services({"label": [OWNED]})
         }
 
     def running_plans(self, stack: str) -> dict[str, NodePlan]:
@@ -314,7 +320,7 @@ class DockerCluster:
         spec = ContainerSpec(
             image=service.image,
             hostname=service.hostname,
-            labels={k: v for k, v in labels.items() if k.startswith("com.docker.stack")},
+            labels={k: v for k, v in labels.items() if k.startswith(DOCKER_STACK_PREFIX)},
             stop_grace_period=int(service.stop_grace_period * 1e9),
             stop_signal="SIGTERM",
             # Only what VRRP needs (addresses, raw VRRP/ARP/NA sockets); Docker's defaults
@@ -374,9 +380,7 @@ class DockerCluster:
         problems: list[str] = []
         told: list[str] = []
         while time.monotonic() < deadline:
-            services = self._services(
-                {"label": [f"{OWNER_LABEL}=swarmvip", f"{STACK_LABEL}={stack}"]}
-            )
+            services = self._services({"label": [OWNED, label_filter(STACK_LABEL, stack)]})
             running, problems, skipped = self._running(services)
             new = [line for line in skipped if line not in told]
             told += new
@@ -480,6 +484,8 @@ def _node(raw: dict[str, Any]) -> Node:
         addr=addr,
         labels=tuple(sorted((spec.get("Labels") or {}).items())),
         engine_labels=tuple(sorted((desc.get("Engine", {}).get("Labels") or {}).items())),
+        os=str(desc.get("Platform", {}).get("OS", "")),
+        arch=str(desc.get("Platform", {}).get("Architecture", "")),
     )
 
 
@@ -489,9 +495,9 @@ def _observed_service(raw: dict[str, Any]) -> ObservedService:
         id=raw["ID"],
         name=raw["Spec"]["Name"],
         node_id=labels.get(NODE_LABEL, ""),
-        spec_hash=labels.get("swarmvip.hash", ""),
-        top_priority=int(labels.get(PRIORITY_LABEL, "0") or 0),
+        spec_hash=labels.get(HASH_LABEL, ""),
+        top_priority=int(labels.get(SERVICE_TOP_PRIORITY, "0") or 0),
     )
 
 
-__all__ = ["KIND_LABEL", "DockerCluster"]
+__all__ = ["DockerCluster"]

@@ -1,7 +1,7 @@
 """The swarm-wide write lease, kept in the swarm spec's labels: one swarmvip writer at a time.
 
-Labels: LEADER (the holder's identity), RENEW (a counter the holder bumps on every renewal) and
-TTL (how long the holder promises to go at most between renewals).
+Labels (wire.keys): LEADER (the holder's identity), RENEW (a counter the holder bumps on every
+renewal) and TTL (how long the holder promises to go at most between renewals).
 
 * Exclusion is a compare-and-swap: `acquire` reads the swarm spec ONCE, decides on that read,
   and writes with that read's Version. Any write in between (another candidate, a renewal)
@@ -35,12 +35,7 @@ import docker
 
 from swarmvip.cluster.errors import ENGINE_ERRORS, ConflictError, is_a
 from swarmvip.errors import ClusterError, LeaseLost
-
-LEADER = "swarmvip.controller.leader"
-RENEW = "swarmvip.controller.renew"
-TTL = "swarmvip.controller.ttl"
-EXPIRES = "swarmvip.controller.expires"  # legacy, for older readers only
-LEASE_LABELS = (LEADER, RENEW, TTL, EXPIRES)
+from swarmvip.wire.keys import LEASE_EXPIRES, LEASE_LABELS, LEASE_LEADER, LEASE_RENEW, LEASE_TTL
 
 Clock = Callable[[], float]
 
@@ -54,13 +49,13 @@ def _labels(swarm: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _counter(labels: Mapping[str, str]) -> int:
-    text = labels.get(RENEW, "")
+    text = labels.get(LEASE_RENEW, "")
     return int(text) if text.isdigit() else 0
 
 
 def _ttl(labels: Mapping[str, str], default: float) -> float:
     try:
-        value = float(labels.get(TTL, ""))
+        value = float(labels.get(LEASE_TTL, ""))
     except ValueError:
         return default
     return value if math.isfinite(value) and value > 0 else default
@@ -68,7 +63,7 @@ def _ttl(labels: Mapping[str, str], default: float) -> float:
 
 def holder(api: docker.APIClient) -> str | None:
     """Who the lease labels name (expired or not: only watching tells that)."""
-    return _labels(api.inspect_swarm()).get(LEADER) or None
+    return _labels(api.inspect_swarm()).get(LEASE_LEADER) or None
 
 
 class Lease:
@@ -93,7 +88,7 @@ class Lease:
         started = self.clock()
         swarm = self.api.inspect_swarm()
         labels = _labels(swarm)
-        current = labels.get(LEADER) or None
+        current = labels.get(LEASE_LEADER) or None
         self.last_holder = current
         if current not in (None, self.identity) and not self._expired(labels, started):
             return False
@@ -114,10 +109,10 @@ class Lease:
         counter = _counter(labels) + 1
         labels.update(
             {
-                LEADER: self.identity,
-                RENEW: str(counter),
-                TTL: f"{self.ttl:g}",
-                EXPIRES: f"{time.time() + self.ttl:.3f}",
+                LEASE_LEADER: self.identity,
+                LEASE_RENEW: str(counter),
+                LEASE_TTL: f"{self.ttl:g}",
+                LEASE_EXPIRES: f"{time.time() + self.ttl:.3f}",
             }
         )
         if not self._cas(swarm, labels):
@@ -143,7 +138,7 @@ class Lease:
             started = self.clock()
             swarm = self.api.inspect_swarm()
             labels = _labels(swarm)
-            current = labels.get(LEADER) or None
+            current = labels.get(LEASE_LEADER) or None
             if current != self.identity or _counter(labels) != self._counter:
                 self._lose(current or "nobody (the lease was cleared)")
                 return False
@@ -175,7 +170,7 @@ class Lease:
         for _ in range(3):
             swarm = self.api.inspect_swarm()
             labels = _labels(swarm)
-            if labels.get(LEADER) != self.identity:
+            if labels.get(LEASE_LEADER) != self.identity:
                 return
             for key in LEASE_LABELS:
                 labels.pop(key, None)

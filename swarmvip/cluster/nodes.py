@@ -12,7 +12,7 @@ import docker
 
 from swarmvip.cluster.errors import retry_on_conflict, translated
 from swarmvip.errors import ConfigError, Problem
-from swarmvip.model import OWNER_LABEL
+from swarmvip.wire.keys import KIND_LABEL, KIND_SPEC, OWNED, STACK_LABEL, label_filter
 
 
 def find_node(api: docker.APIClient, name: str) -> dict[str, Any]:
@@ -64,11 +64,11 @@ def update_node(
 
 def stored_specs(api: docker.APIClient, stack: str | None = None) -> dict[str, tuple[str, str]]:
     """{stack: (config name, stack document text)} of every deployed swarmvip stack."""
-    labels = [f"{OWNER_LABEL}=swarmvip", "swarmvip.kind=spec"]
-    labels += [f"swarmvip.stack={stack}"] if stack else []
+    labels = [OWNED, label_filter(KIND_LABEL, KIND_SPEC)]
+    labels += [label_filter(STACK_LABEL, stack)] if stack else []
     newest: dict[str, dict[str, Any]] = {}
     for config in api.configs(filters={"label": labels}):
-        owner = config["Spec"]["Labels"].get("swarmvip.stack", "")
+        owner = config["Spec"]["Labels"].get(STACK_LABEL, "")
         if owner not in newest or config["CreatedAt"] > newest[owner]["CreatedAt"]:
             newest[owner] = config
     result = {}

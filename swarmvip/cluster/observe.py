@@ -23,9 +23,18 @@ import docker
 import docker.errors
 import requests
 
-from swarmvip.model import NODE_LABEL, OWNER_LABEL, STACK_LABEL, NodePlan
+from swarmvip.model import NodePlan
 from swarmvip.status.model import DeployedNode, Received
 from swarmvip.wire import agentspec, paths
+from swarmvip.wire.keys import (
+    KIND_CONTROLLER,
+    KIND_KEEPALIVED,
+    KIND_LABEL,
+    NODE_LABEL,
+    OWNED,
+    STACK_LABEL,
+    label_filter,
+)
 from swarmvip.wire.report import parse_report
 
 STREAM_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
@@ -63,8 +72,8 @@ class ServiceReader:
         self._plans: dict[str, agentspec.AgentSpec] = {}  # config id -> spec (immutable)
 
     def services(self, stack: str | None = None) -> list[dict[str, Any]]:
-        labels = [f"{OWNER_LABEL}=swarmvip", "swarmvip.kind=keepalived"]
-        labels += [f"{STACK_LABEL}={stack}"] if stack else []
+        labels = [OWNED, label_filter(KIND_LABEL, KIND_KEEPALIVED)]
+        labels += [label_filter(STACK_LABEL, stack)] if stack else []
         return list(self.api.services(filters={"label": labels}))
 
     def _spec(self, service: dict[str, Any]) -> agentspec.AgentSpec | None:
@@ -122,9 +131,7 @@ class ServiceReader:
 
 def controller_line(api: docker.APIClient, timeout: float = 3.0) -> dict[str, Any] | None:
     """The newest report of a controller service (label swarmvip.kind=controller), if any."""
-    services = api.services(
-        filters={"label": [f"{OWNER_LABEL}=swarmvip", "swarmvip.kind=controller"]}
-    )
+    services = api.services(filters={"label": [OWNED, label_filter(KIND_LABEL, KIND_CONTROLLER)]})
     if not services:
         return None
     found: queue.Queue[dict[str, Any] | None] = queue.Queue()

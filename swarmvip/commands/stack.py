@@ -5,9 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from swarmvip.errors import ExitCode
+
+if TYPE_CHECKING:  # imported lazily at run time: `swarmvip --help` loads no docker
+    from swarmvip.cluster.port import Cluster
+    from swarmvip.model import StackSpec
+    from swarmvip.ops.deploy import Prepared
+    from swarmvip.status.model import StatusSource
 
 
 def _print(text: str) -> None:
@@ -20,44 +27,48 @@ def _warn(text: str) -> None:
 
 def _add_validate(sub: Any) -> None:
     p = sub.add_parser("validate", help="check a stack file and report every problem at once")
-    p.add_argument("file")
+    _stack_file_args(p)
     p.set_defaults(func=_cmd_validate)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from swarmvip.spec.stackfile import read_stack
-
-    spec = read_stack(args.file)
+    spec = _read_stack_args(args)
     _print(
-        f"{args.file}: ok: {len(spec.groups)} VIP group(s): "
+        f"{' + '.join(_stack_files(args))}: ok: {len(spec.groups)} VIP group(s): "
         + ", ".join(f"{g.name} ({', '.join(map(str, g.addresses))})" for g in spec.groups)
     )
     return ExitCode.OK
 
 
 def _stack_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="compose stack file with an x-swarmvip: block")
-    p.add_argument("--stack", help="stack name (default: the file name without extension)")
+    _stack_file_args(p)
+    p.add_argument("--stack", help="stack name (default: the first file's name without extension)")
 
 
-def _prepare(args: argparse.Namespace) -> Any:
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A deploy decided: what it will do, and where who-holds-what is read (a re-deploy)."""
+
+    prepared: Prepared
+    source: StatusSource | None
+
+
+def _prepare(args: argparse.Namespace) -> _Ready:
     spec, stack, cluster = _load(args)
-    prepared, source = _prepare_on(args, spec, stack, cluster)
-    return cluster, prepared, source
+    return _prepare_on(args, spec, stack, cluster)
 
 
-def _load(args: argparse.Namespace) -> Any:
+def _load(args: argparse.Namespace) -> tuple[StackSpec, str, Cluster]:
     """The stack file, the stack name and the engine: everything before planning."""
     from swarmvip.commands import wiring
     from swarmvip.ops.deploy import stack_name
-    from swarmvip.spec.stackfile import read_stack
 
-    spec = read_stack(args.file)
+    spec = _read_stack_args(args)
     stack = stack_name(args.file, args.stack)
     return spec, stack, wiring.connect(args.host)
 
 
-def _prepare_on(args: argparse.Namespace, spec: Any, stack: str, cluster: Any) -> Any:
+def _prepare_on(args: argparse.Namespace, spec: StackSpec, stack: str, cluster: Cluster) -> _Ready:
     """Observe, plan (VRIDs included) and diff: under the lease when it is to be applied."""
     from swarmvip.ops.deploy import prepare
 
@@ -72,7 +83,7 @@ def _prepare_on(args: argparse.Namespace, spec: Any, stack: str, cluster: Any) -
     prepared = prepare(spec, stack, cluster, holders)
     for warning in prepared.plan.warnings:
         _warn(warning)
-    return prepared, source
+    return _Ready(prepared, source)
 
 
 def _add_plan(sub: Any) -> None:
@@ -85,8 +96,7 @@ def _add_plan(sub: Any) -> None:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from swarmvip.present.planview import plan_document, plan_table
 
-    _, prepared, _ = _prepare(args)
-    doc = plan_document(prepared)
+    doc = plan_document(_prepare(args).prepared)
     _print(json.dumps(doc, indent=2) if args.json else plan_table(doc))
     return ExitCode.OK
 
@@ -101,7 +111,7 @@ def _add_render(sub: Any) -> None:
 def _cmd_render(args: argparse.Namespace) -> int:
     from swarmvip.present.compose import write_compose
 
-    _, prepared, _ = _prepare(args)
+    prepared = _prepare(args).prepared
     path = write_compose(prepared, args.output)
     _print(f"wrote {path}; deploy it with: docker stack deploy -c {path} {prepared.plan.stack}")
     return ExitCode.OK
@@ -122,7 +132,7 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     spec, stack, cluster = _load(args)
     cli = require_docker_cli(spec, args.vip_only)
     if args.dry_run:  # decides nothing for real: no lease
-        prepared, _ = _prepare_on(args, spec, stack, cluster)
+        prepared = _prepare_on(args, spec, stack, cluster).prepared
         for action in prepared.actions:
             _print(f"would {action.describe()}")
         _print(f"{len(prepared.actions)} action(s); nothing changed (--dry-run)")
@@ -132,27 +142,30 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
     # plan (VRIDs, holders, diff) only once the lease is ours: nobody changes the swarm
     # between that decision and its apply
     with cluster.exclusive(f"deploy@{default_identity()}"):
-        prepared, source = _prepare_on(args, spec, stack, cluster)
-        changes = _apply_deploy(args, cluster, prepared, source)
+        ready = _prepare_on(args, spec, stack, cluster)
+        changes = _apply_deploy(args, cluster, ready)
     if cli is not None:
-        _print(f"  docker stack deploy {stack} (services of {args.file})")
-        deploy_services(cli, args.file, stack, args.host)
+        files = _stack_files(args)
+        _print(f"  docker stack deploy {stack} (services of {' + '.join(files)})")
+        deploy_services(cli, files, stack, args.host, _services_environment(args), args.stdin_text)
     cluster.wait_running(stack, args.timeout, _progress_printer())
     _print(
-        f"stack {stack}: {len(prepared.plan.nodes)} keepalived task(s) running, {changes} change(s)"
+        f"stack {stack}: {len(ready.prepared.plan.nodes)} keepalived task(s) running,"
+        f" {changes} change(s)"
     )
     return ExitCode.OK
 
 
-def _apply_deploy(args: argparse.Namespace, cluster: Any, prepared: Any, source: Any) -> int:
+def _apply_deploy(args: argparse.Namespace, cluster: Cluster, ready: _Ready) -> int:
     """Hitless steps on a re-deploy (the VIP already has a holder), a plain apply otherwise."""
     from swarmvip.ops.converge import converge
-    from swarmvip.ops.deploy import apply
+    from swarmvip.ops.deploy import apply_phases
 
     say = lambda line: _print(f"  {line}")  # noqa: E731
+    prepared, source = ready.prepared, ready.source
     if source is not None and prepared.actions:
         return converge(prepared.spec, prepared.plan.stack, cluster, source, say, args.timeout)
-    apply(prepared, cluster, say, args.timeout)
+    apply_phases(prepared, cluster, say, args.timeout)
     return len(prepared.actions)
 
 
@@ -200,3 +213,79 @@ def _cmd_rm(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     for add in (_add_validate, _add_plan, _add_render, _add_deploy, _add_rm):
         add(sub)
+
+
+# Stack files and interpolation options, shared by validate, plan, render and deploy.
+
+
+class _ComposeFile(argparse.Action):
+    """-c FILE (repeatable): the files in order; the first is `file` when none is positional."""
+
+    def __call__(self, parser: Any, ns: argparse.Namespace, value: Any, opt: Any = None) -> None:
+        ns.compose_files = [*(ns.compose_files or []), value]
+        if ns.file is None:
+            ns.file = value
+
+
+class _PositionalFile(argparse.Action):
+    def __call__(self, parser: Any, ns: argparse.Namespace, value: Any, opt: Any = None) -> None:
+        if value is not None:  # argparse calls it with None when absent: keep a -c FILE
+            ns.file = ns.positional_file = value
+
+
+def _stack_file_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "file",
+        nargs="?",
+        action=_PositionalFile,
+        help="compose stack file with an x-swarmvip: block (- reads standard input)",
+    )
+    p.add_argument(
+        "-c",
+        "--compose-file",
+        metavar="FILE",
+        dest="compose_files",
+        action=_ComposeFile,
+        help="a further stack file, merged over the ones before it as compose merges files"
+        " (repeatable, like docker stack deploy -c; - reads standard input)",
+    )
+    p.add_argument(
+        "--env-file",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="KEY=VALUE lines for ${VAR} interpolation, used where the environment lacks the"
+        " name (the environment wins, as with docker compose; repeatable, a later file wins)",
+    )
+    p.set_defaults(positional_file=None)
+
+
+def _stack_files(args: argparse.Namespace) -> list[str]:
+    """The positional FILE first, then every -c FILE in order."""
+    first = [args.positional_file] if getattr(args, "positional_file", None) else []
+    return first + list(getattr(args, "compose_files", None) or [])
+
+
+def _read_stack_args(args: argparse.Namespace) -> StackSpec:
+    """read_stack with every file and --env-file of the command line. Standard input (`-`)
+    is read once and kept in args.stdin_text, for `docker stack deploy` to get it too."""
+    import io
+
+    from swarmvip.spec.stackfile import STDIN, read_stack
+
+    files = _stack_files(args)
+    args.stdin_text = sys.stdin.read() if STDIN in files else None
+    stdin = io.StringIO(args.stdin_text) if args.stdin_text is not None else None
+    return read_stack(files, env_files=getattr(args, "env_file", None) or (), stdin=stdin)
+
+
+def _services_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The environment `docker stack deploy` interpolates the file's services from: this
+    process's, plus what the --env-file files define for names it lacks (as swarmvip did)."""
+    import os
+    from pathlib import Path
+
+    from swarmvip.spec.envfile import read_env_files
+
+    files = [(Path(f).read_text(), f) for f in getattr(args, "env_file", None) or ()]
+    return read_env_files(files, os.environ) | dict(os.environ)

@@ -6,7 +6,7 @@ while it holds the swarm-wide write lease (cluster/lease.py: compare-and-swap, r
 works, every write fenced), which CLI deploys, drains and `controller --once` take too: two
 writers never act at once. A lease lost mid-pass stops the pass before its next write. Every
 step is idempotent: killed anywhere, the next run converges from what it finds.
-Applies are phased by deploy.apply: new and backup nodes first, the VIP holder last.
+Applies are phased by deploy.apply_phases: new and backup nodes first, the VIP holder last.
 
 Robustness rules:
 * `docker stack rm` removes the services first and the stored spec config (it carries the stack

@@ -20,7 +20,15 @@ from functools import partial
 from swarmvip.cluster.port import Cluster
 from swarmvip.errors import UnavailableError
 from swarmvip.model import StackSpec
-from swarmvip.ops.deploy import Progress, apply, plan_for, prepare
+from swarmvip.ops.deploy import (
+    Progress,
+    apply_phases,
+    materialize,
+    observe_stack,
+    plan_stack,
+    refreshed,
+    stored_spec,
+)
 from swarmvip.plan.handover import Step, steps
 from swarmvip.status.fold import fold
 from swarmvip.status.model import NodeStatus, Snapshot, StatusSource
@@ -128,27 +136,26 @@ def converge(
     snap = snapshot(source)
     holders = holders_of(snap, stack)
     notes = unrunnable(snap, stack)  # said only when there is something to do
-    todo, final = steps(
-        plan_for(spec, stack, cluster),
-        cluster.running_plans(stack),
-        holders,
-        live_nodes(snap, stack),
-    )
+    observed = observe_stack(cluster, stack)
+    stored = stored_spec(spec, stack, observed.objects)
+    plan = plan_stack(spec, stack, observed)
+    todo, final = steps(plan, observed.running, holders, live_nodes(snap, stack))
     applied = 0
     for step in todo:
-        prepared = prepare(spec, stack, cluster, holders, plan=step.plan)
+        prepared = materialize(spec, step.plan, observed, holders, stored)
         notes = _say(progress, notes)
         progress(f"make-before-break: lift {_host(step)} to take {step.group}")
-        apply(prepared, cluster, progress, timeout=timeout)
+        apply_phases(prepared, cluster, progress, timeout=timeout)
         applied += len(prepared.actions)
         snap = snapshot(source, partial(_took_over, stack=stack, step=step), TAKEOVER)
         if not _took_over(snap, stack, step):
             progress(f"{_host(step)} did not take {step.group} within {TAKEOVER:g}s; going on")
         holders = holders_of(snap, stack) or holders
-    prepared = prepare(spec, stack, cluster, holders, plan=final)
+        observed = refreshed(observed, cluster)
+    prepared = materialize(spec, final, observed, holders, stored)
     if prepared.actions:
         _say(progress, notes)
-    apply(prepared, cluster, progress, timeout=timeout)
+    apply_phases(prepared, cluster, progress, timeout=timeout)
     return applied + len(prepared.actions)
 
 

@@ -1,5 +1,12 @@
-"""Deploy orchestration: observe the swarm, plan, render, diff, then apply in order.
+"""Deploy orchestration in four steps, one kind of work each:
 
+* `observe_stack`: every read of the swarm a deploy decides on (I/O);
+* `plan_stack`: the stack's plan from the spec and those reads (pure);
+* `materialize`: render, the desired objects and the diff against the swarm (pure but for
+  Jinja); the stored spec document (`stored_spec`) is rendered once and passed in;
+* `apply_phases`: the actions, phase by phase (I/O).
+
+`prepare` runs the first three for one plain deploy; converge runs them once per handover step.
 Everything that can fail on input (stack file, labels, VRIDs, secrets, missing CLI) fails
 before the first write, so a refused deploy leaves the swarm untouched.
 """
@@ -10,13 +17,13 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from secrets import token_hex
 
 from swarmvip.cluster.port import Cluster
 from swarmvip.errors import ClusterError, ConfigError, Problem
-from swarmvip.model import NodePlan, Plan, StackSpec
+from swarmvip.model import Node, NodePlan, Plan, StackSpec
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import (
     STACK_NAME,
@@ -69,15 +76,58 @@ def stack_name(file: str, given: str | None) -> str:
     return name
 
 
-def plan_for(spec: StackSpec, stack: str, cluster: Cluster) -> Plan:
-    """The stack's plan; refused when a VIP address is another deployed stack's (audit 9)."""
+@dataclass(frozen=True, slots=True)
+class ObservedStack:
+    """What a deploy of `stack` reads of the swarm before it decides anything."""
+
+    stack: str
+    nodes: tuple[Node, ...]
+    vrids: Mapping[str, Mapping[str, int]]  # {stack: {group: vrid}} of every deployed stack
+    addresses: Mapping[str, Mapping[str, tuple[str, ...]]]  # {other stack: {group: addresses}}
+    running: Mapping[str, NodePlan] = field(default_factory=dict)  # {node id: plan it runs}
+    objects: Observed = field(default_factory=Observed)  # this stack's swarmvip objects
+    secret_names: frozenset[str] = frozenset()  # every secret in the swarm
+
+
+def _placement(cluster: Cluster, stack: str) -> ObservedStack:
+    """The reads planning needs: nodes, every stack's VRIDs, the other stacks' addresses."""
     vrids = cluster.vrids()  # every deployed stack (each keepalived service carries its VRIDs)
     others = {other: _addresses(cluster.running_plans(other)) for other in vrids if other != stack}
-    problems = cross_stack_addresses(spec, stack, others)
+    return ObservedStack(stack, tuple(cluster.nodes()), vrids, others)
+
+
+def observe_stack(cluster: Cluster, stack: str) -> ObservedStack:
+    """Every read a deploy of `stack` decides on."""
+    return replace(
+        _placement(cluster, stack),
+        running=cluster.running_plans(stack),
+        objects=cluster.observe(stack),
+        secret_names=frozenset(cluster.secret_names()),
+    )
+
+
+def refreshed(observed: ObservedStack, cluster: Cluster) -> ObservedStack:
+    """The same observation with the stack's objects read again (after an apply)."""
+    return replace(observed, objects=cluster.observe(observed.stack))
+
+
+def plan_stack(spec: StackSpec, stack: str, observed: ObservedStack) -> Plan:
+    """The stack's plan; refused when a VIP address is another deployed stack's (audit 9)."""
+    problems = cross_stack_addresses(spec, stack, observed.addresses)
     if problems:
         raise ConfigError(problems)
-    used = {v: other for other, groups in vrids.items() if other != stack for v in groups.values()}
-    return build_plan(spec, stack, cluster.nodes(), used, vrids.get(stack))
+    used = {
+        v: other
+        for other, groups in observed.vrids.items()
+        if other != stack
+        for v in groups.values()
+    }
+    return build_plan(spec, stack, observed.nodes, used, observed.vrids.get(stack))
+
+
+def plan_for(spec: StackSpec, stack: str, cluster: Cluster) -> Plan:
+    """The stack's plan, reading only what planning needs."""
+    return plan_stack(spec, stack, _placement(cluster, stack))
 
 
 def _addresses(plans: Mapping[str, NodePlan]) -> dict[str, tuple[str, ...]]:
@@ -125,27 +175,33 @@ def render_all(plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
     return confs, specs
 
 
-def prepare(
+@dataclass(frozen=True, slots=True)
+class StoredSpec:
+    """The stack spec document stored in the swarm, and the secret naming it was written with:
+    made once per deploy or converge, shared by every step."""
+
+    naming: SecretNaming
+    text: str
+
+
+def stored_spec(spec: StackSpec, stack: str, objects: Observed) -> StoredSpec:
+    naming = secret_naming(objects)
+    text = dump_document(spec_document(spec, secret_objects(stack, spec.secrets, naming)))
+    return StoredSpec(naming, text)
+
+
+def materialize(
     spec: StackSpec,
-    stack: str,
-    cluster: Cluster,
-    holders: Mapping[str, str] | None = None,
-    plan: Plan | None = None,
+    plan: Plan,
+    observed: ObservedStack,
+    holders: Mapping[str, str],
+    stored: StoredSpec,
 ) -> Prepared:
-    """Everything one apply will do. holders ({group: node id} holding it now) are updated
-    last, and a holder running a tolerated variant of its plan is left alone (plan.handover).
-    `plan` replaces the computed plan (an intermediate step of a hitless change)."""
-    holders = holders or {}
-    if plan is None:
-        plan = plan_for(spec, stack, cluster)
-        if holders:
-            plan = final_plan(plan, cluster.running_plans(stack), holders)
+    """Everything one apply of `plan` will do: render, the desired objects, the diff against
+    `observed.objects`. holders ({group: node id} holding it now) are updated last."""
     confs, specs = render_all(plan)
-    observed = cluster.observe(stack)
-    naming = secret_naming(observed)
-    stored = dump_document(spec_document(spec, secret_objects(stack, spec.secrets, naming)))
-    desired = desired_state(plan, confs, specs, spec.secrets, stored, naming)
-    missing = sorted(set(desired.external_secrets) - cluster.secret_names())
+    desired = desired_state(plan, confs, specs, spec.secrets, stored.text, stored.naming)
+    missing = sorted(set(desired.external_secrets) - observed.secret_names)
     if missing:
         raise ConfigError(
             [
@@ -159,8 +215,21 @@ def prepare(
             ]
         )
     holder_ids = tuple(sorted(set(holders.values())))
-    actions = diff(desired, observed, holder_ids)
+    actions = diff(desired, observed.objects, holder_ids)
     return Prepared(spec, plan, desired, actions, confs, holder_ids)
+
+
+def prepare(
+    spec: StackSpec, stack: str, cluster: Cluster, holders: Mapping[str, str] | None = None
+) -> Prepared:
+    """Everything one plain deploy will do: observe, plan, materialize. With holders, a holder
+    running a tolerated variant of its plan is left alone (plan.handover.final_plan)."""
+    holders = holders or {}
+    observed = observe_stack(cluster, stack)
+    plan = plan_stack(spec, stack, observed)
+    if holders:
+        plan = final_plan(plan, observed.running, holders)
+    return materialize(spec, plan, observed, holders, stored_spec(spec, stack, observed.objects))
 
 
 def secret_naming(observed: Observed) -> SecretNaming:
@@ -187,7 +256,9 @@ def require_docker_cli(spec: StackSpec, vip_only: bool) -> str | None:
     return cli
 
 
-def apply(prepared: Prepared, cluster: Cluster, progress: Progress, timeout: float = 120.0) -> None:
+def apply_phases(
+    prepared: Prepared, cluster: Cluster, progress: Progress, timeout: float = 120.0
+) -> None:
     """Apply phase by phase (see plan.diff.phases), waiting until every task runs its new spec
     between phases. A task that cannot run (its node Down, paused or drained) is not waited
     for: it is reported once and gets its new spec when the node returns."""
@@ -204,14 +275,30 @@ def apply(prepared: Prepared, cluster: Cluster, progress: Progress, timeout: flo
             cluster.apply(action)
 
 
-def deploy_services(cli: str, file: str, stack: str, host: str | None) -> None:
-    """Ordinary services: the Docker CLI's own stack deploy (no compose re-implementation)."""
+def deploy_services(
+    cli: str,
+    files: Sequence[str],
+    stack: str,
+    host: str | None,
+    environ: Mapping[str, str] | None = None,
+    stdin_text: str | None = None,
+) -> None:
+    """Ordinary services: the Docker CLI's own stack deploy (no compose re-implementation),
+    with every file (`-` fed the standard input swarmvip read) and the same variables."""
+    compose = [arg for f in files for arg in ("-c", f)]
     argv = (
         [cli]
         + (["-H", host] if host else [])
-        + ["stack", "deploy", "--resolve-image", "never", "-c", file, stack]
+        + ["stack", "deploy", "--resolve-image", "never", *compose, stack]
     )
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        argv,
+        input=stdin_text,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(environ) if environ is not None else None,
+    )
     if result.returncode != 0:
         raise ClusterError(f"docker stack deploy failed: {result.stderr.strip()}")
 

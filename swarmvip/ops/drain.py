@@ -22,10 +22,10 @@ from swarmvip.ops.actions import DrainMode, DrainOutcome, Moved, Progress
 from swarmvip.ops.controller import default_identity
 from swarmvip.ops.converge import converge, snapshot
 from swarmvip.ops.deploy import prefixed
-from swarmvip.plan.node_labels import DRAIN, DRAIN_SWARM
 from swarmvip.spec.stackfile import parse_stack
 from swarmvip.status.drainplan import DrainPreview, find_node, preview_drain
 from swarmvip.status.model import NodeStatus, Snapshot, StatusSource
+from swarmvip.wire.keys import DRAIN_SWARM, NODE_DRAIN, VipKey
 
 VIP_DRAINED = "true"
 # drain --swarm also set the availability: a value node_labels reads as drained, too.
@@ -70,10 +70,13 @@ class ClusterActions:
         held = [h.vip for h in preview.handovers if h.holder]
         progress(f"preflight: {preview.summary}")
         label, availability = drain_change(mode, target.availability, _label(target))
-        cluster.update_node(target.node_id, labels={DRAIN: label})
-        progress(f"labelled {host} {DRAIN}={label}")
+        cluster.update_node(target.node_id, labels={NODE_DRAIN: label})
+        progress(f"labelled {host} {NODE_DRAIN}={label}")
         self._converge(
-            cluster, source, sorted({h.vip.split("/")[0] for h in preview.handovers}), progress
+            cluster,
+            source,
+            sorted({VipKey.parse(h.vip).stack for h in preview.handovers}),
+            progress,
         )
         if availability is not None:
             cluster.update_node(target.node_id, availability=availability)
@@ -82,9 +85,7 @@ class ClusterActions:
             progress(f"set {host} availability to drain{note}")
 
         def moved(s: Snapshot) -> bool:
-            away = all(
-                host not in v.holders and v.holders for v in s.vips if f"{v.stack}/{v.name}" in held
-            )
+            away = all(host not in v.holders and v.holders for v in s.vips if str(v.key) in held)
             return away and host not in _holders(s)
 
         final = snapshot(source, moved, self.timeout)
@@ -97,9 +98,9 @@ class ClusterActions:
         host = target.hostname
         cluster = self.connect()
         availability = undrain_availability(_label(target), target.availability)
-        cluster.update_node(target.node_id, labels={DRAIN: None}, availability=availability)
+        cluster.update_node(target.node_id, labels={NODE_DRAIN: None}, availability=availability)
         progress(
-            f"removed {DRAIN} from {host}; "
+            f"removed {NODE_DRAIN} from {host}; "
             + (f"availability {availability}" if availability else "availability unchanged")
         )
         stacks = sorted({v.stack for v in snap.vips if host in {m.hostname for m in v.members}})
@@ -107,9 +108,7 @@ class ClusterActions:
         cluster.wait_running_all(stacks, self.timeout)
         final = snapshot(source, lambda s: _settled_holders(s, stacks), self.timeout)
         who = ", ".join(
-            f"{v.stack}/{v.name} on {','.join(v.holders) or 'nobody'}"
-            for v in final.vips
-            if v.stack in stacks
+            f"{v.key} on {','.join(v.holders) or 'nobody'}" for v in final.vips if v.stack in stacks
         )
         return DrainOutcome(True, f"{host} is back in service; {who or 'no VIP group'}")
 
@@ -132,7 +131,7 @@ def undrain_availability(label: str | None, availability: str) -> str | None:
 
 
 def _label(node: NodeStatus) -> str | None:
-    return dict(node.labels).get(DRAIN)
+    return dict(node.labels).get(NODE_DRAIN)
 
 
 def _node(snap: Snapshot, name: str) -> NodeStatus:
@@ -174,7 +173,7 @@ def _refuse(preview: DrainPreview, force: bool) -> None:
 def _outcome(snap: Snapshot, node: str, vips: list[str], ok: bool) -> DrainOutcome:
     moved = []
     for v in snap.vips:
-        name = f"{v.stack}/{v.name}"
+        name = str(v.key)
         if name in vips:
             t = v.last_transition
             moved.append(

@@ -20,6 +20,7 @@ from swarmvip.plan.constraints import matches_all
 from swarmvip.plan.node_labels import node_settings, valid_hostname
 from swarmvip.plan.priorities import PriorityConflict, assign_priorities, with_drained
 from swarmvip.plan.vrids import VridConflict, allocate_vrids
+from swarmvip.wire.keys import NODE_UNICAST, NODE_UNICAST6
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ def _members(
         problems.extend(label_problems)
         unicast = _unicast(node, settings, group.family)
         if unicast is None:
-            label = "swarmvip.unicast6" if group.family == 6 else "swarmvip.unicast"
+            label = NODE_UNICAST6 if group.family == 6 else NODE_UNICAST
             problems.append(
                 Problem(
                     file=file,

@@ -34,25 +34,28 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from swarmvip.errors import ConfigError, Problem
-from swarmvip.model import (
+from swarmvip.model import NodePlan, Plan, SecretSource
+from swarmvip.wire import paths
+from swarmvip.wire.keys import (
     HASH_LABEL,
+    KIND_CONFIG,
+    KIND_KEEPALIVED,
+    KIND_LABEL,
+    KIND_SECRET,
+    KIND_SPEC,
     NODE_LABEL,
+    OWNER,
     OWNER_LABEL,
+    SERVICE_TOP_PRIORITY,
     STACK_LABEL,
     STACK_NAMESPACE_LABEL,
-    NodePlan,
-    Plan,
-    SecretSource,
+    VRIDS_LABEL,
 )
-from swarmvip.wire import paths
 
 CAPABILITIES = ("CAP_NET_ADMIN", "CAP_NET_RAW")  # added; every other capability is dropped
 CAP_DROP = ("ALL",)
 RUN_TMPFS_BYTES = 16 * 1024 * 1024  # a tmpfs on the agent's run dir: the password never hits disk
 STOP_GRACE_ENV = paths.STOP_GRACE_ENV
-VRIDS_LABEL = "swarmvip.vrids"
-PRIORITY_LABEL = "swarmvip.priority"
-KIND_LABEL = "swarmvip.kind"
 SPEC_MARK = "_vip-spec-"  # the stored stack spec's config name: <stack>_vip-spec-<hash>
 STACK_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,29}$")
 SWARM_NAME = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9_.-]*[a-zA-Z0-9])?$")  # swarmkit's rule
@@ -128,7 +131,7 @@ def digest(data: bytes, length: int = 12) -> str:
 def base_labels(stack: str, kind: str) -> tuple[tuple[str, str], ...]:
     return (
         (STACK_NAMESPACE_LABEL, stack),
-        (OWNER_LABEL, "swarmvip"),
+        (OWNER_LABEL, OWNER),
         (STACK_LABEL, stack),
         (KIND_LABEL, kind),
     )
@@ -196,7 +199,7 @@ def _secret_objects(
         made[s.name] = DesiredObject(
             name=secret_name(stack, s.name, s.data, naming),
             data=s.data,
-            labels=base_labels(stack, "secret"),
+            labels=base_labels(stack, KIND_SECRET),
         )
     return made
 
@@ -221,10 +224,10 @@ def _service(
         sort_keys=True,
     ).encode()
     labels = (
-        *base_labels(plan.stack, "keepalived"),
+        *base_labels(plan.stack, KIND_KEEPALIVED),
         (NODE_LABEL, node.node_id),
         (VRIDS_LABEL, vrids),
-        (PRIORITY_LABEL, str(top)),
+        (SERVICE_TOP_PRIORITY, str(top)),
         (HASH_LABEL, digest(identity)),
     )
     return DesiredService(
@@ -274,7 +277,7 @@ def desired_state(
             ("as", agent_specs[node.node_id], paths.AGENT_SPEC),
         ):
             data = text.encode()
-            obj = _config(plan.stack, f"{plan.stack}_vip-{kind}-{digest(data)}", data, "config")
+            obj = _config(plan.stack, f"{plan.stack}_vip-{kind}-{digest(data)}", data, KIND_CONFIG)
             configs[obj.name] = obj
             mounts.append(Mount(source=obj.name, target=target))
         used = sorted({i.auth_secret for i in node.instances if i.auth_secret})
@@ -285,7 +288,7 @@ def desired_state(
         services[name] = _service(plan, node, name, tuple(mounts), secret_mounts)
     if spec_text:
         data = spec_text.encode()
-        stored = _config(plan.stack, f"{plan.stack}{SPEC_MARK}{digest(data)}", data, "spec")
+        stored = _config(plan.stack, f"{plan.stack}{SPEC_MARK}{digest(data)}", data, KIND_SPEC)
         configs[stored.name] = stored
     external = tuple(sorted({s.object or s.name for s in secrets if s.data is None}))
     return DesiredState(

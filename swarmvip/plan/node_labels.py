@@ -11,14 +11,17 @@ import ipaddress
 import re
 
 from swarmvip.errors import Problem
-from swarmvip.model import LABEL_PREFIX, Node, NodeSettings
-
-PRIORITY = "swarmvip.priority"
-INTERFACE = "swarmvip.interface"
-UNICAST = "swarmvip.unicast"
-UNICAST6 = "swarmvip.unicast6"
-DRAIN = "swarmvip.drain"
-KNOWN = (PRIORITY, INTERFACE, UNICAST, UNICAST6, DRAIN)
+from swarmvip.model import Node, NodeSettings
+from swarmvip.wire.keys import (
+    DRAIN_SWARM,
+    LABEL_PREFIX,
+    NODE_DRAIN,
+    NODE_INTERFACE,
+    NODE_LABELS,
+    NODE_PRIORITY,
+    NODE_UNICAST,
+    NODE_UNICAST6,
+)
 
 IFACE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,14}$")
 # The characters an IP address is written with. ipaddress also accepts an IPv6 scope id
@@ -86,23 +89,20 @@ def _address(
     return addr, None
 
 
-DRAIN_SWARM = "swarm"  # drained, and `drain --swarm` set the availability: undrain resets it
-
-
 def _drain(node: Node, value: str) -> tuple[bool, Problem | None]:
     lowered = value.lower()
     if lowered in _TRUE or lowered in _FALSE or lowered == DRAIN_SWARM:
         return lowered in _TRUE or lowered == DRAIN_SWARM, None
     return False, _problem(
-        node, DRAIN, f"{value!r} is not true, false or swarm", "use true or false"
+        node, NODE_DRAIN, f"{value!r} is not true, false or swarm", "use true or false"
     )
 
 
 def _unknown(node: Node, key: str) -> Problem | None:
-    if key in KNOWN or key.startswith(PRIORITY + "."):
+    if key in NODE_LABELS or key.startswith(NODE_PRIORITY + "."):
         return None
-    close = difflib.get_close_matches(key, KNOWN, n=1)
-    fix = f"did you mean {close[0]}?" if close else f"known labels: {', '.join(KNOWN)}"
+    close = difflib.get_close_matches(key, NODE_LABELS, n=1)
+    fix = f"did you mean {close[0]}?" if close else f"known labels: {', '.join(NODE_LABELS)}"
     return _problem(node, key, "unknown swarmvip label", fix)
 
 
@@ -113,28 +113,34 @@ def node_settings(node: Node, group: str | None = None) -> tuple[NodeSettings, l
     """
     labels = {k: v for k, v in node.labels if k.startswith(LABEL_PREFIX)}
     problems = [p for k in labels if (p := _unknown(node, k)) is not None]
-    priority_key = f"{PRIORITY}.{group}" if f"{PRIORITY}.{group}" in labels else PRIORITY
-    for key in (k for k in labels if k == PRIORITY or k.startswith(PRIORITY + ".")):
+    priority_key = (
+        f"{NODE_PRIORITY}.{group}" if f"{NODE_PRIORITY}.{group}" in labels else NODE_PRIORITY
+    )
+    for key in (k for k in labels if k == NODE_PRIORITY or k.startswith(NODE_PRIORITY + ".")):
         if (p := _priority_problem(node, key, labels[key])) is not None:
             problems.append(p)
-    interface = labels.get(INTERFACE)
+    interface = labels.get(NODE_INTERFACE)
     if interface is not None and not IFACE_PATTERN.fullmatch(interface):
         problems.append(
             _problem(
                 node,
-                INTERFACE,
+                NODE_INTERFACE,
                 f"{interface!r} is not an interface name",
                 "use the name shown by `ip link` (letters, digits, . _ -; at most 15)",
             )
         )
         interface = None
     unicast, p4 = (
-        _address(node, UNICAST, labels[UNICAST], None) if UNICAST in labels else (None, None)
+        _address(node, NODE_UNICAST, labels[NODE_UNICAST], None)
+        if NODE_UNICAST in labels
+        else (None, None)
     )
     unicast6, p6 = (
-        _address(node, UNICAST6, labels[UNICAST6], 6) if UNICAST6 in labels else (None, None)
+        _address(node, NODE_UNICAST6, labels[NODE_UNICAST6], 6)
+        if NODE_UNICAST6 in labels
+        else (None, None)
     )
-    drain, pd = _drain(node, labels.get(DRAIN, ""))
+    drain, pd = _drain(node, labels.get(NODE_DRAIN, ""))
     problems += [p for p in (p4, p6, pd) if p is not None]
     priority_text = labels.get(priority_key)
     settings = NodeSettings(

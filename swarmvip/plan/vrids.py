@@ -9,6 +9,8 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 
+from swarmvip.wire.keys import VipKey
+
 
 class VridConflict(ValueError):
     """An explicit VRID another stack uses, or no free VRID left."""
@@ -39,7 +41,7 @@ def allocate_vrids(
             result[name] = kept
             taken.add(kept)
     for name in (n for n in auto if n not in result):
-        result[name] = _probe(zlib.crc32(f"{stack}/{name}".encode()) % 255 + 1, taken)
+        result[name] = _probe(zlib.crc32(str(VipKey(stack, name)).encode()) % 255 + 1, taken)
         taken.add(result[name])
     return result
 

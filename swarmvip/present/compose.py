@@ -23,7 +23,8 @@ from swarmvip.wire import paths
 
 
 class PreparedLike(Protocol):
-    desired: DesiredState
+    @property
+    def desired(self) -> DesiredState: ...
 
 
 def compose_document(desired: DesiredState, config_dir: str = "configs") -> dict[str, Any]:

@@ -18,8 +18,10 @@ def printable(value: object) -> str:
 
 
 class PreparedLike(Protocol):
-    plan: Plan
-    actions: tuple[Action, ...]
+    @property
+    def plan(self) -> Plan: ...
+    @property
+    def actions(self) -> tuple[Action, ...]: ...
 
 
 def _node_actions(actions: tuple[Action, ...]) -> tuple[dict[str, str], list[str]]:

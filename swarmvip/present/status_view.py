@@ -119,7 +119,7 @@ def table(snap: Snapshot) -> str:
         if v.partial:
             holder += "".join(f",{h}(partial)" for h in v.partial)
         lines.append(
-            f"{p(v.stack + '/' + v.name):<22} {p(','.join(v.addresses)):<20} {v.vrid:>4}  "
+            f"{p(str(v.key)):<22} {p(','.join(v.addresses)):<20} {v.vrid:>4}  "
             f"{p(holder):<12} {p(v.expected_holder or '-'):<12} {ago(v.since, now):<9} "
             f"{gap_text(v.last_transition)}"
         )

@@ -23,25 +23,64 @@ def dotted(path: Path) -> str:
     return text
 
 
+def matches_any(path: Path, patterns: Iterable[tuple[str, ...]]) -> bool:
+    """Whether `path` fits one of `patterns`: `*` stands for any key, `#` for any list index."""
+    return any(
+        len(path) == len(pattern)
+        and all(
+            (want == "*" and isinstance(part, str))
+            or (want == "#" and isinstance(part, int))
+            or want == part
+            for part, want in zip(path, pattern, strict=True)
+        )
+        for pattern in patterns
+    )
+
+
 @dataclass
 class Source:
-    """A parsed file: its name, the line of every key path, and the problems found so far."""
+    """A parsed file: its name, the line of every key path, and the problems found so far.
+
+    Several files merged into one document (`-c a.yml -c b.yml`) have one Source whose `roots`
+    say where each part of the merged document came from: {merged path: (the file's Source, the
+    path there)}. A problem's file and line are then those of the file that wrote the value.
+    """
 
     file: str
     lines: dict[Path, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    roots: dict[Path, tuple[Source, Path]] = field(default_factory=dict)
+
+    def _origin(self, path: Path) -> tuple[Source, Path]:
+        """The Source that wrote `path` and the path in it (self and path for a single file)."""
+        if not self.roots:
+            return self, path
+        for cut in range(len(path), -1, -1):
+            root = self.roots.get(path[:cut])
+            if root is not None:
+                origin, there = root
+                return origin._origin((*there, *path[cut:]))
+        return self, path
 
     def line(self, path: Path) -> int | None:
+        origin, path = self._origin(path)
         while path:
-            if path in self.lines:
-                return self.lines[path]
+            if path in origin.lines:
+                return origin.lines[path]
             path = path[:-1]
         return None
+
+    def file_of(self, path: Path) -> str:
+        return self._origin(path)[0].file
 
     def problem(self, path: Path, message: str, fix: str = "") -> None:
         self.problems.append(
             Problem(
-                file=self.file, key=dotted(path), message=message, fix=fix, line=self.line(path)
+                file=self.file_of(path),
+                key=dotted(path),
+                message=message,
+                fix=fix,
+                line=self.line(path),
             )
         )
 

@@ -6,8 +6,9 @@ Every problem is collected with file, line and key path, then raised at once as 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, TextIO
 
 import yaml
 
@@ -15,6 +16,9 @@ from swarmvip import DEFAULT_IMAGE
 from swarmvip.errors import ConfigError, Problem
 from swarmvip.model import SecretSource, StackSpec, VipGroup
 from swarmvip.spec import values
+from swarmvip.spec.envfile import read_env_files
+from swarmvip.spec.interpolate import environment_lookup, interpolate
+from swarmvip.spec.merge import TAGS, merge_documents
 from swarmvip.spec.problems import Path, Source
 from swarmvip.spec.vipspec import parse_vip
 
@@ -27,6 +31,16 @@ MAX_GRACE = 600.0  # stop_grace_period: 10 min at most
 MAX_NODES = 100_000  # YAML nodes walked in one file, each alias expanded again
 MAX_ALIASED = 10_000  # of those, nodes walked again through an alias (anchors, merge keys)
 MAX_DEPTH = 64  # nesting of mappings and sequences
+MERGE_TAG = "tag:yaml.org,2002:merge"
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+
+
+def _resolved_tag(node: yaml.Node) -> str:
+    """The tag a tagged scalar (`!reset null`) would have had without its tag."""
+    implicit = (True, False) if getattr(node, "style", None) is None else (False, True)
+    resolver: Any = yaml.resolver.Resolver()
+    return str(resolver.resolve(yaml.ScalarNode, node.value, implicit))
 
 
 class _TooBig(Exception):
@@ -69,10 +83,19 @@ class _Walk:
     def plain(self, node: yaml.Node, path: Path, depth: int = 0) -> Any:
         self._count(node, path, depth)
         self.src.lines.setdefault(path, node.start_mark.line + 1)
+        tagged = TAGS.get(node.tag)
+        if tagged is not None:  # compose's !override / !reset: how a later file merges it
+            return tagged(self._untagged(node, path, depth))
+        return self._untagged(node, path, depth)
+
+    def _untagged(self, node: yaml.Node, path: Path, depth: int) -> Any:
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             return [self.plain(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        if node.tag in TAGS:
+            style = getattr(node, "style", None)
+            node = yaml.ScalarNode(_resolved_tag(node), node.value, node.start_mark, style=style)
         try:
             return self.scalars.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
@@ -83,9 +106,36 @@ class _Walk:
             )
             return None
 
+    def _merged(self, node: yaml.Node, path: Path, depth: int) -> dict[str, Any]:
+        """The keys a `<<:` brings in: one mapping, or a list of them (an earlier one wins)."""
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        if isinstance(node, yaml.SequenceNode):
+            self._count(node, path, depth)
+        out: dict[str, Any] = {}
+        for source in sources:
+            if not isinstance(source, yaml.MappingNode):
+                self.src.problem(
+                    (*path, "<<"),
+                    "a merge key (<<) takes a mapping or a list of mappings",
+                    "write <<: *anchor of a mapping, or <<: [*one, *two]",
+                )
+                continue
+            self._count(source, path, depth)
+            for key, value in self._mapping(source, path, depth).items():
+                out.setdefault(key, value)
+        return out
+
     def _mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:  # merge keys first: explicit keys win
+            if key_node.tag == MERGE_TAG:
+                self.src.lines[(*path, "<<")] = key_node.start_mark.line + 1
+                for key, value in self._merged(value_node, path, depth + 1).items():
+                    merged.setdefault(key, value)
         for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                continue
             if not isinstance(key_node, yaml.ScalarNode):  # `? [a, b]`: unhashable, never a key
                 self.src.lines.setdefault((*path, "?"), key_node.start_mark.line + 1)
                 self.src.problem(
@@ -101,7 +151,7 @@ class _Walk:
                 self.src.problem(child, "key appears twice", "keep one of them")
             self.src.lines[child] = key_node.start_mark.line + 1
             out[key] = self.plain(value_node, child, depth + 1)
-        return out
+        return out | {k: v for k, v in merged.items() if k not in out}
 
 
 def _yaml_problem(src: Source, message: str, line: int | None, fix: str) -> ConfigError:
@@ -244,13 +294,48 @@ def _cross_group(src: Source, path: Path, groups: tuple[VipGroup, ...]) -> None:
             seen_addr.setdefault(str(a.ip), g.name)
 
 
-def parse_stack(text: str, file: str, base_dir: str = ".") -> StackSpec:
-    """The validated StackSpec, or ConfigError listing every problem in the file."""
+def _document(text: str, file: str, environ: Mapping[str, str] | None) -> tuple[Any, Source]:
+    """One file parsed (and interpolated when `environ` is given), with its own Source."""
     src = Source(file=file)
     doc = load_yaml(text, src)
     if not isinstance(doc, Mapping):
         src.problem((), "the stack file is not a mapping", "start from stacks/ examples")
-        src.raise_if_problems()
+        return None, src
+    if environ is not None:
+        doc = interpolate(doc, src, environment_lookup(environ))
+    return doc, src
+
+
+def parse_stacks(
+    texts: Sequence[tuple[str, str]],
+    base_dir: str = ".",
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> StackSpec:
+    """The validated StackSpec of (text, file name) files merged in order as compose merges
+    them, or ConfigError listing every problem, each naming the file it is in.
+
+    With `environ`, every string value is interpolated from it first (compose's rules; see
+    spec/interpolate.py), each file on its own. Without it the text is read literally: that is
+    how a stored spec (already interpolated, see spec/specdoc.py) is read back.
+    """
+    loaded = [_document(text, file, environ) for text, file in texts]
+    problems = [p for _, src in loaded for p in src.problems]
+    if problems:
+        raise ConfigError(problems)
+    doc, src = merge_documents(loaded)
+    src.raise_if_problems()
+    return _stack_spec(doc, src, base_dir)
+
+
+def parse_stack(
+    text: str, file: str, base_dir: str = ".", *, environ: Mapping[str, str] | None = None
+) -> StackSpec:
+    """The validated StackSpec of one file, or ConfigError listing every problem in the file."""
+    return parse_stacks([(text, file)], base_dir, environ=environ)
+
+
+def _stack_spec(doc: Any, src: Source, base_dir: str) -> StackSpec:
     block = doc.get(BLOCK)
     if not isinstance(block, Mapping):
         src.problem(
@@ -273,7 +358,7 @@ def parse_stack(text: str, file: str, base_dir: str = ".") -> StackSpec:
     src.raise_if_problems()
     services = doc.get("services")
     return StackSpec(
-        path=file,
+        path=src.file,
         image=image or DEFAULT_IMAGE,
         groups=groups,
         has_services=isinstance(services, Mapping) and bool(services),
@@ -286,16 +371,58 @@ def dump_document(doc: Mapping[str, Any]) -> str:
     return yaml.safe_dump(dict(doc), sort_keys=False)
 
 
-def read_stack(file: str) -> StackSpec:
+def _read_text(file: str, stdin: TextIO | None) -> str:
+    if file == STDIN:
+        return (stdin if stdin is not None else sys.stdin).read()
     try:
         with open(file, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) else f"not UTF-8 text ({exc.reason})"
+        raise ConfigError(
+            [Problem(file=file, key="(file)", message=message or str(exc), fix="check the path")]
+        ) from exc
+
+
+def read_stack(
+    files: str | Sequence[str] | None,
+    *,
+    env_files: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    stdin: TextIO | None = None,
+) -> StackSpec:
+    """The StackSpec of one or more stack files (`-` is standard input), merged in order and
+    interpolated like `docker stack deploy` does: from `environ` (default: this process's
+    environment) and, for names the environment lacks, from the `env_files` (a later one
+    wins). Relative secret files are relative to the first file's directory (the current
+    directory for standard input), as compose's project directory is.
+    """
+    names = [files] if isinstance(files, str) else list(files or ())
+    if not names:
         raise ConfigError(
             [
                 Problem(
-                    file=file, key="(file)", message=exc.strerror or str(exc), fix="check the path"
+                    file="-",
+                    key="(file)",
+                    message="no stack file given",
+                    fix="name a stack file, or several with -c FILE",
                 )
             ]
-        ) from exc
-    return parse_stack(text, file, os.path.dirname(os.path.abspath(file)))
+        )
+    if names.count(STDIN) > 1:
+        raise ConfigError(
+            [
+                Problem(
+                    file=STDIN_NAME,
+                    key="(file)",
+                    message="standard input (-) is named twice",
+                    fix="read standard input once",
+                )
+            ]
+        )
+    env = dict(os.environ if environ is None else environ)
+    defaults = read_env_files([(_read_text(f, stdin), f) for f in env_files], env)
+    texts = [(_read_text(f, stdin), STDIN_NAME if f == STDIN else f) for f in names]
+    first = names[0]
+    base_dir = os.getcwd() if first == STDIN else os.path.dirname(os.path.abspath(first))
+    return parse_stacks(texts, base_dir, environ=defaults | env)

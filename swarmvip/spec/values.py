@@ -17,8 +17,24 @@ NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 CHECK_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 SECRET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]{0,254}$")
-_DURATION = re.compile(r"^(?P<n>[0-9]+(?:\.[0-9]+)?)(?P<unit>ms|s|m|h)?$")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+# Durations: plain seconds (`2`, `0.5`), or compose's grammar, which is Go's time.ParseDuration:
+# an optional sign, then one or more NUMBER UNIT parts (`1m30s`, `1h2m`, `1.5s`, `500ms`, `2us`).
+_PLAIN_SECONDS = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_UNIT_NAMES = "ns|us|\u00b5s|\u03bcs|ms|s|m|h"  # Go accepts both micro signs
+_GO_DURATION = re.compile(rf"^[-+]?(?:{_NUMBER}(?:{_UNIT_NAMES}))+$")
+_GO_PART = re.compile(rf"({_NUMBER})({_UNIT_NAMES})")
+_UNIT = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,
+    "\u03bcs": 1e-6,
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+MAX_DURATION_TEXT = 100  # a longer duration string is refused before any arithmetic
 HOUR = 3600.0
 # The characters ADDRESS/PREFIX is written with (the prefix may be a dotted netmask). No IPv6
 # scope id (`%zone`: ipaddress accepts any text there, newlines and braces included), no space.
@@ -33,21 +49,29 @@ def _seconds(value: Any) -> float | None:
             return float(value)
         except OverflowError:  # an int too large for a float
             return None
-    match = _DURATION.match(str(value).strip())
-    return float(match["n"]) * _UNIT[match["unit"]] if match else None
+    if not isinstance(value, str) or len(value) > MAX_DURATION_TEXT:
+        return None
+    text = value.strip()
+    if _PLAIN_SECONDS.fullmatch(text):
+        return float(text)
+    if not _GO_DURATION.fullmatch(text):
+        return None
+    seconds = sum(float(n) * _UNIT[unit] for n, unit in _GO_PART.findall(text))
+    return -seconds if text.startswith("-") else seconds
 
 
 def duration(
     src: Source, path: Path, value: Any, *, minimum: float = 0.0, maximum: float = HOUR
 ) -> float | None:
-    """Seconds from 2, 2.5, "2s", "500ms", "1m" within [minimum, maximum]; None (with a
-    problem) otherwise. NaN and infinity (YAML `.nan`, `.inf`, `1e400`) are never a duration."""
+    """Seconds from 2, 2.5, "2s", "500ms", "1m", "1m30s" (compose's grammar) within [minimum,
+    maximum]; None (with a problem) otherwise. NaN and infinity (YAML `.nan`, `.inf`, `1e400`)
+    are never a duration."""
     seconds = _seconds(value)
     if seconds is None or not math.isfinite(seconds) or not minimum <= seconds <= maximum:
         src.problem(
             path,
             f"{value!r} is not a duration of at least {minimum:g}s and at most {maximum:g}s",
-            "write seconds like 2, 0.5, '2s' or '500ms'",
+            "write seconds like 2 or 0.5, or a duration like '2s', '500ms' or '1m30s'",
         )
         return None
     return seconds

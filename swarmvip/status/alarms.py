@@ -9,9 +9,10 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 
-from swarmvip.model import Preemption
 from swarmvip.status.model import STALE_AFTER as STALE_AFTER
 from swarmvip.status.model import Alarm, Clocks, DeployedNode, VipStatus
+from swarmvip.status.rules import SEVERITY, HolderVerdict, holder_verdict
+from swarmvip.wire.keys import VipKey
 from swarmvip.wire.report import Report
 
 STARTING = ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting")
@@ -27,7 +28,7 @@ def _split_brain(vip: VipStatus, subject: str) -> list[Alarm]:
         if not doubled:
             return []
         message = "; ".join(doubled)
-    return [Alarm("split-brain", subject, message)]
+    return [Alarm(HolderVerdict.SPLIT_BRAIN.value, subject, message)]
 
 
 def _partial(vip: VipStatus, subject: str) -> list[Alarm]:
@@ -45,27 +46,16 @@ def _partial(vip: VipStatus, subject: str) -> list[Alarm]:
 
 
 def _vip_alarms(vip: VipStatus) -> list[Alarm]:
-    subject = f"{vip.stack}/{vip.name}"
+    subject = str(vip.key)
     found = _split_brain(vip, subject) + _partial(vip, subject)
-    if len(vip.holders) > 1:
-        return found
-    if not vip.holders:
-        return [Alarm("no-holder", subject, f"no node holds {', '.join(vip.addresses)}"), *found]
-    if (
-        not found
-        and vip.preemption == Preemption.PREFERRED
-        and vip.expected_holder
-        and vip.holders[0] != vip.expected_holder
-    ):
-        return [
-            Alarm(
-                "unexpected-holder",
-                subject,
-                f"{vip.holders[0]} holds it but {vip.expected_holder} should (preferred)",
-                severity="warning",
-            )
-        ]
-    return found
+    verdict = holder_verdict(vip)
+    if verdict == HolderVerdict.NO_HOLDER:
+        message = f"no node holds {', '.join(vip.addresses)}"
+        return [Alarm(verdict.value, subject, message, SEVERITY[verdict]), *found]
+    if verdict == HolderVerdict.UNEXPECTED and not found:
+        message = f"{vip.holders[0]} holds it but {vip.expected_holder} should (preferred)"
+        return [Alarm(verdict.value, subject, message, SEVERITY[verdict])]
+    return found  # split brain: found names it, per address
 
 
 def _task_alarm(dep: DeployedNode, subject: str) -> list[Alarm]:
@@ -127,7 +117,7 @@ def _vrid_alarms(deployed: tuple[DeployedNode, ...]) -> list[Alarm]:
     owners: dict[int, set[str]] = defaultdict(set)
     for dep in deployed:
         for inst in dep.plan.instances:
-            owners[inst.vrid].add(f"{dep.stack}/{inst.group}")
+            owners[inst.vrid].add(str(VipKey(dep.stack, inst.group)))
     return [
         Alarm("vrid-shared", f"vrid {vrid}", f"VRID {vrid} is used by {', '.join(sorted(o))}")
         for vrid, o in sorted(owners.items())
@@ -141,7 +131,7 @@ def _cross_stack_alarms(deployed: tuple[DeployedNode, ...]) -> list[Alarm]:
     for dep in deployed:
         for inst in dep.plan.instances:
             for address in inst.addresses:
-                owners[address.ip].add(f"{dep.stack}/{inst.group}")
+                owners[address.ip].add(str(VipKey(dep.stack, inst.group)))
     return [
         Alarm(
             "vip-cross-stack",
@@ -150,7 +140,7 @@ def _cross_stack_alarms(deployed: tuple[DeployedNode, ...]) -> list[Alarm]:
             " remove it from all stacks but one",
         )
         for ip, o in sorted(owners.items(), key=lambda item: str(item[0]))
-        if len({owner.split("/", 1)[0] for owner in o}) > 1
+        if len({VipKey.parse(owner).stack for owner in o}) > 1
     ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from swarmvip.status.model import NodeStatus, Snapshot, VipStatus
+from swarmvip.status.rules import best_candidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +41,7 @@ class DrainPreview:
 
 def successor(vip: VipStatus, leaving: str) -> str | None:
     """The healthy member with the highest effective priority, other than `leaving`."""
-    others = [m for m in vip.members if m.hostname != leaving and m.effective_priority is not None]
-    best = max(others, key=lambda m: (m.effective_priority or 0, m.priority), default=None)
+    best = best_candidate(vip.members, leaving)
     return best.hostname if best else None
 
 
@@ -66,7 +66,7 @@ def preview_drain(snap: Snapshot, node: str) -> DrainPreview:
         return DrainPreview(node, (), why)
     host = found.hostname
     handovers = tuple(
-        Handover(f"{v.stack}/{v.name}", host in v.holders, successor(v, host))
+        Handover(str(v.key), host in v.holders, successor(v, host))
         for v in snap.vips
         if host in {m.hostname for m in v.members}
     )

@@ -22,8 +22,7 @@ import ipaddress
 from collections import defaultdict
 from typing import Any
 
-from swarmvip.model import LABEL_PREFIX, InstancePlan, Node, Preemption
-from swarmvip.plan.node_labels import KNOWN
+from swarmvip.model import InstancePlan, Node
 from swarmvip.status.alarms import alarms
 from swarmvip.status.history import merged_handovers, transitions
 from swarmvip.status.model import (
@@ -39,6 +38,8 @@ from swarmvip.status.model import (
     Transition,
     VipStatus,
 )
+from swarmvip.status.rules import expected_holder
+from swarmvip.wire.keys import LABEL_PREFIX, NODE_LABELS, VipKey
 from swarmvip.wire.report import InstanceReport, Report
 
 CONTROLLER_STALE = 45.0  # seconds
@@ -166,21 +167,6 @@ def _holder_ids(
     return tuple(sorted(m.node_id for m in members if _holders((m,), stack, group, latest, clocks)))
 
 
-def expected_holder(
-    preemption: str, members: tuple[Member, ...], holders: tuple[str, ...]
-) -> str | None:
-    """Preferred: the healthy node with the highest effective priority. Sticky: the holder."""
-    healthy = [m for m in members if m.effective_priority is not None]
-    if (
-        preemption == Preemption.STICKY
-        and len(holders) == 1
-        and holders[0] in {m.hostname for m in healthy}
-    ):
-        return holders[0]
-    best = max(healthy, key=lambda m: (m.effective_priority or 0, m.priority), default=None)
-    return best.hostname if best else None
-
-
 def _vip(
     stack: str,
     group: str,
@@ -233,7 +219,7 @@ def _node_status(
     newest = min(reports, key=clocks.age, default=None)
     states = tuple(
         sorted(
-            (f"{d.stack}/{i.group}", i.vrrp_state if clocks.fresh(r) else "UNKNOWN")
+            (str(VipKey(d.stack, i.group)), i.vrrp_state if clocks.fresh(r) else "UNKNOWN")
             for d in deployed
             if (r := latest.get((d.stack, node.id)))
             for i in r.instances
@@ -247,10 +233,12 @@ def _node_status(
         role=str(node.role),
         availability=node.availability,
         state=node.state,
-        labels=tuple((k, v) for k, v in node.labels if k.startswith(LABEL_PREFIX) or k in KNOWN),
+        labels=tuple(
+            (k, v) for k, v in node.labels if k.startswith(LABEL_PREFIX) or k in NODE_LABELS
+        ),
         task_state=max(tasks, key=lambda s: _TASK_RANK.get(s, 3), default="-"),
         vrrp_states=states,
-        holds=tuple(f"{v.stack}/{v.name}" for v in vips if node.id in v.holder_ids),
+        holds=tuple(str(v.key) for v in vips if node.id in v.holder_ids),
         report_age=round(clocks.age(newest), 3) if newest else None,
         interface=newest.interface if newest else None,
     )

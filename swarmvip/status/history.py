@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from swarmvip.status.model import Transition
+from swarmvip.status.model import SILENT_AFTER, Transition
 from swarmvip.wire.report import Report
 
 Key = tuple[str, str]  # (stack, group)
@@ -28,7 +28,8 @@ def _apply(track: _VipTrack, key: Key, report: Report, holds: bool) -> None:
     before = tuple(sorted(track.holding))
     track.last_seen[node] = ts
     if holds and node not in track.holding:
-        silent = [h for h in track.holding if ts - track.last_seen[h] > 1.5 * report.interval]
+        quiet = SILENT_AFTER * report.interval
+        silent = [h for h in track.holding if ts - track.last_seen[h] > quiet]
         for h in silent:  # died without a word: it stopped holding when it went silent
             del track.holding[h]
         track.holding[node] = ts

@@ -7,10 +7,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from swarmvip.model import Node, NodePlan
+from swarmvip.wire.keys import VipKey
 from swarmvip.wire.report import Report
 
 SCHEMA = 1
-STALE_AFTER = 3.0  # heartbeat intervals
+STALE_AFTER = 3.0  # heartbeat intervals: an older report is stale (Clocks.fresh)
+# heartbeat intervals: history counts a holder that went quiet this long as released when
+# another node takes the VIP (it died without a word)
+SILENT_AFTER = 1.5
 Agent = tuple[str, str]  # (stack, node id)
 
 
@@ -74,6 +78,10 @@ class Transition:
     gap: float | None  # seconds with no holder; 0 if overlapping; None if unknown
     overlap: float = 0.0  # seconds with two holders during the handover
 
+    @property
+    def key(self) -> VipKey:
+        return VipKey(self.stack, self.group)
+
 
 @dataclass(frozen=True, slots=True)
 class Member:
@@ -100,6 +108,10 @@ class VipStatus:
     partial: tuple[str, ...] = ()  # fresh nodes with some but not all of the addresses
     presence: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (address, fresh nodes it is on)
     holder_ids: tuple[str, ...] = ()  # node ids of `holders` (hostnames may repeat)
+
+    @property
+    def key(self) -> VipKey:
+        return VipKey(self.stack, self.name)
 
 
 @dataclass(frozen=True, slots=True)

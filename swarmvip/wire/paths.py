@@ -5,10 +5,15 @@ from __future__ import annotations
 AGENT_SPEC = "/etc/swarmvip/agent.json"
 KEEPALIVED_CONF = "/etc/swarmvip/keepalived.conf"
 RUN_DIR = "/run/swarmvip"
-WRAPPER_CONF = f"{RUN_DIR}/keepalived.conf"
-NOTIFY_FIFO = f"{RUN_DIR}/notify.fifo"
-TRACK_DIR = f"{RUN_DIR}/track"
-HEALTH_FILE = f"{RUN_DIR}/health.json"
+# Names inside the run dir (agent.keepalived.Layout joins them to an overridable run dir).
+WRAPPER_NAME = "keepalived.conf"
+FIFO_NAME = "notify.fifo"
+TRACK_NAME = "track"
+HEALTH_NAME = "health.json"
+WRAPPER_CONF = f"{RUN_DIR}/{WRAPPER_NAME}"
+NOTIFY_FIFO = f"{RUN_DIR}/{FIFO_NAME}"
+TRACK_DIR = f"{RUN_DIR}/{TRACK_NAME}"
+HEALTH_FILE = f"{RUN_DIR}/{HEALTH_NAME}"
 SECRETS_DIR = "/run/secrets"
 IFACE_PARAM = "SWARMVIP_IFACE"
 STOP_GRACE_ENV = "SWARMVIP_STOP_GRACE"  # the task's stop grace period, for the agent's deadline
@@ -24,4 +29,4 @@ def track_name(group: str, check: str) -> str:
 
 
 def track_path(group: str, check: str, track_dir: str = TRACK_DIR) -> str:
-    return f"{track_dir}/{group}.{check}"
+    return f"{track_dir}/{track_name(group, check)}"

@@ -24,11 +24,10 @@ import docker.errors
 from swarmvip.cluster import lease
 from swarmvip.cluster.core import cannot_run
 from swarmvip.cluster.errors import retry_on_conflict, translated
-from swarmvip.cluster.lease import LEADER, RENEW, TTL
 from swarmvip.cluster.port import Cluster, Feed, TaskProgress, Watcher
 from swarmvip.errors import ClusterError, ConfigError, Problem
-from swarmvip.model import HASH_LABEL, NODE_LABEL, OWNER_LABEL, STACK_LABEL, Node, NodePlan
-from swarmvip.plan.desired import KIND_LABEL, PRIORITY_LABEL, VRIDS_LABEL, DesiredService
+from swarmvip.model import Node, NodePlan
+from swarmvip.plan.desired import DesiredService
 from swarmvip.plan.diff import (
     Action,
     CreateConfig,
@@ -44,6 +43,18 @@ from swarmvip.plan.diff import (
 )
 from swarmvip.status.model import DeployedNode, Received
 from swarmvip.wire import agentspec, paths
+from swarmvip.wire.keys import (
+    HASH_LABEL,
+    KIND_LABEL,
+    NODE_LABEL,
+    OWNER_LABEL,
+    SERVICE_TOP_PRIORITY,
+    STACK_LABEL,
+    VRIDS_LABEL,
+)
+from swarmvip.wire.keys import LEASE_LEADER as LEADER
+from swarmvip.wire.keys import LEASE_RENEW as RENEW
+from swarmvip.wire.keys import LEASE_TTL as TTL
 from swarmvip.wire.report import Report
 
 OUT_OF_SEQUENCE = "rpc error: code = Unknown desc = update out of sequence"
@@ -201,7 +212,7 @@ class FakeCluster:
                         s.name,
                         s.labels.get(NODE_LABEL, ""),
                         s.labels.get(HASH_LABEL, ""),
-                        int(s.labels.get(PRIORITY_LABEL, "0") or 0),
+                        int(s.labels.get(SERVICE_TOP_PRIORITY, "0") or 0),
                     )
                     for s in self._ours(stack)
                 ),

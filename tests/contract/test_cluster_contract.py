@@ -19,7 +19,7 @@ import pytest
 from swarmvip.cluster import Cluster
 from swarmvip.cluster.errors import NotFoundError
 from swarmvip.cluster.lease import LeaseBusy
-from swarmvip.model import OWNER_LABEL, STACK_LABEL, STACK_NAMESPACE_LABEL, Node, Role
+from swarmvip.model import Node, Role
 from swarmvip.ops.deploy import render_all, secret_naming
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import DesiredObject, DesiredState, desired_state
@@ -34,6 +34,7 @@ from swarmvip.plan.diff import (
     teardown,
 )
 from swarmvip.spec.stackfile import parse_stack
+from swarmvip.wire.keys import OWNER_LABEL, STACK_LABEL, STACK_NAMESPACE_LABEL
 
 from .fake import FakeCluster
 

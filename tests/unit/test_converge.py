@@ -11,9 +11,10 @@ import pytest
 
 from swarmvip.cluster import DockerCluster
 from swarmvip.errors import UnavailableError
-from swarmvip.model import NODE_LABEL, Node, NodePlan, Role
+from swarmvip.model import Node, NodePlan, Role
 from swarmvip.ops.converge import converge, holders_of, live_nodes, snapshot
-from swarmvip.ops.deploy import apply, plan_for, prepare
+from swarmvip.ops.deploy import apply_phases as apply
+from swarmvip.ops.deploy import plan_for, prepare
 from swarmvip.plan.desired import DesiredService
 from swarmvip.plan.diff import (
     Action,
@@ -31,6 +32,7 @@ from swarmvip.spec.stackfile import parse_stack
 from swarmvip.status.fold import fold
 from swarmvip.status.model import DeployedNode, Observation
 from swarmvip.wire import agentspec, paths
+from swarmvip.wire.keys import NODE_LABEL
 from swarmvip.wire.report import InstanceReport, Report
 
 
@@ -303,3 +305,34 @@ def test_a_paused_holder_keeps_its_vip_and_nothing_moves() -> None:
     assert live_nodes(snap, "web") == {"id1", "id2", "id3"}
     (first, _, _), (second, _, _), _ = passes(swarm)
     assert first == 0 and second == 0 and swarm.holder() == "id1"
+
+
+def test_one_converge_observes_plans_and_stores_the_spec_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review point 4: observe → steps → materialize/apply per step, one stored document."""
+    import swarmvip.ops.converge as converge_mod
+    import swarmvip.ops.deploy as deploy_mod
+
+    swarm = deployed_swarm(swarm_node(1), swarm_node(2))
+    swarm.node_list = [swarm_node(1), swarm_node(2), swarm_node(3)]
+    calls: list[str] = []
+    for module, name in (
+        (converge_mod, "observe_stack"),
+        (converge_mod, "plan_stack"),
+        (converge_mod, "materialize"),
+        (deploy_mod, "dump_document"),
+    ):
+        real = getattr(module, name)
+        monkeypatch.setattr(
+            module,
+            name,
+            lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k),
+        )
+    done = converge(SPEC, "web", swarm, FakeSource(swarm), lambda line: None, timeout=2.0)
+    assert done > 0 and calls.count("materialize") >= 2  # a make-before-break step and the rest
+    assert [c for c in calls if c != "materialize"] == [
+        "observe_stack",
+        "dump_document",
+        "plan_stack",
+    ]

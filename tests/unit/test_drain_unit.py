@@ -17,9 +17,9 @@ from swarmvip.ops.drain import (
     drain_change,
     undrain_availability,
 )
-from swarmvip.plan.node_labels import DRAIN
 from swarmvip.status.drainplan import preview_drain
 from swarmvip.status.model import Member, NodeStatus, Snapshot, VipStatus
+from swarmvip.wire.keys import NODE_DRAIN as DRAIN
 
 IDS = {"node1": "p9x2kq0w1abc", "node2": "q8y3lr1x2bcd", "node3": "r7z4ms2y3cde"}
 

@@ -11,7 +11,11 @@ import docker.errors
 import pytest
 
 from swarmvip.cluster import lease
-from swarmvip.cluster.lease import LEADER, RENEW, TTL, Lease, LeaseBusy
+from swarmvip.cluster.lease import Lease, LeaseBusy
+from swarmvip.wire.keys import LEASE_EXPIRES as EXPIRES
+from swarmvip.wire.keys import LEASE_LEADER as LEADER
+from swarmvip.wire.keys import LEASE_RENEW as RENEW
+from swarmvip.wire.keys import LEASE_TTL as TTL
 from tests.contract.fake import FakeSwarmSpec as FakeSwarm
 
 
@@ -80,8 +84,8 @@ def test_the_holders_ttl_label_sets_how_long_candidates_wait() -> None:
 @pytest.mark.parametrize(
     "labels",
     [
-        {LEADER: "old-ctl", lease.EXPIRES: "not-a-number"},
-        {LEADER: "old-ctl", RENEW: "x", TTL: "nan", lease.EXPIRES: ""},
+        {LEADER: "old-ctl", EXPIRES: "not-a-number"},
+        {LEADER: "old-ctl", RENEW: "x", TTL: "nan", EXPIRES: ""},
         {LEADER: "old-ctl", TTL: "-5"},
         {LEADER: "old-ctl", TTL: "inf"},
     ],

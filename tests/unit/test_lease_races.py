@@ -17,10 +17,11 @@ import swarmvip.commands.controller as controller_cmd
 import swarmvip.ops.controller as ctl
 from swarmvip import cli
 from swarmvip.cluster import Cluster, DockerCluster
-from swarmvip.cluster.lease import LEADER, Lease
+from swarmvip.cluster.lease import Lease
 from swarmvip.errors import LeaseLost
 from swarmvip.plan.desired import DesiredObject
 from swarmvip.plan.diff import CreateConfig, Observed
+from swarmvip.wire.keys import LEASE_LEADER as LEADER
 
 from .test_lease import FakeClock, FakeSwarm, lease_of
 

@@ -472,6 +472,88 @@ CASES = [
         "neither file: nor external: true",
         3,
     ),
+    # issue #11 point 5: compose conventions (merge keys, Go durations, Swarm's constraint keys)
+    (
+        "merge-key-of-a-scalar",
+        stack("web:\n  <<: 5\n  addresses: [10.0.0.5/24]\n"),
+        "vips.web.<<",
+        "merge key (<<) takes a mapping",
+        5,
+    ),
+    (
+        "merge-key-list-of-scalars",
+        "x-a: &a 1\n" + stack("web:\n  <<: [*a]\n  addresses: [10.0.0.5/24]\n"),
+        "vips.web.<<",
+        "merge key (<<) takes a mapping",
+        6,
+    ),
+    (
+        "merged-value-checked-at-the-anchor",
+        "x-a: &a {vrid: 0}\n" + stack("web:\n  <<: *a\n  addresses: [10.0.0.5/24]\n"),
+        "vips.web.vrid",
+        "whole number",
+        1,
+    ),
+    (
+        "duration-part-without-unit",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  preempt_delay: 1m30\n"),
+        "vips.web.preempt_delay",
+        "not a duration",
+        6,
+    ),
+    (
+        "duration-unknown-unit",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  preempt_delay: 1d\n"),
+        "vips.web.preempt_delay",
+        "not a duration",
+        6,
+    ),
+    (
+        "duration-compound-too-long",
+        stack("web:\n  addresses: [10.0.0.5/24]\n  preempt_delay: 16m41s\n"),
+        "vips.web.preempt_delay",
+        "at most 1000s",
+        6,
+    ),
+    (
+        "constraint-node-ip-not-an-address",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  placement:\n    constraints: ['node.ip == edge']\n"
+        ),
+        "placement.constraints[0]",
+        "node.ip needs an address or a CIDR",
+        7,
+    ),
+    (
+        "constraint-value-with-operator",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  placement:\n"
+            "    constraints: ['node.labels.a == b>c']\n"
+        ),
+        "placement.constraints[0]",
+        "not a constraint value Swarm accepts",
+        7,
+    ),
+    (
+        "constraint-platform-without-attribute",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  placement:\n"
+            "    constraints: ['node.platform == linux']\n"
+        ),
+        "placement.constraints[0]",
+        "unknown constraint key",
+        7,
+    ),
+    (
+        "constraint-role-any-case-still-two-roles",
+        stack(
+            "web:\n  addresses: [10.0.0.5/24]\n  placement:\n    constraints: ['node.role == Boss']\n"
+        ),
+        "placement.constraints[0]",
+        "manager or worker",
+        7,
+    ),
+    ("override-tag-custom-scalar", in_group("vrid: !overide 7"), "vips.w.vrid", "cannot read", 1),
 ]
 
 

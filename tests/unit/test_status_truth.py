@@ -18,7 +18,7 @@ from swarmvip.cluster import Cluster, DockerCluster
 from swarmvip.cluster.observe import ReportFeed, ServiceReader, read_reports
 from swarmvip.cluster.status_source import ClusterSource, ReportLog
 from swarmvip.errors import ConfigError, ExitCode
-from swarmvip.model import NODE_LABEL, STACK_LABEL, Node, NodePlan, Plan, Role
+from swarmvip.model import Node, NodePlan, Plan, Role
 from swarmvip.ops.deploy import plan_for
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.diff import Action
@@ -28,6 +28,7 @@ from swarmvip.spec.stackfile import parse_stack
 from swarmvip.status.fold import fold
 from swarmvip.status.model import DeployedNode, Observation, Received, Snapshot
 from swarmvip.wire import agentspec, paths
+from swarmvip.wire.keys import NODE_LABEL, STACK_LABEL
 from swarmvip.wire.report import InstanceReport, Report, to_line
 
 from .builders import THREE

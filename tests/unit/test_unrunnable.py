@@ -1,6 +1,6 @@
 """A service pinned to a node that cannot run never blocks a wait (audit 3, repro r9_down).
 
-Cluster.wait_running, and so deploy.apply between its phases, skips a service whose node is
+Cluster.wait_running, and so deploy.apply_phases between its phases, skips a service whose node is
 Down, paused, drained or gone, or whose only tasks are pending with "no suitable node"; it
 names each such service once and returns when every other service runs its spec.
 """
@@ -14,12 +14,14 @@ import pytest
 from swarmvip.cluster import DockerCluster
 from swarmvip.cluster.core import tally_tasks
 from swarmvip.errors import ClusterError
-from swarmvip.model import NODE_LABEL, Node, Role
-from swarmvip.ops.deploy import Prepared, apply, render_all
+from swarmvip.model import Node, Role
+from swarmvip.ops.deploy import Prepared, render_all
+from swarmvip.ops.deploy import apply_phases as apply
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import desired_state
 from swarmvip.plan.diff import Action, Observed, ObservedService, diff
 from swarmvip.spec.stackfile import parse_stack
+from swarmvip.wire.keys import NODE_LABEL
 
 SPEC = parse_stack("x-swarmvip:\n  vips:\n    web: {addresses: [10.0.0.100/24]}\n", "s.yml")
 NO_NODE = "no suitable node (scheduling constraints not satisfied on 3 nodes)"

@@ -24,7 +24,7 @@ class Event:
 def transition_text(t: Transition) -> str:
     before = ",".join(t.before) or "nobody"
     after = ",".join(t.after) or "NOBODY"
-    return f"{t.stack}/{t.group}: {before} → {after} — {gap_text(t)}"
+    return f"{t.key}: {before} → {after} — {gap_text(t)}"
 
 
 def _alarm_key(a: Alarm) -> tuple[str, str]:

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import DataTable
 
-from swarmvip.model import Preemption
 from swarmvip.present.status_view import ago, gap_text
 from swarmvip.status.model import NodeStatus, Snapshot, VipStatus
+from swarmvip.status.rules import HolderVerdict, holder_verdict
 
 Cell = str | Text
 Row = tuple[str, tuple[Cell, ...]]  # (row key, cells)
@@ -29,14 +29,17 @@ NODE_COLUMNS = (
 )
 
 
+STATE_CELL = {
+    HolderVerdict.SPLIT_BRAIN: ("SPLIT BRAIN", "bold white on red"),
+    HolderVerdict.NO_HOLDER: ("NO HOLDER", "bold white on red"),
+    HolderVerdict.UNEXPECTED: ("unexpected", "bold yellow"),
+    HolderVerdict.OK: ("ok", "green"),
+}
+
+
 def vip_state(v: VipStatus) -> Text:
-    if len(v.holders) > 1:
-        return Text("SPLIT BRAIN", style="bold white on red")
-    if not v.holders:
-        return Text("NO HOLDER", style="bold white on red")
-    if v.preemption == Preemption.PREFERRED and v.expected_holder not in (None, v.holders[0]):
-        return Text("unexpected", style="bold yellow")
-    return Text("ok", style="green")
+    text, style = STATE_CELL[holder_verdict(v)]
+    return Text(text, style=style)
 
 
 def holder_cell(v: VipStatus) -> Text:
@@ -56,7 +59,7 @@ def last_move(v: VipStatus) -> str:
 def vip_rows(snap: Snapshot, now: float, needle: str = "") -> list[Row]:
     rows = []
     for v in snap.vips:
-        name = f"{v.stack}/{v.name}"
+        name = str(v.key)
         cells: tuple[Cell, ...] = (
             name,
             ",".join(v.addresses),

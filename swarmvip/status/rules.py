@@ -1,0 +1,62 @@
+"""The rules status decides with, each written once: who should hold a VIP, is a VIP ok. Pure.
+
+fold (expected_holder), drainplan (successor), alarms and the TUI's STATE column all ask here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from swarmvip.model import Preemption
+from swarmvip.status.model import Member, VipStatus
+
+
+class HolderVerdict(StrEnum):
+    """A VIP judged by its holders alone; the values are the alarm kinds."""
+
+    SPLIT_BRAIN = "split-brain"  # more than one node holds it
+    NO_HOLDER = "no-holder"
+    UNEXPECTED = "unexpected-holder"  # preferred, and another healthy node should hold it
+    OK = "ok"
+
+
+SEVERITY = {
+    HolderVerdict.SPLIT_BRAIN: "critical",
+    HolderVerdict.NO_HOLDER: "critical",
+    HolderVerdict.UNEXPECTED: "warning",
+}
+
+
+def best_candidate(members: Iterable[Member], leaving: str | None = None) -> Member | None:
+    """The healthy member (other than hostname `leaving`) with the highest effective priority,
+    ties broken by the configured priority; None when no member is healthy."""
+    healthy = [m for m in members if m.hostname != leaving and m.effective_priority is not None]
+    return max(healthy, key=lambda m: (m.effective_priority or 0, m.priority), default=None)
+
+
+def expected_holder(
+    preemption: str, members: tuple[Member, ...], holders: tuple[str, ...]
+) -> str | None:
+    """Preferred: the healthy node with the highest effective priority. Sticky: the holder."""
+    healthy = {m.hostname for m in members if m.effective_priority is not None}
+    if preemption == Preemption.STICKY and len(holders) == 1 and holders[0] in healthy:
+        return holders[0]
+    best = best_candidate(members)
+    return best.hostname if best else None
+
+
+def holder_verdict(vip: VipStatus) -> HolderVerdict:
+    """Split brain (more than one holder), no holder, unexpected (preferred, and the expected
+    holder is another node), else ok."""
+    if len(vip.holders) > 1:
+        return HolderVerdict.SPLIT_BRAIN
+    if not vip.holders:
+        return HolderVerdict.NO_HOLDER
+    if (
+        vip.preemption == Preemption.PREFERRED
+        and vip.expected_holder
+        and vip.holders[0] != vip.expected_holder
+    ):
+        return HolderVerdict.UNEXPECTED
+    return HolderVerdict.OK
