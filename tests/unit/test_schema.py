@@ -146,7 +146,14 @@ def _validator_accepts(delay: Any) -> bool:
     return True
 
 
-EXAMPLES = sorted([*ROOT.glob("stacks/*.yml"), *ROOT.glob("tests/e2e/stacks/*.yml")])
+# Whole stack files as written. The interp-* e2e files are templates (${VAR} in an integer
+# field) and an override fragment: a schema sees the text before interpolation and merging,
+# so only the validator can judge them (tests/unit/test_compose_conventions.py, e2e).
+EXAMPLES = sorted(
+    p
+    for p in [*ROOT.glob("stacks/*.yml"), *ROOT.glob("tests/e2e/stacks/*.yml")]
+    if not p.name.startswith("interp-")
+)
 
 
 def test_the_examples_exist() -> None:
