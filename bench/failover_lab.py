@@ -82,7 +82,7 @@ class Watch:
 
     def __init__(self, lab: Lab, client: Client, vip: str, nodes: Sequence[str]) -> None:
         self.monitors = {n: Monitor(lab, n, vip) for n in nodes}
-        self.probe = Probe(client, f"http://{vip}:8080/", seconds=120)
+        self.probe = Probe(client, f"http://{vip}:8080/", seconds=120, open_loop=True)
         self.started = time.time()
 
     def holders(self, skip: Sequence[str] = ()) -> list[str]:

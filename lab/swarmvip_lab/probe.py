@@ -1,9 +1,11 @@
 """The client probe the e2e tests and the benchmarks share: HTTP through a VIP, open loop.
 
-From a client container on the lab network one request leaves every `every` seconds, each in
-its own thread with a `timeout`, whatever the previous ones do (a closed loop would hide a hole
-behind one slow request). It stops on stdin EOF or after `limit` seconds and returns every
-request as (sent_at, hostname that answered | None). `summary` folds that into what tests
+From a client container on the lab network one request leaves every `every` seconds with a
+`timeout`. Open loop (the benchmarks): each in its own thread, whatever the previous ones do,
+so a hole cannot hide behind one slow request. Closed loop (`open_loop=False`, the e2e tests'
+"at most the one request in flight at a move may fail"): the next leaves when the previous
+ended. It stops on stdin EOF or after `limit` seconds and returns every request as (sent_at,
+hostname that answered | None). `summary` folds that into what tests
 assert: the largest time between two answered requests, failures, and the hosts in order.
 """
 
@@ -20,7 +22,7 @@ Request = tuple[float, str | None]  # (sent at, host that answered or None)
 
 SCRIPT = r"""
 import concurrent.futures as cf, json, sys, threading, time, urllib.request
-url, every, timeout, limit = sys.argv[1], *map(float, sys.argv[2:5])
+url, every, timeout, limit, open_loop = sys.argv[1], *map(float, sys.argv[2:6])
 stop = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
 def one(t):
@@ -28,14 +30,18 @@ def one(t):
         return [t, urllib.request.urlopen(url, timeout=timeout).read().decode().strip()]
     except Exception:
         return [t, None]
-pool, futs, t0, k = cf.ThreadPoolExecutor(64), [], time.time(), 0
+pool, futs, t0, k = cf.ThreadPoolExecutor(64 if open_loop else 1), [], time.time(), 0
 print("ready", flush=True)
 while not stop.is_set() and k * every < limit:
     d = t0 + k * every - time.time()
     if d > 0:
         time.sleep(d)
     futs.append(pool.submit(one, time.time()))
-    k += 1
+    if not open_loop:
+        futs[-1].result()
+        k = max(k + 1, int((time.time() - t0) / every))
+    else:
+        k += 1
 print(json.dumps([f.result() for f in futs]), flush=True)
 """
 
@@ -73,11 +79,11 @@ class Probe:
 
     def __init__(
         self, client: Client, url: str, seconds: float = 120, every: float = 0.01,
-        timeout: float = 0.2,
+        timeout: float = 0.2, open_loop: bool = False,
     ) -> None:  # fmt: skip
         argv = client.host.argv(  # the lab's host engine, whatever $DOCKER_HOST says
             "exec", "-i", client.name, "python3", "-c", SCRIPT, url,
-            str(every), str(timeout), str(seconds),
+            str(every), str(timeout), str(seconds), str(int(open_loop)),
         )  # fmt: skip
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
