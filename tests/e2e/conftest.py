@@ -13,11 +13,13 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from ipaddress import IPv4Address
 
 import pytest
 from swarmvip_lab import Lab
 from swarmvip_lab.clients import Client
 from swarmvip_lab.engine import host_engine
+from swarmvip_lab.layout import LABEL, SUBNET, VIP_RANGE
 from swarmvip_lab.runner import docker
 
 
@@ -61,6 +63,22 @@ def _start_clean(lab: Lab) -> None:
         )
         args = [f"--label-rm={k}" for k in json.loads(labels or "{}") or {}]
         docker(lab, "node", "update", *args, "--availability", "active", node.hostname)
+        _drop_stale_vips(lab, node.hostname)
+    stale_clients = lab.host.out("ps", "-aq", "--filter", f"label={LABEL}.client").split()
+    if stale_clients:  # clients of an interrupted run (their probes may still be running)
+        lab.host.run("rm", "-f", *stale_clients, check=False)
+
+
+def _drop_stale_vips(lab: Lab, node: str) -> None:
+    """A VIP an interrupted run left on a node's interface (its agent was killed) would answer
+    ARP beside the real holder: remove every address of the VIP range from the node."""
+    out = lab.exec(node, "ip", "-o", "-4", "addr", "show", check=False).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        iface, cidr = fields[1], fields[3]
+        address = IPv4Address(cidr.split("/")[0])
+        if address in SUBNET and int(address) - int(SUBNET.network_address) in VIP_RANGE:
+            lab.exec(node, "ip", "addr", "del", cidr, "dev", iface, check=False)
 
 
 @pytest.fixture(scope="session")
