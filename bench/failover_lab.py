@@ -115,12 +115,20 @@ def holders_now(lab: Lab, vip: str, nodes: Sequence[str]) -> list[str]:
     return found
 
 
+def _stack_services(lab: Lab, stack: str, fmt: str, check: bool = True) -> list[str]:
+    """`fmt` of every service of the stack and of its VIP layer, which swarmvip deploys as
+    the docker stack `<stack>-vip`."""
+    lines = []
+    for namespace in (stack, f"{stack}-vip"):
+        flt = f"label=com.docker.stack.namespace={namespace}"
+        out = docker(lab, "service", "ls", "--filter", flt, "--format", fmt, check=check)
+        lines += [line for line in out.split("\n") if line.strip()]
+    return lines
+
+
 def stack_tasks(lab: Lab, stack: str) -> dict[str, list[str]]:
-    """{service: sorted running task ids} of a stack."""
-    names = docker(
-        lab, "service", "ls", "--filter", f"label=com.docker.stack.namespace={stack}",
-        "--format", "{{.Name}}",
-    ).split()  # fmt: skip
+    """{service: sorted running task ids} of a stack (its VIP layer included)."""
+    names = _stack_services(lab, stack, "{{.Name}}")
     found = {}
     for name in names:
         out = docker(lab, "service", "ps", name, "--filter", "desired-state=running", "-q")
@@ -129,12 +137,8 @@ def stack_tasks(lab: Lab, stack: str) -> dict[str, list[str]]:
 
 
 def stack_converged(lab: Lab, stack: str) -> bool:
-    """Every service of the stack shows all its replicas running."""
-    out = docker(
-        lab, "service", "ls", "--filter", f"label=com.docker.stack.namespace={stack}",
-        "--format", "{{.Replicas}}", check=False,
-    )  # fmt: skip
-    reps = [r.split()[0] for r in out.split("\n") if r.strip()]
+    """Every service of the stack (its VIP layer included) shows all its replicas running."""
+    reps = [r.split()[0] for r in _stack_services(lab, stack, "{{.Replicas}}", check=False)]
     return bool(reps) and all(a == b and a != "0" for a, b in (r.split("/") for r in reps))
 
 

@@ -75,7 +75,7 @@ class Bench:
             docker(self.lab, "stack", "deploy", "--resolve-image", "never", "-c",
                    str(self.setup.file), self.setup.stack)  # fmt: skip
         else:
-            done = swarmvip(self.lab, "deploy", str(self.setup.file))
+            done = swarmvip(self.lab, "deploy", "--resolve-image", "never", str(self.setup.file))
             if done.returncode != 0:
                 raise RuntimeError(f"swarmvip deploy: {done.stdout}{done.stderr}")
         return time.monotonic() - started

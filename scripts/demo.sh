@@ -13,7 +13,7 @@ ENV_CMD="eval \"\$($SVQ lab env)\""  # the exact line to copy into your shell
 "$SV" lab up
 eval "$("$SV" lab env)"
 for n in node1 node2 node3; do docker node update --label-add web=true "$n" >/dev/null; done
-"$SV" deploy stacks/lab-web.yml
+"$SV" deploy --resolve-image never stacks/lab-web.yml   # the lab has no registry
 echo
 echo "Who holds 10.213.0.100 (seen on the nodes' interfaces):"
 for c in $(docker -H unix:///var/run/docker.sock ps --filter label=swarmvip.lab=1 --format '{{.Names}}' | grep node | sort); do

@@ -32,9 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"swarmvip {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    parser.add_argument(
-        "-H", "--host", help="engine to talk to, like docker -H (default: $DOCKER_HOST)"
-    )
+    _connection_options(parser)
     parser.set_defaults(root_parser=parser)  # for `completion`, which walks the whole tree
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -48,6 +46,38 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module.register(sub)
     return parser
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    """The docker CLI's connection options, with its meaning (swarmvip.cluster.connection)."""
+    group = parser.add_argument_group(
+        "connection (like the docker CLI)",
+        "-H or --context > $DOCKER_HOST > $DOCKER_CONTEXT > `docker context use` > the local"
+        " socket; ssh:// uses the system ssh",
+    )
+    group.add_argument(
+        "-H", "--host", help="engine to talk to, like docker -H (default: $DOCKER_HOST)"
+    )
+    group.add_argument(
+        "--context", help="docker context to use (default: $DOCKER_CONTEXT, `docker context use`)"
+    )
+    group.add_argument(
+        "--tls", action="store_true", help="use TLS (implied by --tlsverify; env $DOCKER_TLS)"
+    )
+    group.add_argument(
+        "--tlsverify",
+        action="store_true",
+        help="use TLS and verify the engine (env $DOCKER_TLS_VERIFY)",
+    )
+    group.add_argument(
+        "--tlscacert", metavar="FILE", help="CA to trust (default: $DOCKER_CERT_PATH/ca.pem)"
+    )
+    group.add_argument(
+        "--tlscert", metavar="FILE", help="client certificate (default: $DOCKER_CERT_PATH/cert.pem)"
+    )
+    group.add_argument(
+        "--tlskey", metavar="FILE", help="client key (default: $DOCKER_CERT_PATH/key.pem)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

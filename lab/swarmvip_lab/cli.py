@@ -16,9 +16,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     lab = subparsers.add_parser("lab", help="local multi-node swarm lab (docker-in-docker)")
     sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", required=True)
     _add_up(sub)
-    sub.add_parser("env", help="print `export DOCKER_HOST=...` for the lab manager").set_defaults(
-        func=_cmd_env
+    env = sub.add_parser("env", help="print `export DOCKER_HOST=...` for the lab manager")
+    env.add_argument(
+        "--ssh",
+        action="store_true",
+        help="reach the manager over ssh (DOCKER_HOST=ssh://root@…, the lab's ssh first on PATH)",
     )
+    env.set_defaults(func=_cmd_env)
     status = sub.add_parser("status", help="show the lab's nodes")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=_cmd_status)
@@ -66,7 +70,17 @@ def _cmd_up(args: argparse.Namespace) -> int:
 def _cmd_env(args: argparse.Namespace) -> int:
     from swarmvip_lab import Lab
 
-    print(f"export DOCKER_HOST={Lab.discover().manager_host}")
+    lab = Lab.discover()
+    if not args.ssh:
+        print(f"export DOCKER_HOST={lab.manager_host}")
+        return int(ExitCode.OK)
+    import shlex
+
+    from swarmvip_lab import ssh
+
+    lab.ssh_environment()  # the lab's ssh is set up (else: run `swarmvip lab up`)
+    print(f"export DOCKER_HOST={lab.manager_ssh_host}")
+    print(f'export PATH={shlex.quote(str(ssh.bin_dir()))}:"$PATH"')
     return int(ExitCode.OK)
 
 

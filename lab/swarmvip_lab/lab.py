@@ -18,11 +18,11 @@ from pathlib import Path
 import swarmvip
 from swarmvip.errors import SwarmvipError, UnavailableError
 from swarmvip_lab import nodes as containers
-from swarmvip_lab import swarm
+from swarmvip_lab import ssh, swarm
 from swarmvip_lab.clients import Client, rename_script, start_client
 from swarmvip_lab.engine import Engine, LabError, file_lock, host_engine
 from swarmvip_lab.layout import CONTAINER_PREFIX, LABEL, LABEL_FILTER, Node, make_nodes, state_dir
-from swarmvip_lab.recipes import BASE_IMAGE, NODE_IMAGE
+from swarmvip_lab.recipes import BASE_IMAGE, NODE_IMAGE, NODE_SSH
 from swarmvip_lab.transfer import copy_images
 
 log = logging.getLogger("swarmvip_lab")
@@ -47,6 +47,7 @@ def teardown(host: Engine | None = None) -> dict[str, list[str]]:
         removed = containers.remove_all(host or host_engine())
         for sock in state_dir().glob("node*/docker.sock"):
             sock.unlink(missing_ok=True)
+            ssh.forget_node(sock.parent)
             with contextlib.suppress(OSError):
                 sock.parent.rmdir()
     return removed
@@ -112,6 +113,15 @@ class Lab:
     def engine(self, node: str | Node) -> Engine:
         return Engine(self.node(node).docker_host)
 
+    @property
+    def manager_ssh_host(self) -> str:
+        """`ssh://root@10.213.0.11`: the manager as a laptop reaches it (see swarmvip_lab.ssh)."""
+        return ssh.docker_host(self.manager)
+
+    def ssh_environment(self) -> dict[str, str]:
+        """DOCKER_HOST (ssh://) and PATH (the lab's ssh wrapper first) for docker and swarmvip."""
+        return ssh.environment(self.manager)
+
     # -- lifecycle --------------------------------------------------------------------------
     def up(self, build: bool = True) -> bool:
         """Bring the lab up; reuse a healthy one, repair or recreate a broken one.
@@ -127,13 +137,28 @@ class Lab:
             return self._up_locked()
 
     def _up_locked(self) -> bool:
-        if self.healthy():
+        with_ssh = ssh.prepare(self.nodes)  # first: a starting node's entrypoint starts sshd
+        changed = not self.healthy()
+        if not changed:
             self.load_images()
-            return False
-        if not self._repair():
+        elif not self._repair():
             containers.remove_all(self.host)
             self._create()
-        return True
+        if with_ssh:
+            self._start_sshd()
+        return changed
+
+    def _start_sshd(self) -> None:
+        """(Re)start each node's sshd with the lab's keys (a reused lab's state dir may have
+        been wiped, e.g. /run after a reboot); a node image without sshd is only reported."""
+
+        def start(node: Node) -> None:
+            done = self.host.run("exec", node.container, NODE_SSH, check=False, timeout=30)
+            if done.returncode != 0:
+                log.warning("%s: sshd did not start: %s", node.name, done.stderr.strip())
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(start, self.nodes))
 
     def down(self) -> dict[str, list[str]]:
         """Remove exactly the containers, volumes and network that carry the lab label."""
@@ -153,6 +178,9 @@ class Lab:
         if {c for c in existing if not c.startswith(f"{CONTAINER_PREFIX}client")} != expected:
             return False
         if any(containers.container_state(self.host, n) != "running" for n in self.nodes):
+            return False
+        if not containers.run_current_image(self.host, self.nodes, self.node_image):
+            log.info("the nodes run an older %s: recreating them", self.node_image)
             return False
         if not all(self.engine(n).answers() for n in self.nodes):
             return False

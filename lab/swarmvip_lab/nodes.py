@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 
 from swarmvip_lab.engine import DockerError, Engine, LabError
 from swarmvip_lab.layout import (
@@ -64,6 +65,17 @@ def container_state(host: Engine, node: Node) -> str:
     """`running`, `exited`, ... or `missing`."""
     done = host.run("inspect", "--format", "{{.State.Status}}", node.container, check=False)
     return done.stdout.strip() if done.returncode == 0 else "missing"
+
+
+def run_current_image(host: Engine, nodes: Sequence[Node], image: str) -> bool:
+    """Whether every node's container runs the current `image` (True when that image is not
+    here to compare with, e.g. `lab up --no-build`)."""
+    want = host.run("image", "inspect", "--format", "{{.Id}}", image, check=False)
+    if want.returncode != 0:
+        return True
+    names = [n.container for n in nodes]
+    have = host.run("inspect", "--format", "{{.Image}}", *names, check=False)
+    return have.returncode == 0 and set(have.stdout.split()) == {want.stdout.strip()}
 
 
 def wait_engine(host: Engine, node: Node, timeout: float = ENGINE_WAIT) -> Engine:

@@ -17,6 +17,8 @@ NODE_IMAGE = f"swarmvip/lab-node:{SUITE}"
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NODE_SOCKET_DIR = "/swarmvip-lab"
 NODE_ENTRYPOINT = "/usr/local/bin/swarmvip-node"
+NODE_SSH = "/usr/local/bin/swarmvip-node-ssh"
+NODE_SSH_DIR = f"{NODE_SOCKET_DIR}/ssh"  # what the lab gives sshd (swarmvip_lab.ssh)
 RECIPE_FORMAT = 1  # bump when the build procedure itself changes
 
 # Removed from every rootfs before import: documentation, caches and package lists.
@@ -60,7 +62,8 @@ class Recipe:
 NODE_ENTRYPOINT_SCRIPT = f"""#!/bin/sh
 # swarmvip lab node: make /sys and the cgroup v1 hierarchies writable when the container runs
 # emulated-privileged (plain --privileged already has them rw), drop the default route so
-# nothing leaves the lab, then exec dockerd with a second socket in the bind-mounted directory.
+# nothing leaves the lab, start sshd when the lab gave its keys, then exec dockerd with a second
+# socket in the bind-mounted directory.
 set -eu
 awk '$4 ~ /(^|,)ro(,|$)/ && ($2 == "/sys" || $2 ~ "^/sys/fs/cgroup") {{print $2}}' \\
     /proc/mounts | while read -r mp; do
@@ -69,11 +72,32 @@ awk '$4 ~ /(^|,)ro(,|$)/ && ($2 == "/sys" || $2 ~ "^/sys/fs/cgroup") {{print $2}
 done
 mount --make-rshared / 2>/dev/null || true
 ip route del default 2>/dev/null || true
+{NODE_SSH} || echo "swarmvip-node: sshd did not start" >&2
 sockdir=${{SWARMVIP_SOCKET_DIR:-{NODE_SOCKET_DIR}}}
 mkdir -p "$sockdir"
 rm -f "$sockdir/docker.sock" /var/run/docker.pid
 export DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1
 exec dockerd -H unix:///var/run/docker.sock -H "unix://$sockdir/docker.sock" -G root "$@"
+"""
+
+NODE_SSH_SCRIPT = f"""#!/bin/sh
+# swarmvip lab node: accept ssh from the host when the lab gave this node its keys and sshd
+# config ({NODE_SSH_DIR}: authorized_keys, ssh_host_ed25519_key, sshd_config, written by
+# `swarmvip lab up`). Root logs in with the lab's key only, on the node's lab address. Run by
+# the entrypoint and again by `lab up` (idempotent: a running sshd re-reads its keys).
+set -eu
+src=${{SWARMVIP_SOCKET_DIR:-{NODE_SOCKET_DIR}}}/ssh
+[ -f "$src/sshd_config" ] || exit 0
+install -d -m 0700 /root/.ssh
+install -m 0600 "$src/authorized_keys" /root/.ssh/authorized_keys
+install -m 0600 "$src/ssh_host_ed25519_key" /etc/ssh/ssh_host_ed25519_key
+install -m 0644 "$src/sshd_config" /etc/ssh/swarmvip-lab.conf
+install -d -m 0755 /run/sshd
+if [ -f /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null; then
+    kill -HUP "$(cat /run/sshd.pid)"
+else
+    /usr/sbin/sshd -f /etc/ssh/swarmvip-lab.conf
+fi
 """
 
 BASE = Recipe(
@@ -86,9 +110,27 @@ BASE = Recipe(
 
 NODE = Recipe(
     image=NODE_IMAGE,
-    packages=("docker.io", "iproute2", "iptables", "python3", "procps", "iputils-ping"),
-    files=(File(NODE_ENTRYPOINT, NODE_ENTRYPOINT_SCRIPT, 0o755),),
+    packages=(
+        "docker.io",
+        "iproute2",
+        "iptables",
+        "python3",
+        "procps",
+        "iputils-ping",
+        "openssh-server",  # `DOCKER_HOST=ssh://root@NODE` from the host (swarmvip_lab.ssh)
+    ),
+    files=(
+        File(NODE_ENTRYPOINT, NODE_ENTRYPOINT_SCRIPT, 0o755),
+        File(NODE_SSH, NODE_SSH_SCRIPT, 0o755),
+    ),
     changes=(f'ENTRYPOINT ["{NODE_ENTRYPOINT}"]',),
+    # the host keys openssh-server's postinst made would be one private key in every image:
+    # the lab installs its own (swarmvip_lab.ssh)
+    prune=tuple(
+        f"etc/ssh/ssh_host_{kind}_key{ext}"
+        for kind in ("rsa", "ecdsa", "ed25519")
+        for ext in ("", ".pub")
+    ),
 )
 
 RECIPES = (BASE, NODE)

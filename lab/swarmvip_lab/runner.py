@@ -34,14 +34,16 @@ def docker(lab: Lab, *argv: str, timeout: float = 120, check: bool = True) -> st
     return done.stdout
 
 
-def swarmvip(lab: Lab, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """`swarmvip ARGV` from this checkout against the lab's manager (exit code not checked)."""
-    env = {**os.environ, "DOCKER_HOST": lab.manager_host}
+def swarmvip(
+    lab: Lab, *argv: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`swarmvip ARGV` from this checkout against the lab's manager (exit code not checked);
+    `env`: variables added to this process's environment (e.g. for ${VAR} in stack files)."""
     return subprocess.run(
         [sys.executable, "-m", "swarmvip", *argv],
         capture_output=True,
         text=True,
-        env=env,
+        env={**os.environ, **(env or {}), "DOCKER_HOST": lab.manager_host},
         cwd=ROOT,
         timeout=timeout,
         check=False,

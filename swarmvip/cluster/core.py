@@ -27,6 +27,7 @@ from docker.types import (
 )
 
 from swarmvip.cluster import lease, nodes, observe
+from swarmvip.cluster.connection import Endpoint, Options, client_kwargs, resolve
 from swarmvip.cluster.errors import (
     ENGINE_ERRORS,
     ExistsError,
@@ -56,6 +57,7 @@ from swarmvip.plan.diff import (
     Observed,
     ObservedObject,
     ObservedService,
+    RelabelObject,
     RemoveConfig,
     RemoveSecret,
     RemoveService,
@@ -70,6 +72,7 @@ from swarmvip.wire.keys import (
     OWNED,
     SERVICE_TOP_PRIORITY,
     STACK_LABEL,
+    STACK_NAMESPACE_LABEL,
     VRIDS_LABEL,
     label_filter,
 )
@@ -91,13 +94,12 @@ class DockerCluster:
         self._api = client.api
 
     @classmethod
-    def connect(cls, host: str | None = None, timeout: int = 30) -> DockerCluster:
-        """Like the docker CLI: -H wins, else DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH."""
-        with translated("cannot reach the Docker engine (is DOCKER_HOST right?)"):
-            if host:
-                client = docker.DockerClient(base_url=host, timeout=timeout, use_ssh_client=True)
-            else:
-                client = docker.from_env(timeout=timeout, use_ssh_client=True)
+    def connect(cls, target: Endpoint | str | None = None, timeout: int = 30) -> DockerCluster:
+        """The engine of `target` (an Endpoint, a -H url, or None: resolved from the environment
+        like the docker CLI, see cluster/connection.py), checked to be a swarm manager."""
+        endpoint = target if isinstance(target, Endpoint) else resolve(Options(host=target))
+        with translated(f"cannot reach the Docker engine at {endpoint.describe()}"):
+            client = docker.DockerClient(timeout=timeout, **client_kwargs(endpoint))
             cluster = cls(client)
             cluster.require_manager()
         return cluster
@@ -114,10 +116,12 @@ class DockerCluster:
         if swarm.get("LocalNodeState") != "active":
             raise UnavailableError(
                 "this engine is not in a swarm: run `docker swarm init` or"
-                " point DOCKER_HOST at a manager"
+                " point -H, --context or DOCKER_HOST at a manager"
             )
         if not swarm.get("ControlAvailable"):
-            raise UnavailableError("this engine is a swarm worker: point DOCKER_HOST at a manager")
+            raise UnavailableError(
+                "this engine is a swarm worker: point -H, --context or DOCKER_HOST at a manager"
+            )
 
     # --- reading -------------------------------------------------------------------------
     def nodes(self) -> tuple[Node, ...]:
@@ -136,8 +140,8 @@ class DockerCluster:
             secrets = self._api.secrets(filters={"label": labels})
         return Observed(
             services=tuple(_observed_service(s) for s in services),
-            configs=tuple(ObservedObject(c["ID"], c["Spec"]["Name"]) for c in configs),
-            secrets=tuple(ObservedObject(s["ID"], s["Spec"]["Name"]) for s in secrets),
+            configs=tuple(_observed_object(c) for c in configs),
+            secrets=tuple(_observed_object(s) for s in secrets),
         )
 
     def vrids(self) -> dict[str, dict[str, int]]:
@@ -228,6 +232,8 @@ class DockerCluster:
                 self._create_service(service)
             case UpdateService(current, service):
                 self._update_service(current.id, service)
+            case RelabelObject(kind, current, labels):
+                self._relabel_object(kind, current.id, dict(labels))
             case RemoveService(current):
                 self._api.remove_service(current.id)
             case RemoveConfig(current):
@@ -289,8 +295,26 @@ class DockerCluster:
 
         def once() -> None:
             current = self._api.inspect_service(service_id)
-            spec = self._service_spec(service) | {"name": current["Spec"]["Name"]}
+            if current["Spec"].get("Labels", {}).get(HASH_LABEL) == service.spec_hash:
+                spec = _relabelled(current["Spec"], dict(service.labels))
+            else:
+                spec = self._service_spec(service) | {"name": current["Spec"]["Name"]}
             self._api.update_service(service_id, current["Version"]["Index"], **spec)
+
+        retry_on_conflict(once)
+
+    def _relabel_object(self, kind: str, object_id: str, labels: dict[str, str]) -> None:
+        """New labels on a config or secret (the engine lets only those change; docker-py has
+        no call for it). A secret's inspect carries no data, which the engine accepts."""
+
+        api: Any = self._api  # the update endpoints through docker-py's own request helpers
+
+        def once() -> None:
+            current = (api.inspect_config if kind == "config" else api.inspect_secret)(object_id)
+            spec = dict(current["Spec"]) | {"Labels": labels}
+            url = api._url(f"/{kind}s/{{0}}/update", object_id)
+            params = {"version": current["Version"]["Index"]}
+            api._raise_for_status(api._post_json(url, params=params, data=spec))
 
         retry_on_conflict(once)
 
@@ -490,14 +514,35 @@ def _node(raw: dict[str, Any]) -> Node:
 
 
 def _observed_service(raw: dict[str, Any]) -> ObservedService:
-    labels = raw["Spec"].get("Labels", {})
+    labels = raw["Spec"].get("Labels") or {}
     return ObservedService(
         id=raw["ID"],
         name=raw["Spec"]["Name"],
         node_id=labels.get(NODE_LABEL, ""),
         spec_hash=labels.get(HASH_LABEL, ""),
         top_priority=int(labels.get(SERVICE_TOP_PRIORITY, "0") or 0),
+        namespace=labels.get(STACK_NAMESPACE_LABEL, ""),
     )
+
+
+def _observed_object(raw: dict[str, Any]) -> ObservedObject:
+    labels = raw["Spec"].get("Labels") or {}
+    return ObservedObject(raw["ID"], raw["Spec"]["Name"], labels.get(STACK_NAMESPACE_LABEL, ""))
+
+
+def _relabelled(spec: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """update_service arguments that keep the service's spec as it is but for its labels:
+    the task template is untouched, so no task restarts (its container keeps the labels it was
+    started with)."""
+    return {
+        "task_template": spec["TaskTemplate"],
+        "name": spec["Name"],
+        "labels": labels,
+        "mode": spec.get("Mode"),
+        "update_config": spec.get("UpdateConfig"),
+        "rollback_config": spec.get("RollbackConfig"),
+        "endpoint_spec": spec.get("EndpointSpec"),
+    }
 
 
 __all__ = ["DockerCluster"]

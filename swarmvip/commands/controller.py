@@ -24,7 +24,8 @@ def _add_controller(sub: Any) -> None:
 def _cmd_controller(args: argparse.Namespace) -> int:
     from swarmvip.commands import wiring
 
-    controller = wiring.controller(args.host, args.identity, args.interval, args.ttl)
+    target = wiring.endpoint(args)
+    controller = wiring.controller(target, args.identity, args.interval, args.ttl)
     if args.once:  # holds the write lease like any writer (waits up to 60 s for it)
         applied = controller.once(ONCE_WAIT)
         print(f"{applied} action(s) applied; {controller.state.last_error or 'no error'}")

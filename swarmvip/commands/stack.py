@@ -65,7 +65,7 @@ def _load(args: argparse.Namespace) -> tuple[StackSpec, str, Cluster]:
 
     spec = _read_stack_args(args)
     stack = stack_name(args.file, args.stack)
-    return spec, stack, wiring.connect(args.host)
+    return spec, stack, wiring.connect(wiring.endpoint(args))
 
 
 def _prepare_on(args: argparse.Namespace, spec: StackSpec, stack: str, cluster: Cluster) -> _Ready:
@@ -78,7 +78,7 @@ def _prepare_on(args: argparse.Namespace, spec: StackSpec, stack: str, cluster: 
         from swarmvip.commands import wiring
         from swarmvip.ops.converge import holders_of, snapshot
 
-        source = wiring.status_source(args.host, stack, follow=True)
+        source = wiring.status_source(wiring.endpoint(args), stack, follow=True)
         holders = holders_of(snapshot(source), stack)
     prepared = prepare(spec, stack, cluster, holders)
     for warning in prepared.plan.warnings:
@@ -110,10 +110,12 @@ def _add_render(sub: Any) -> None:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from swarmvip.present.compose import write_compose
+    from swarmvip.wire.keys import vip_namespace
 
     prepared = _prepare(args).prepared
     path = write_compose(prepared, args.output)
-    _print(f"wrote {path}; deploy it with: docker stack deploy -c {path} {prepared.plan.stack}")
+    namespace = vip_namespace(prepared.plan.stack)
+    _print(f"wrote {path}; deploy it with: docker stack deploy -c {path} {namespace}")
     return ExitCode.OK
 
 
@@ -123,6 +125,12 @@ def _add_deploy(sub: Any) -> None:
     p.add_argument("--vip-only", action="store_true", help="skip the file's ordinary services")
     p.add_argument("--dry-run", action="store_true", help="print the actions, change nothing")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for tasks")
+    p.add_argument(
+        "--resolve-image",
+        choices=("always", "changed", "never"),
+        help="passed to docker stack deploy for the file's services (default: docker's own,"
+        " always: pin each image to its registry digest); never where no registry answers",
+    )
     p.set_defaults(func=_cmd_deploy)
 
 
@@ -145,9 +153,21 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
         ready = _prepare_on(args, spec, stack, cluster)
         changes = _apply_deploy(args, cluster, ready)
     if cli is not None:
+        from swarmvip.cluster.connection import cli_flags
+        from swarmvip.commands import wiring
+
         files = _stack_files(args)
         _print(f"  docker stack deploy {stack} (services of {' + '.join(files)})")
-        deploy_services(cli, files, stack, args.host, _services_environment(args), args.stdin_text)
+        deploy_services(
+            cli,
+            files,
+            stack,
+            None,  # the engine: the same one, with the same settings (connection)
+            _services_environment(args),
+            args.stdin_text,
+            connection=cli_flags(wiring.endpoint(args)),
+            resolve_image=args.resolve_image,
+        )
     cluster.wait_running(stack, args.timeout, _progress_printer())
     _print(
         f"stack {stack}: {len(ready.prepared.plan.nodes)} keepalived task(s) running,"
@@ -193,10 +213,12 @@ def _cmd_rm(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
 
+    from swarmvip.cluster.connection import cli_flags
     from swarmvip.commands import wiring
     from swarmvip.ops.deploy import remove
 
-    cluster = wiring.connect(args.host)
+    target = wiring.endpoint(args)
+    cluster = wiring.connect(target)
     from swarmvip.ops.controller import default_identity
 
     count = remove(
@@ -204,7 +226,7 @@ def _cmd_rm(args: argparse.Namespace) -> int:
     )
     cli = shutil.which("docker")
     if cli:
-        argv = [cli] + (["-H", args.host] if args.host else []) + ["stack", "rm", args.stack]
+        argv = [cli, *cli_flags(target), "stack", "rm", args.stack]
         subprocess.run(argv, capture_output=True, text=True, check=False)
     _print(f"stack {args.stack}: removed {count} swarmvip object(s)")
     return ExitCode.OK

@@ -25,7 +25,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from swarmvip.present.status_view import table, to_json
     from swarmvip.status.fold import fold
 
-    source = wiring.status_source(args.host, args.stack, follow=args.watch)
+    source = wiring.status_source(wiring.endpoint(args), args.stack, follow=args.watch)
     while True:
         snap = fold(source.observe())
         if snap.error and not args.watch:
@@ -68,7 +68,7 @@ def _add_drain(sub: Any) -> None:
 def _cmd_drain(args: argparse.Namespace) -> int:
     from swarmvip.commands import wiring
 
-    actions = wiring.drain_actions(args.host, args.timeout)
+    actions = wiring.drain_actions(wiring.endpoint(args), args.timeout)
     outcome = actions.drain(args.node, args.mode, _say, force=args.force)
     print(outcome.message, flush=True)
     return ExitCode.OK if outcome.ok else ExitCode.FAILURE
@@ -84,7 +84,8 @@ def _add_undrain(sub: Any) -> None:
 def _cmd_undrain(args: argparse.Namespace) -> int:
     from swarmvip.commands import wiring
 
-    outcome = wiring.drain_actions(args.host, args.timeout).undrain(args.node, _say)
+    actions = wiring.drain_actions(wiring.endpoint(args), args.timeout)
+    outcome = actions.undrain(args.node, _say)
     print(outcome.message, flush=True)
     return ExitCode.OK if outcome.ok else ExitCode.FAILURE
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # docker loads only when the command runs
+    from swarmvip.cluster.connection import Endpoint
 
 
 def _add_tui(sub: Any) -> None:
@@ -20,24 +22,25 @@ def _add_tui(sub: Any) -> None:
     p.set_defaults(func=_cmd_tui)
 
 
-def real_actions(host: str | None) -> tuple[Any, str | None]:
-    """(drain actions on host, None), or (None, why) when swarmvip.ops.drain is not available."""
+def real_actions(target: Endpoint) -> tuple[Any, str | None]:
+    """(drain actions on the engine, None), or (None, why) when swarmvip.ops.drain is not
+    available."""
     try:
         importlib.import_module("swarmvip.ops.drain")
         from swarmvip.commands import wiring
     except (ImportError, AttributeError) as exc:
         return None, f"drain unavailable ({exc})"
-    return wiring.drain_actions(host), None
+    return wiring.drain_actions(target), None
 
 
 def _cmd_tui(args: argparse.Namespace) -> int:
     from swarmvip.commands import wiring
 
     app_module = importlib.import_module("swarmvip_tui.app")  # Textual loads only here
-    source = wiring.status_source(args.host, args.stack, follow=True)
-    actions, unavailable = real_actions(args.host)
-    engine = args.host or os.environ.get("DOCKER_HOST") or "local engine"
-    label = f"swarmvip · {engine}" + (f" · stack {args.stack}" if args.stack else "")
+    target = wiring.endpoint(args)
+    source = wiring.status_source(target, args.stack, follow=True)
+    actions, unavailable = real_actions(target)
+    label = f"swarmvip · {target.describe()}" + (f" · stack {args.stack}" if args.stack else "")
     app = app_module.SwarmvipApp(
         source, actions, interval=args.interval, label=label, unavailable=unavailable
     )

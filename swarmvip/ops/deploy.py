@@ -20,6 +20,7 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from secrets import token_hex
+from typing import Any
 
 from swarmvip.cluster.port import Cluster
 from swarmvip.errors import ClusterError, ConfigError, Problem
@@ -275,6 +276,9 @@ def apply_phases(
             cluster.apply(action)
 
 
+RESOLVE_IMAGE = ("always", "changed", "never")  # docker stack deploy --resolve-image
+
+
 def deploy_services(
     cli: str,
     files: Sequence[str],
@@ -282,25 +286,46 @@ def deploy_services(
     host: str | None,
     environ: Mapping[str, str] | None = None,
     stdin_text: str | None = None,
+    resolve_image: str | None = None,
+    connection: Sequence[str] = (),
 ) -> None:
     """Ordinary services: the Docker CLI's own stack deploy (no compose re-implementation),
-    with every file (`-` fed the standard input swarmvip read) and the same variables."""
+    with every file (`-` fed the standard input swarmvip read) and the same variables, as an
+    operator's `docker stack deploy` would run them:
+
+    * `--with-registry-auth` always: it forwards this client's credentials for the images'
+      registries to the nodes (nothing when there are none), so private images pull;
+    * `--resolve-image` only when given (resolve_image, one of RESOLVE_IMAGE): docker's own
+      default (`always`, pin each image to its registry digest) otherwise;
+    * docker's own output (created/updated services, its warnings) goes straight to the user.
+
+    connection: the docker CLI's global flags for the engine (`--context`, `-H`, `--tls*`),
+    before `-H host` if both are given. A non-zero exit of docker is a ClusterError (exit 1)
+    after docker said why."""
+    if resolve_image is not None and resolve_image not in RESOLVE_IMAGE:
+        raise ValueError(f"resolve_image must be one of {RESOLVE_IMAGE}")
     compose = [arg for f in files for arg in ("-c", f)]
+    resolve = ["--resolve-image", resolve_image] if resolve_image else []
     argv = (
-        [cli]
+        [cli, *connection]
         + (["-H", host] if host else [])
-        + ["stack", "deploy", "--resolve-image", "never", *compose, stack]
+        + ["stack", "deploy", "--with-registry-auth", *resolve, *compose, stack]
+    )
+    stdin: dict[str, Any] = (
+        {"input": stdin_text} if stdin_text is not None else {"stdin": subprocess.DEVNULL}
     )
     result = subprocess.run(
         argv,
-        input=stdin_text,
-        capture_output=True,
         text=True,
         check=False,
         env=dict(environ) if environ is not None else None,
+        **stdin,
     )
     if result.returncode != 0:
-        raise ClusterError(f"docker stack deploy failed: {result.stderr.strip()}")
+        raise ClusterError(
+            f"docker stack deploy {stack} failed (exit {result.returncode}; its output is"
+            " above); the VIP layer is deployed: fix the services and deploy again"
+        )
 
 
 def remove(stack: str, cluster: Cluster, progress: Progress, identity: str = "rm") -> int:

@@ -111,6 +111,7 @@ def _check_group(
             f"{key}: only {members[0].node.hostname} is eligible: the VIP has no"
             " failover (no HA) until another node matches"
         )
+    warnings.extend(f"{key}.addresses: {w}" for w in outside_member_subnets(group, members))
     node_ips = {m.unicast: m.node.hostname for m in members}
     for addr in group.addresses:
         if str(addr.ip) in node_ips:
@@ -122,6 +123,39 @@ def _check_group(
                     fix="a VIP must be a free address in the nodes' subnet",
                 )
             )
+
+
+# Swarm reports each node's address, never its subnet: a VIP counts as near a member when the
+# member's address is in the VIP's own network (address/prefix as written) or in the same
+# /24 (IPv4) or /64 (IPv6), the most common subnet sizes.
+NEAR_PREFIX = {4: 24, 6: 64}
+
+
+def outside_member_subnets(group: VipGroup, members: Sequence[Member]) -> list[str]:
+    """Warnings (a heuristic) for each VIP near no member's address: on a real network the
+    agent would put that address, and a connected route to its network, on the members' NICs
+    (a copied example's address, or a typo)."""
+    found = []
+    for addr in group.addresses:
+        own = addr.network
+        near = ipaddress.ip_interface(f"{addr.ip}/{NEAR_PREFIX[addr.version]}").network
+        nearby = [
+            m
+            for m in members
+            if (ip := ipaddress.ip_address(m.unicast)).version == addr.version
+            and (ip in own or ip in near)
+        ]
+        if members and not nearby:
+            shown = ", ".join(f"{m.node.hostname} {m.unicast}" for m in members[:3])
+            more = f" and {len(members) - 3} more" if len(members) > 3 else ""
+            found.append(
+                f"{addr} looks outside every member's subnet ({shown}{more}): no member"
+                f" address is in {own} or the same /{NEAR_PREFIX[addr.version]}; the agent"
+                f" would add it, and a route to {own}, to their interfaces. Use a free"
+                " address in the nodes' subnet (a heuristic: the swarm reports node addresses,"
+                " not subnets)"
+            )
+    return found
 
 
 def _instances(

@@ -1,9 +1,12 @@
 """Desired swarm objects for a Plan: one pinned service per node, its configs and secrets. Pure.
 
-Every object carries the stack namespace label so `docker stack ls/ps/rm` see it, plus swarmvip's
-own labels. Every name is checked against swarmkit's rules here, before anything is written:
-letters, digits, `-`, `_`, `.`, starting and ending with a letter or digit, at most 63
-characters for a service and 64 for a config or secret.
+Every object carries the docker stack namespace `<stack>-vip` (wire.keys.vip_namespace), so
+`docker stack ls/ps/services <stack>-vip` see the VIP layer while the app stack's own
+`docker stack deploy --prune` and `docker stack rm <stack>` never touch it, plus swarmvip's own
+labels (`swarmvip.stack=<stack>`: every lookup of swarmvip's uses those). Every name is checked
+against swarmkit's rules here, before anything is written: letters, digits, `-`, `_`, `.`,
+starting and ending with a letter or digit, at most 63 characters for a service and 64 for a
+config or secret.
 
 Names:
 * configs: `<stack>_vip-<kind>-<sha256(data)[:12]>`, content-addressed;
@@ -50,6 +53,7 @@ from swarmvip.wire.keys import (
     STACK_LABEL,
     STACK_NAMESPACE_LABEL,
     VRIDS_LABEL,
+    vip_namespace,
 )
 
 CAPABILITIES = ("CAP_NET_ADMIN", "CAP_NET_RAW")  # added; every other capability is dropped
@@ -130,7 +134,7 @@ def digest(data: bytes, length: int = 12) -> str:
 
 def base_labels(stack: str, kind: str) -> tuple[tuple[str, str], ...]:
     return (
-        (STACK_NAMESPACE_LABEL, stack),
+        (STACK_NAMESPACE_LABEL, vip_namespace(stack)),
         (OWNER_LABEL, OWNER),
         (STACK_LABEL, stack),
         (KIND_LABEL, kind),

@@ -5,6 +5,11 @@ nodes before higher ones (the VIP holder last), then new services (once every ru
 lists them as a peer), removals of services, and last the configs and secrets no service uses
 any more. An unchanged stack yields no action. Nothing a desired service mounts, nor an
 external secret of the stack, is ever removed; an update never renames a service.
+
+An object written under another docker stack namespace (swarmvip before 0.2 labelled the VIP
+layer `<stack>`, now `<stack>-vip`) is moved by a label-only write: an UpdateService whose
+spec hash is unchanged (the adapter changes the service's labels only, so no task restarts)
+or a RelabelObject for a config or secret (the engine allows changing only their labels).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from swarmvip.plan.desired import SPEC_MARK, DesiredObject, DesiredService, DesiredState
+from swarmvip.wire.keys import STACK_NAMESPACE_LABEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,12 +28,14 @@ class ObservedService:
     node_id: str
     spec_hash: str
     top_priority: int = 0
+    namespace: str | None = None  # its docker stack namespace label; None: not compared
 
 
 @dataclass(frozen=True, slots=True)
 class ObservedObject:
     id: str
     name: str
+    namespace: str | None = None  # its docker stack namespace label; None: not compared
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +77,24 @@ class UpdateService:
     service: DesiredService
 
     def describe(self) -> str:
+        if self.current.spec_hash == self.service.spec_hash:
+            return (
+                f"relabel service {self.current.name} on {self.service.hostname}"
+                f" (docker stack {namespace_of(self.service.labels)})"
+            )
         return f"update service {self.service.name} on {self.service.hostname}"
+
+
+@dataclass(frozen=True, slots=True)
+class RelabelObject:
+    """A config or secret whose labels only change (its name and data stay)."""
+
+    kind: str  # "config" | "secret"
+    current: ObservedObject
+    labels: tuple[tuple[str, str], ...]
+
+    def describe(self) -> str:
+        return f"relabel {self.kind} {self.current.name} (docker stack {namespace_of(self.labels)})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +126,7 @@ Action = (
     | CreateSecret
     | CreateService
     | UpdateService
+    | RelabelObject
     | RemoveService
     | RemoveConfig
     | RemoveSecret
@@ -117,10 +143,16 @@ def diff(
     wanted_nodes = {s.node_id for s in desired.services}
     actions: list[Action] = [CreateSecret(s) for s in desired.secrets if s.name not in have_secrets]
     actions += [CreateConfig(c) for c in desired.configs if c.name not in have_configs]
+    actions += _relabels("secret", desired.secrets, observed.secrets)
+    actions += _relabels("config", desired.configs, observed.configs)
     updates = [
         s
         for s in desired.services
-        if s.node_id in by_node and by_node[s.node_id].spec_hash != s.spec_hash
+        if s.node_id in by_node
+        and (
+            by_node[s.node_id].spec_hash != s.spec_hash
+            or _moved(by_node[s.node_id].namespace, s.labels)
+        )
     ]
     updates.sort(key=lambda s: (s.node_id in holders, s.top_priority, s.name))
     actions += [UpdateService(by_node[s.node_id], _named(s, by_node[s.node_id])) for s in updates]
@@ -135,6 +167,26 @@ def diff(
     actions += [RemoveConfig(c) for c in observed.configs if c.name not in keep_configs]
     actions += [RemoveSecret(s) for s in observed.secrets if s.name not in keep_secrets]
     return tuple(actions)
+
+
+def namespace_of(labels: tuple[tuple[str, str], ...]) -> str:
+    return dict(labels).get(STACK_NAMESPACE_LABEL, "")
+
+
+def _moved(observed: str | None, labels: tuple[tuple[str, str], ...]) -> bool:
+    """An observed namespace (None: unknown) other than the desired one."""
+    return observed is not None and observed != namespace_of(labels)
+
+
+def _relabels(
+    kind: str, desired: tuple[DesiredObject, ...], observed: tuple[ObservedObject, ...]
+) -> list[Action]:
+    wanted = {o.name: o for o in desired}
+    return [
+        RelabelObject(kind, o, wanted[o.name].labels)
+        for o in observed
+        if o.name in wanted and _moved(o.namespace, wanted[o.name].labels)
+    ]
 
 
 def _named(service: DesiredService, current: ObservedService) -> DesiredService:
@@ -174,7 +226,7 @@ def phases(actions: tuple[Action, ...], holders: Collection[str]) -> tuple[tuple
     def phase(action: Action) -> int:
         if isinstance(action, UpdateService):
             return 2 if action.service.node_id in holders else 1
-        if isinstance(action, CreateConfig | CreateSecret):
+        if isinstance(action, CreateConfig | CreateSecret | RelabelObject):
             return 1
         return 3
 

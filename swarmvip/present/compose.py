@@ -1,7 +1,12 @@
 """`swarmvip render`: the VIP layer as a plain compose stack file plus config files, for GitOps.
 
-The output deploys with `docker stack deploy` alone; it is a snapshot of today's labels, so
-re-render after node or label changes (or run the controller).
+The output deploys with `docker stack deploy` alone, as the VIP layer's own stack
+`<stack>-vip` (wire.keys.vip_namespace, as `swarmvip deploy` labels it): `docker stack deploy
+-c <dir>/<stack>.yml <stack>-vip`, beside the app's `<stack>`, so the app's `--prune` and
+`docker stack rm` never touch it. Services are named `<stack>-vip_<host>-<id8>` that way (as
+long as `swarmvip deploy`'s `<stack>_vip-<host>-<id8>`, so within swarmkit's 63 characters).
+It is a snapshot of today's labels, so re-render after node or label changes (or run the
+controller).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ class PreparedLike(Protocol):
 def compose_document(desired: DesiredState, config_dir: str = "configs") -> dict[str, Any]:
     services = {}
     for svc in desired.services:
-        short = svc.name.removeprefix(f"{desired.stack}_")
+        short = svc.name.removeprefix(f"{desired.stack}_vip-")
         services[short] = {
             "image": svc.image,
             "hostname": svc.hostname,

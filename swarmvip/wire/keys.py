@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 LABEL_PREFIX = "swarmvip."  # every swarmvip node or object label starts with it
 
-# Object labels. Every object: the stack namespace (so `docker stack ls/ps/rm` see it), the
-# owner, the stack and the kind.
+# Object labels. Every object: the docker stack namespace of the VIP layer (vip_namespace: so
+# `docker stack ls/ps/services` see it, and the app stack's `docker stack deploy --prune` and
+# `docker stack rm` never touch it), the owner, the stack and the kind.
 DOCKER_STACK_PREFIX = "com.docker.stack"  # docker stack's own labels; copied to the container
 STACK_NAMESPACE_LABEL = f"{DOCKER_STACK_PREFIX}.namespace"
+VIP_NAMESPACE_SUFFIX = "-vip"
 OWNER_LABEL = "swarmvip.owner"
 OWNER = "swarmvip"  # the value of OWNER_LABEL
 STACK_LABEL = "swarmvip.stack"
@@ -61,6 +63,12 @@ def label_filter(key: str, value: str) -> str:
 
 
 OWNED = label_filter(OWNER_LABEL, OWNER)  # the filter for "written by swarmvip"
+
+
+def vip_namespace(stack: str) -> str:
+    """The docker stack namespace of stack's VIP layer: `<stack>-vip`, beside the app's own
+    `<stack>` (swarmvip finds its objects by STACK_LABEL, never by the namespace)."""
+    return f"{stack}{VIP_NAMESPACE_SUFFIX}"
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -36,6 +36,7 @@ from swarmvip.plan.diff import (
     Observed,
     ObservedObject,
     ObservedService,
+    RelabelObject,
     RemoveConfig,
     RemoveSecret,
     RemoveService,
@@ -50,6 +51,7 @@ from swarmvip.wire.keys import (
     OWNER_LABEL,
     SERVICE_TOP_PRIORITY,
     STACK_LABEL,
+    STACK_NAMESPACE_LABEL,
     VRIDS_LABEL,
 )
 from swarmvip.wire.keys import LEASE_LEADER as LEADER
@@ -199,7 +201,7 @@ class FakeCluster:
     def observe(self, stack: str) -> Observed:
         def mine(objects: dict[str, _Object]) -> tuple[ObservedObject, ...]:
             return tuple(
-                ObservedObject(o.id, o.name)
+                ObservedObject(o.id, o.name, o.labels.get(STACK_NAMESPACE_LABEL, ""))
                 for o in objects.values()
                 if o.labels.get(OWNER_LABEL) == "swarmvip" and o.labels.get(STACK_LABEL) == stack
             )
@@ -213,6 +215,7 @@ class FakeCluster:
                         s.labels.get(NODE_LABEL, ""),
                         s.labels.get(HASH_LABEL, ""),
                         int(s.labels.get(SERVICE_TOP_PRIORITY, "0") or 0),
+                        s.labels.get(STACK_NAMESPACE_LABEL, ""),
                     )
                     for s in self._ours(stack)
                 ),
@@ -293,6 +296,11 @@ class FakeCluster:
                 self._configs.pop(current.id, None)
             case RemoveSecret(current):
                 self._secrets.pop(current.id, None)
+            case RelabelObject(kind, current, labels):
+                found = (self._configs if kind == "config" else self._secrets).get(current.id)
+                if found is None:  # as the engine: 404
+                    raise docker.errors.NotFound(f"{kind} {current.id} not found")
+                found.labels = dict(labels)
 
     def _create(
         self, into: dict[str, _Object], name: str, data: bytes, labels: dict[str, str]

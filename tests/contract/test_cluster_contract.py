@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets as random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -26,6 +26,7 @@ from swarmvip.plan.desired import DesiredObject, DesiredState, desired_state
 from swarmvip.plan.diff import (
     CreateSecret,
     ObservedObject,
+    RelabelObject,
     RemoveConfig,
     RemoveSecret,
     RemoveService,
@@ -34,7 +35,7 @@ from swarmvip.plan.diff import (
     teardown,
 )
 from swarmvip.spec.stackfile import parse_stack
-from swarmvip.wire.keys import OWNER_LABEL, STACK_LABEL, STACK_NAMESPACE_LABEL
+from swarmvip.wire.keys import OWNER_LABEL, STACK_LABEL, STACK_NAMESPACE_LABEL, vip_namespace
 
 from .fake import FakeCluster
 
@@ -138,6 +139,48 @@ def test_an_update_keeps_the_services_name(backend: Backend) -> None:
         p.instances[0].addresses[0].with_prefixlen == "10.9.9.101/24"
         for p in backend.cluster.running_plans(backend.stack).values()
     )
+
+
+def _in_old_namespace(desired: DesiredState) -> DesiredState:
+    """As a swarmvip before the VIP layer's own namespace wrote it: in the app's `<stack>`."""
+
+    def old(labels: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        return tuple((k, desired.stack if k == STACK_NAMESPACE_LABEL else v) for k, v in labels)
+
+    return replace(
+        desired,
+        services=tuple(replace(s, labels=old(s.labels)) for s in desired.services),
+        configs=tuple(replace(c, labels=old(c.labels)) for c in desired.configs),
+    )
+
+
+def test_a_stack_in_the_old_namespace_moves_by_its_labels_only(backend: Backend) -> None:
+    desired = _desired(backend)
+    _deploy(backend, _in_old_namespace(desired))
+    seen = backend.cluster.observe(backend.stack)
+    assert {o.namespace for o in (*seen.services, *seen.configs)} == {backend.stack}
+    actions = diff(desired, seen)
+    assert sorted(type(a).__name__ for a in actions) == sorted(
+        ["UpdateService"] * len(desired.services) + ["RelabelObject"] * len(desired.configs)
+    )
+    assert all(a.describe().startswith("relabel ") for a in actions)
+    for action in actions:
+        backend.cluster.apply(action)
+    after = backend.cluster.observe(backend.stack)
+    assert {o.namespace for o in (*after.services, *after.configs)} == {
+        vip_namespace(backend.stack)
+    }
+    assert {(s.id, s.name, s.spec_hash) for s in after.services} == {
+        (s.id, s.name, s.spec_hash) for s in seen.services
+    }
+    assert {(c.id, c.name) for c in after.configs} == {(c.id, c.name) for c in seen.configs}
+    assert diff(desired, after) == ()
+
+
+def test_a_gone_object_cannot_be_relabelled(backend: Backend) -> None:
+    gone = ObservedObject("nosuchconfig000000000000", "gone", backend.stack)
+    with pytest.raises(NotFoundError):
+        backend.cluster.apply(RelabelObject("config", gone, ((OWNER_LABEL, "swarmvip"),)))
 
 
 def _renamed(service: object) -> object:

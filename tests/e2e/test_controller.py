@@ -65,7 +65,7 @@ def tasks_running(lab: Lab) -> bool:
 def controlled(lab: Lab) -> Iterator[None]:
     for node, on in (("node1", True), ("node2", True), ("node3", False)):
         label(lab, node, on)
-    result = swarmvip(lab, "deploy", FILE)
+    result = swarmvip(lab, "deploy", "--resolve-image", "never", FILE)
     assert result.returncode == 0, result.stdout + result.stderr
     docker(
         lab,

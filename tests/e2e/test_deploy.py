@@ -37,7 +37,8 @@ FILE = str(ROOT / "stacks" / "lab-web.yml")
 def deployed(lab: Lab) -> Iterator[str]:
     for node in lab.nodes:
         docker(lab, "node", "update", "--label-add", "web=true", node.hostname)
-    result = swarmvip(lab, "deploy", FILE)
+    # the lab has no registry: docker's default (pin images to a registry digest) cannot answer
+    result = swarmvip(lab, "deploy", "--resolve-image", "never", FILE)
     assert result.returncode == 0, result.stdout + result.stderr
     yield result.stdout
     swarmvip(lab, "rm", STACK)
@@ -107,12 +108,16 @@ def test_a_node_whose_nic_is_not_eth0_works_unchanged(lab: Lab, deployed: str) -
 
 
 def test_docker_stack_commands_see_the_services(lab: Lab, deployed: str) -> None:
-    services = docker(lab, "stack", "services", STACK, "--format", "{{.Name}}").split()
-    assert {
-        *(vip_service(lab, STACK, n) for n in ("node1", "node2", "node3")),
-        f"{STACK}_web",
-    } <= set(services)
-    assert "Running" in docker(lab, "stack", "ps", STACK)
+    """The app is the docker stack lab-web, its VIP layer the docker stack lab-web-vip."""
+    assert "service lab-web_web" in deployed  # docker's own "Creating service …" is shown
+    app = docker(lab, "stack", "services", STACK, "--format", "{{.Name}}").split()
+    layer = docker(lab, "stack", "services", f"{STACK}-vip", "--format", "{{.Name}}").split()
+    assert app == [f"{STACK}_web"]
+    assert sorted(layer) == sorted(vip_service(lab, STACK, n) for n in ("node1", "node2", "node3"))
+    assert "Running" in docker(lab, "stack", "ps", f"{STACK}-vip")
+    assert {STACK, f"{STACK}-vip"} <= set(
+        docker(lab, "stack", "ls", "--format", "{{.Name}}").split()
+    )
 
 
 def test_services_are_pinned_capped_and_not_privileged(lab: Lab, deployed: str) -> None:

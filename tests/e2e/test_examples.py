@@ -15,7 +15,16 @@ from collections.abc import Iterator
 import pytest
 from swarmvip_lab import Lab
 
-from .vip import ROOT, docker, holders, owned_objects, swarmvip, vip_service, wait_for
+from .vip import (
+    EXAMPLE_VIPS,
+    ROOT,
+    docker,
+    holders,
+    owned_objects,
+    swarmvip,
+    vip_service,
+    wait_for,
+)
 
 pytestmark = pytest.mark.lab
 NODES = ("node1", "node2", "node3")
@@ -61,7 +70,8 @@ def deploy(lab: Lab) -> Iterator[object]:
     done: list[str] = []
 
     def run(name: str) -> str:
-        result = swarmvip(lab, "deploy", "--vip-only", str(ROOT / "stacks" / f"{name}.yml"))
+        file = str(ROOT / "stacks" / f"{name}.yml")
+        result = swarmvip(lab, "deploy", "--vip-only", file, env=EXAMPLE_VIPS)
         assert result.returncode == 0, result.stdout + result.stderr
         done.append(name)
         return result.stdout
@@ -78,10 +88,20 @@ def test_edge_dns_two_node_vip_with_unicast_peers(lab: Lab, deploy) -> None:  # 
         deploy("edge-dns")
         wait_for("node1 holds the DNS VIP", lambda: holders(lab, "10.213.0.100") == ["node1"], 30)
         plan = json.loads(
-            swarmvip(lab, "plan", "--json", str(ROOT / "stacks" / "edge-dns.yml")).stdout
+            swarmvip(
+                lab, "plan", "--json", str(ROOT / "stacks" / "edge-dns.yml"), env=EXAMPLE_VIPS
+            ).stdout
         )
         peers = {n["hostname"]: n["instances"][0]["peers"] for n in plan["nodes"]}
         assert peers == {"node1": ["10.213.0.12"], "node2": ["10.213.0.11"]}
+        assert plan["warnings"] == []
+        # as written (no DNS_VIP), the example's documentation address is not the lab's
+        as_written = swarmvip(lab, "plan", str(ROOT / "stacks" / "edge-dns.yml"))
+        assert as_written.returncode == 0, as_written.stderr
+        assert (
+            "swarmvip: warning: x-swarmvip.vips.dns.addresses: 192.0.2.100/24 looks outside"
+            " every member's subnet" in as_written.stderr
+        )
     finally:
         labelled(lab, "edge", ())
 
@@ -90,8 +110,10 @@ def test_rendered_compose_deploys_with_plain_docker_stack(lab: Lab, tmp_path) ->
     labelled(lab, "edge", ("node2", "node3"))
     out = tmp_path / "gitops"
     try:
-        result = swarmvip(lab, "render", str(ROOT / "stacks" / "edge-dns.yml"), "-o", str(out))
+        example = str(ROOT / "stacks" / "edge-dns.yml")
+        result = swarmvip(lab, "render", example, "-o", str(out), env=EXAMPLE_VIPS)
         assert result.returncode == 0, result.stderr
+        assert "docker stack deploy -c" in result.stdout and "edge-dns-vip" in result.stdout
         docker(
             lab,
             "stack",
@@ -100,11 +122,11 @@ def test_rendered_compose_deploys_with_plain_docker_stack(lab: Lab, tmp_path) ->
             "never",
             "-c",
             str(out / "edge-dns.yml"),
-            "edge-dns",
+            "edge-dns-vip",  # the VIP layer's own stack, as `render` says
         )
         wait_for("node2 holds the VIP", lambda: holders(lab, "10.213.0.100") == ["node2"], 60)
     finally:
-        docker(lab, "stack", "rm", "edge-dns", check=False)
+        docker(lab, "stack", "rm", "edge-dns-vip", check=False)
         labelled(lab, "edge", ())
     wait_for("the VIP is gone", lambda: holders(lab, "10.213.0.100") == [], 60)
     wait_for("nothing left", lambda: owned_objects(lab, "edge-dns") == [], 60)

@@ -16,7 +16,7 @@ import pytest
 from swarmvip_lab import Lab
 
 from .test_examples import serve, stop
-from .vip import ROOT, docker, holders, owned_objects, swarmvip, wait_for
+from .vip import EXAMPLE_VIPS, ROOT, docker, holders, owned_objects, swarmvip, wait_for
 
 pytestmark = pytest.mark.lab
 NODES = ("node1", "node2", "node3")
@@ -66,7 +66,8 @@ def test_drain_and_undrain_work_on_every_example(lab: Lab, example: str) -> None
         for node in NODES:
             for port in ports:
                 serve(lab, node, port)
-        result = swarmvip(lab, "deploy", "--vip-only", str(ROOT / "stacks" / f"{example}.yml"))
+        file = str(ROOT / "stacks" / f"{example}.yml")
+        result = swarmvip(lab, "deploy", "--vip-only", file, env=EXAMPLE_VIPS)
         assert result.returncode == 0, result.stdout + result.stderr
         holder = str(wait_for(f"{example}: one holder", lambda: _one_holder(lab, vip), 60))
 

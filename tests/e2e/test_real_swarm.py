@@ -1,6 +1,8 @@
 """End to end, as an operator would on a real swarm: a stack file with compose conventions
 (${VAR} from the environment and an --env-file, merge keys, two -c files, a capitalised
-node.role) deploys and its VIP is held."""
+node.role) deploys and its VIP is held; the docker CLI's own `docker stack deploy --prune` and
+`docker stack rm` of the app stack leave the VIP layer (the docker stack `<stack>-vip`)
+serving."""
 
 from __future__ import annotations
 
@@ -8,11 +10,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from swarmvip_lab import Lab
 
-from .vip import ROOT, holders, owned_objects, swarmvip, wait_for
+from .vip import ROOT, docker, holders, owned_objects, swarmvip, wait_for
 
 pytestmark = pytest.mark.lab
 STACKS = ROOT / "tests" / "e2e" / "stacks"
@@ -68,3 +71,56 @@ def test_a_stack_with_variables_env_file_and_two_files_deploys(lab: Lab, tmp_pat
     finally:
         swarmvip(lab, "rm", "interp")
     wait_for("interp removed", lambda: owned_objects(lab, "interp") == [], 60)
+
+
+def _layer(lab: Lab, stack: str) -> list[str]:
+    """The keepalived services `docker stack services <stack>-vip` lists."""
+    names = docker(lab, "stack", "services", f"{stack}-vip", "--format", "{{.Name}}", check=False)
+    return sorted(names.split())
+
+
+def test_the_apps_own_prune_and_rm_leave_the_vip_layer_serving(lab: Lab) -> None:
+    stack, vip, file = "lab-web", "10.213.0.100", str(ROOT / "stacks" / "lab-web.yml")
+    added = [
+        n.hostname
+        for n in lab.nodes
+        if docker(
+            lab, "node", "inspect", n.hostname, "--format", '{{index .Spec.Labels "web"}}'
+        ).strip()
+        != "true"
+    ]
+    for node in added:
+        docker(lab, "node", "update", "--label-add", "web=true", node)
+    try:
+        done = swarmvip(lab, "deploy", "--resolve-image", "never", file)
+        assert done.returncode == 0, done.stdout + done.stderr
+        # settled: every node's web answers its check, so the top node (node1) holds
+        holder = wait_for("node1 holds", lambda: (h := holders(lab, vip)) == ["node1"] and h, 60)
+        layer = _layer(lab, stack)
+        assert len(layer) == 3 and all(name.startswith(f"{stack}_vip-") for name in layer)
+        # CI re-deploys the same file with the real CLI and --prune: the app's namespace
+        # holds only the app's services, so nothing of the VIP layer is pruned
+        pruned = docker(
+            lab, "stack", "deploy", "--prune", "--resolve-image", "never", "-c", file, stack
+        )
+        assert "Removing service" not in pruned, pruned
+        assert _layer(lab, stack) == layer
+        time.sleep(2)
+        assert holders(lab, vip) == holder  # nothing restarted: the same node still holds
+        # `docker stack rm` of the app removes the app only (its web service; the VIP layer,
+        # its configs and the stored spec stay): `swarmvip rm` is what removes both
+        docker(lab, "stack", "rm", stack)
+        wait_for(
+            "the app's services gone",
+            lambda: not docker(lab, "stack", "services", stack, "-q", check=False).split(),
+            60,
+        )
+        assert _layer(lab, stack) == layer
+        assert len(owned_objects(lab, stack)) > len(layer)  # its configs are still there
+        wait_for("the VIP still held", lambda: len(holders(lab, vip)) == 1, 30)
+    finally:
+        swarmvip(lab, "rm", stack)
+        for node in added:
+            docker(lab, "node", "update", "--label-rm", "web", node, check=False)
+    wait_for(f"{stack} removed", lambda: owned_objects(lab, stack) == [], 60)
+    assert _layer(lab, stack) == []

@@ -10,7 +10,7 @@ import sys
 import pytest
 from swarmvip_lab import Lab
 
-from .vip import ROOT, docker, holders, swarmvip, wait_for
+from .vip import EXAMPLE_VIPS, ROOT, docker, holders, swarmvip, wait_for
 
 pytestmark = pytest.mark.lab
 VIP = "10.213.0.100"
@@ -47,7 +47,7 @@ def test_drain_from_the_tui_moves_the_vip_and_shows_the_new_holder(lab: Lab) -> 
         docker(lab, "node", "update", "--label-add", "edge=true", node)
     tmux = Tmux()
     try:
-        result = swarmvip(lab, "deploy", "--vip-only", FILE)
+        result = swarmvip(lab, "deploy", "--vip-only", FILE, env=EXAMPLE_VIPS)
         assert result.returncode == 0, result.stderr
         wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], 30)
         command = (

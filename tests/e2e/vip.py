@@ -10,6 +10,15 @@ from swarmvip_lab.runner import ROOT, docker, swarmvip
 
 __all__ = ["ROOT", "docker", "swarmvip"]  # the CLI runners shared with bench/
 
+# The examples in stacks/ default to documentation addresses (192.0.2.x, RFC 5737) and take
+# their VIP from a variable, as an operator sets it: on the lab, its own network.
+EXAMPLE_VIPS = {
+    "DNS_VIP": "10.213.0.100/24",  # edge-dns
+    "PROXY_VIP": "10.213.0.110/24",  # proxy-http
+    "DB_VIP": "10.213.0.120/24",  # database-tcp
+    "API_VIP": "10.213.0.130/24",  # sticky-notify
+}
+
 
 def holders(lab: Lab, vip: str) -> list[str]:
     """Hostnames of running nodes whose interfaces carry the VIP right now."""

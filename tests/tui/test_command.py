@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from swarmvip.cluster.connection import Endpoint
 from swarmvip.commands import tui as command
 
 
@@ -38,7 +39,7 @@ def test_registering_does_not_load_textual() -> None:
 
 def test_read_only_when_drain_module_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "swarmvip.ops.drain", None)
-    actions, why = command.real_actions("ssh://m")
+    actions, why = command.real_actions(Endpoint("ssh://m"))
     assert actions is None and why is not None and why.startswith("drain unavailable")
 
 
@@ -51,7 +52,7 @@ def test_command_builds_the_app_from_real_parts(monkeypatch: pytest.MonkeyPatch)
 
     class Source:
         def __init__(self, connect: Any, stack: str | None, follow: bool) -> None:
-            seen["source"] = (connect.args[0], stack, follow)  # the host it connects to
+            seen["source"] = (connect.args[0], stack, follow)  # the engine it connects to
 
     def run(self: app_module.SwarmvipApp) -> None:
         seen["app"] = (self.interval, self.label, self.actions, self.unavailable)
@@ -60,5 +61,6 @@ def test_command_builds_the_app_from_real_parts(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(app_module.SwarmvipApp, "run", run)
     monkeypatch.setattr(command, "real_actions", lambda host: (None, "drain unavailable (x)"))
     assert command._cmd_tui(_parse(["--host", "ssh://m", "tui", "--stack", "lab"])) == 0
-    assert seen["source"] == ("ssh://m", "lab", True)
-    assert seen["app"] == (0.5, "swarmvip · ssh://m · stack lab", None, "drain unavailable (x)")
+    assert seen["source"] == (Endpoint("ssh://m", source="-H"), "lab", True)
+    label = "swarmvip · ssh://m (-H) · stack lab"
+    assert seen["app"] == (0.5, label, None, "drain unavailable (x)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import textwrap
+from dataclasses import replace
 
 from swarmvip.model import SecretSource, StackSpec
 from swarmvip.plan.build import build_plan
@@ -23,6 +24,7 @@ from swarmvip.plan.diff import (
     Observed,
     ObservedObject,
     ObservedService,
+    RelabelObject,
     RemoveConfig,
     RemoveSecret,
     RemoveService,
@@ -79,7 +81,9 @@ def test_unchanged_redeploy_has_no_action() -> None:
 def test_services_are_pinned_and_labelled_for_docker_stack() -> None:
     svc = desired_for().services[0]
     labels = dict(svc.labels)
-    assert labels["com.docker.stack.namespace"] == "s"
+    # the VIP layer's own docker stack: the app's `docker stack deploy --prune s` and
+    # `docker stack rm s` never touch it; swarmvip finds it by swarmvip.stack
+    assert labels["com.docker.stack.namespace"] == "s-vip" and labels["swarmvip.stack"] == "s"
     assert (
         svc.name == service_name("s", "node1", "id-node1") and labels["swarmvip.node"] == "id-node1"
     )
@@ -88,6 +92,31 @@ def test_services_are_pinned_and_labelled_for_docker_stack() -> None:
         "/etc/swarmvip/keepalived.conf",
         "/etc/swarmvip/agent.json",
     ]
+
+
+def _in_namespace(observed: Observed, namespace: str) -> Observed:
+    return Observed(
+        services=tuple(replace(s, namespace=namespace) for s in observed.services),
+        configs=tuple(replace(c, namespace=namespace) for c in observed.configs),
+        secrets=tuple(replace(c, namespace=namespace) for c in observed.secrets),
+    )
+
+
+def test_a_stack_in_the_old_namespace_is_relabelled_not_restarted() -> None:
+    desired = desired_for()
+    actions = diff(desired, _in_namespace(observed_from(desired), "s"))
+    services = [a for a in actions if isinstance(a, UpdateService)]
+    objects = [a for a in actions if isinstance(a, RelabelObject)]
+    assert len(services) == 3 and len(objects) == 6 and len(actions) == 9
+    # the hash is unchanged: the adapter writes the labels only, no task restarts
+    assert all(a.current.spec_hash == a.service.spec_hash for a in services)
+    assert all(dict(a.labels)["com.docker.stack.namespace"] == "s-vip" for a in objects)
+    assert services[0].describe().startswith("relabel service s_vip-")
+    assert objects[0].describe().endswith("(docker stack s-vip)")
+    assert phases(actions, set()) == (actions,)  # one phase: nothing waits on a restart
+    # moved: nothing more; an unknown namespace (None) is never compared
+    assert diff(desired, _in_namespace(observed_from(desired), "s-vip")) == ()
+    assert diff(desired, observed_from(desired)) == ()
 
 
 def test_label_change_touches_only_affected_nodes() -> None:
@@ -253,3 +282,17 @@ def test_an_update_keeps_the_observed_service_name() -> None:
     assert updates and all(a.service.name == a.current.name for a in updates)
     assert {a.service.name for a in updates} == {"s_vip-node1", "s_vip-node2"}
     assert all(a.describe().startswith(f"update service {a.current.name} ") for a in updates)
+
+
+def test_rendered_compose_deploys_as_the_vip_layers_own_stack() -> None:
+    from swarmvip.present.compose import compose_document
+
+    desired = desired_for()
+    doc = compose_document(desired)
+    # `docker stack deploy -c s.yml s-vip` names them <namespace>_<key>: as long as ours
+    assert sorted(f"s-vip_{key}" for key in doc["services"]) == sorted(
+        s.name.replace("s_vip-", "s-vip_") for s in desired.services
+    )
+    assert {
+        v["deploy"]["labels"]["com.docker.stack.namespace"] for v in doc["services"].values()
+    } == {"s-vip"}

@@ -50,7 +50,7 @@ OTHER_DOCKER_PACKAGES = (
     "containerd.io",
     "podman-docker",
 )
-TOOLS = ("debootstrap", "keepalived", "iproute2", "tmux")
+TOOLS = ("debootstrap", "keepalived", "iproute2", "tmux", "openssh-client")
 
 _HEADER = f"""#!{BASH}
 echo "${{0##*/}} $*" >>"$FAKE_ROOT/journal"

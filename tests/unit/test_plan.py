@@ -206,3 +206,37 @@ def test_stored_spec_document_parses_back_to_the_same_spec(tmp_path) -> None:  #
         assert [
             dataclasses.replace(s, data=None, object=objects[s.name]) for s in original.secrets
         ] == list(again.secrets)
+
+
+def _subnet_warnings(vip: str, nodes: tuple = THREE) -> list[str]:  # type: ignore[type-arg]
+    plan = build_plan(spec(f"web:\n  addresses: [{vip}]\n"), "s", nodes)
+    return [w for w in plan.warnings if "outside every member's subnet" in w]
+
+
+@pytest.mark.parametrize(
+    "vip",
+    [
+        "10.213.0.100/24",  # the members' own /24
+        "10.213.7.100/16",  # the VIP's own network holds the members' addresses
+        "10.213.0.100/32",  # a host route: the same /24 as a member is near enough
+    ],
+)
+def test_a_vip_near_a_member_address_gives_no_subnet_warning(vip: str) -> None:
+    assert _subnet_warnings(vip) == []
+
+
+def test_a_vip_outside_every_members_subnet_is_a_warning_saying_it_is_a_heuristic() -> None:
+    [warning] = _subnet_warnings("192.0.2.100/24")  # a copied example's documentation address
+    assert warning.startswith("x-swarmvip.vips.web.addresses: 192.0.2.100/24 looks outside")
+    assert "node1 10.213.0.11, node2 10.213.0.12, node3 10.213.0.13" in warning
+    assert "192.0.2.0/24" in warning and "heuristic" in warning
+    assert _subnet_warnings("10.213.1.100/24")  # the next /24 over: its own route, wrong NIC
+
+
+def test_one_member_near_the_vip_is_enough_and_ipv6_uses_a_64() -> None:
+    mixed = (node("node1", "10.213.0.11"), node("node2", "192.168.7.12"))
+    assert _subnet_warnings("192.168.7.100/24", mixed) == []
+    six = (node("node1", "fd00:0:0:1::11"), node("node2", "fd00:0:0:1::12"))
+    assert _subnet_warnings("fd00:0:0:1::100/128", six) == []
+    [warning] = _subnet_warnings("fd00:0:0:2::100/64", six)
+    assert "same /64" in warning
