@@ -38,7 +38,7 @@ from swarmvip.wire.keys import (
 from swarmvip.wire.report import parse_report
 
 STREAM_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
-READ_BUDGET = 1.5  # seconds a one-shot read waits for every stream's backlog
+READ_BUDGET = 1.0  # seconds a one-shot read waits for every stream's backlog
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:

@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from swarmvip.cluster.observe import READ_BUDGET
 from swarmvip.cluster.port import Cluster, Connect, Feed
 from swarmvip.errors import SwarmvipError
 from swarmvip.status.model import Agent, DeployedNode, Heard, Observation, Received
@@ -21,7 +22,6 @@ from swarmvip.wire.report import Report
 
 KEEP_REPORTS = 5000
 CONTROLLER_EVERY = 5.0
-READ_BUDGET = 1.5  # seconds a one-shot status waits for the agents' log streams
 OFFSET_WINDOW = 8  # an agent's clock offset is the best of its last new lines (status.fold)
 
 
