@@ -115,20 +115,21 @@ def _ip(address: str) -> str:
         return address.split("/", 1)[0]
 
 
-def _holders(
+def _holding(
     members: tuple[Member, ...],
     stack: str,
     group: str,
     latest: dict[tuple[str, str], Report],
     clocks: Clocks,
-) -> tuple[str, ...]:
+) -> list[Member]:
+    """The members whose fresh report says they hold the whole group."""
     held = []
     for m in members:
         report = latest.get((stack, m.node_id))
         seen = _instance(report, group)
         if clocks.fresh(report) and seen is not None and seen.holds_vip:
-            held.append(m.hostname)
-    return tuple(sorted(held))
+            held.append(m)
+    return held
 
 
 def _presence(
@@ -156,17 +157,6 @@ def _presence(
     return tuple(sorted(partial)), presence
 
 
-def _holder_ids(
-    members: tuple[Member, ...],
-    stack: str,
-    group: str,
-    latest: dict[tuple[str, str], Report],
-    clocks: Clocks,
-) -> tuple[str, ...]:
-    """The node ids of the holders (hostnames may repeat: audit 15)."""
-    return tuple(sorted(m.node_id for m in members if _holders((m,), stack, group, latest, clocks)))
-
-
 def _vip(
     stack: str,
     group: str,
@@ -177,7 +167,8 @@ def _vip(
 ) -> VipStatus:
     inst = group_nodes[0][1]
     members = _members(group_nodes, latest, clocks)
-    holders = _holders(members, stack, group, latest, clocks)
+    holding = _holding(members, stack, group, latest, clocks)
+    holders = tuple(sorted(m.hostname for m in holding))
     partial, presence = _presence(members, stack, inst, latest, clocks)
     merged = merged_handovers(history)
     return VipStatus(
@@ -188,7 +179,7 @@ def _vip(
         preemption=str(inst.preemption),
         members=members,
         holders=holders,
-        holder_ids=_holder_ids(members, stack, group, latest, clocks),
+        holder_ids=tuple(sorted(m.node_id for m in holding)),  # hostnames may repeat
         expected_holder=expected_holder(str(inst.preemption), members, holders),
         since=merged[-1].at if merged else None,
         last_transition=merged[-1] if merged else None,
