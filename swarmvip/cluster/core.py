@@ -13,18 +13,6 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import docker
-from docker.types import (
-    ConfigReference,
-    ContainerSpec,
-    DriverConfig,
-    NetworkAttachmentConfig,
-    Placement,
-    RestartPolicy,
-    SecretReference,
-    ServiceMode,
-    TaskTemplate,
-    UpdateConfig,
-)
 
 from swarmvip.cluster import lease, nodes, observe
 from swarmvip.cluster.connection import Endpoint, Options, client_kwargs, resolve
@@ -40,13 +28,11 @@ from swarmvip.cluster.errors import (
 from swarmvip.cluster.events import EventWatcher
 from swarmvip.cluster.observe import ReportFeed, ServiceReader
 from swarmvip.cluster.port import Feed, Watcher
+from swarmvip.cluster.service_spec import service_spec
+from swarmvip.cluster.tasks import tally_tasks
 from swarmvip.errors import ClusterError, SwarmvipError, UnavailableError
 from swarmvip.model import Node, NodePlan, Role
 from swarmvip.plan.desired import (
-    CAP_DROP,
-    CAPABILITIES,
-    RUN_TMPFS_BYTES,
-    STOP_GRACE_ENV,
     DesiredService,
 )
 from swarmvip.plan.diff import (
@@ -64,9 +50,7 @@ from swarmvip.plan.diff import (
     UpdateService,
 )
 from swarmvip.status.model import DeployedNode, Received
-from swarmvip.wire import paths
 from swarmvip.wire.keys import (
-    DOCKER_STACK_PREFIX,
     HASH_LABEL,
     NODE_LABEL,
     OWNED,
@@ -329,65 +313,9 @@ class DockerCluster:
         return found
 
     def _service_spec(self, service: DesiredService) -> dict[str, Any]:
-        """A keepalived task's service spec (docker-py types).
-
-        Hardening (audit 21): every capability dropped but NET_ADMIN and NET_RAW, and a tmpfs
-        (0700, 16 MiB) on the agent's run dir /run/swarmvip (the wrapper with the password, the
-        FIFO, track and pid files). Nothing needs another capability: agent and keepalived run
-        as root and own every file they touch (run dir, secrets uid 0 mode 0400, configs 0444),
-        signal only their own uid's processes, run no script as another user (the template
-        has script_user root and only track_file/notify_fifo) and bind no port below 1024.
-        """
         config_ids = self._ids("config", [m.source for m in service.configs])
         secret_ids = self._ids("secret", [m.source for m in service.secrets])
-        labels = dict(service.labels)
-        spec = ContainerSpec(
-            image=service.image,
-            hostname=service.hostname,
-            labels={k: v for k, v in labels.items() if k.startswith(DOCKER_STACK_PREFIX)},
-            stop_grace_period=int(service.stop_grace_period * 1e9),
-            stop_signal="SIGTERM",
-            # Only what VRRP needs (addresses, raw VRRP/ARP/NA sockets); Docker's defaults
-            # (CHOWN, DAC_OVERRIDE, SETUID, SETGID, KILL, ...) are dropped.
-            cap_drop=list(CAP_DROP),
-            cap_add=list(CAPABILITIES),
-            # The agent's stop deadline for keepalived derives from the grace period.
-            env=[f"{STOP_GRACE_ENV}={service.stop_grace_period:g}"],
-            # The wrapper holding the VRRP password never touches the container's disk layer.
-            mounts=[
-                docker.types.Mount(
-                    target=paths.RUN_DIR,
-                    source="",
-                    type="tmpfs",
-                    tmpfs_size=RUN_TMPFS_BYTES,
-                    tmpfs_mode=0o700,
-                )
-            ],
-            configs=[
-                ConfigReference(config_ids[m.source], m.source, filename=m.target, mode=0o444)
-                for m in service.configs
-            ],
-            secrets=[
-                SecretReference(secret_ids[m.source], m.source, filename=m.target, mode=0o400)
-                for m in service.secrets
-            ],
-        )
-        template = TaskTemplate(
-            container_spec=spec,
-            placement=Placement(constraints=[f"node.id=={service.node_id}"]),
-            restart_policy=RestartPolicy(condition="any", delay=1_000_000_000),
-            networks=[NetworkAttachmentConfig(target="host")],
-            log_driver=DriverConfig("json-file", {"max-size": "10m", "max-file": "3"}),
-        )
-        return {
-            "task_template": template,
-            "name": service.name,
-            "labels": labels,
-            "mode": ServiceMode("replicated", replicas=1),
-            "update_config": UpdateConfig(
-                parallelism=1, order="stop-first", failure_action="pause"
-            ),
-        }
+        return service_spec(service, config_ids, secret_ids)
 
     # --- waiting -------------------------------------------------------------------------
     def wait_running(
@@ -433,64 +361,6 @@ class DockerCluster:
                 )
         nodes_by_id = {n.id: n for n in self.nodes()} if services else {}
         return tally_tasks(services, tasks, nodes_by_id)
-
-
-def _task_is_current(task: dict[str, Any], service: dict[str, Any]) -> bool:
-    """The task runs the service's current spec: a started task with the service's configs."""
-    spec = service["Spec"]["TaskTemplate"]["ContainerSpec"]
-    return bool(
-        task.get("Version", {}).get("Index", 0) > 0
-        and task.get("Spec", {})
-        and task["Status"]["State"] == "running"
-        and task["Spec"].get("ContainerSpec", {}).get("Configs") == spec.get("Configs")
-    )
-
-
-NO_SUITABLE_NODE = "no suitable node"
-_AVAILABILITY = {"drain": "drained", "pause": "paused"}
-
-
-def cannot_run(node: Node | None, node_id: str) -> str | None:
-    """Why the swarm cannot start a task pinned to this node now, or None if it can."""
-    if node is None:
-        return f"node {node_id} is not in the swarm"
-    name = node.hostname or node_id
-    if node.state != "ready":
-        return f"{name} is {node.state}"
-    if node.availability != "active":
-        return f"{name} is {_AVAILABILITY.get(node.availability, node.availability)}"
-    return None
-
-
-def tally_tasks(
-    services: list[dict[str, Any]],
-    tasks: dict[str, list[dict[str, Any]]],
-    nodes: dict[str, Node],
-) -> tuple[int, list[str], list[str]]:
-    """(services running their current spec, "<service>: <task errors>" for those still
-    starting, "<service> skipped: <why>" for those that cannot run). Pure: raw service and
-    task dicts (by service id, desired state running) and the swarm's nodes by id.
-
-    A service cannot run when it has no current running task and its node (NODE_LABEL) is
-    Down, paused, drained or gone, or every task it has is pending with "no suitable node"."""
-    running, problems, skipped = 0, [], []
-    for svc in services:
-        name, own = svc["Spec"]["Name"], tasks.get(svc["ID"], [])
-        node_id = (svc["Spec"].get("Labels") or {}).get(NODE_LABEL, "")
-        why = cannot_run(nodes.get(node_id), node_id) if node_id else None
-        errs = [t["Status"].get("Err") or t["Status"]["State"] for t in own]
-        if any(_task_is_current(t, svc) for t in own):
-            running += 1
-        elif why is not None:
-            skipped.append(f"{name} skipped: {why}")
-        elif own and all(
-            t["Status"]["State"] == "pending" and NO_SUITABLE_NODE in (t["Status"].get("Err") or "")
-            for t in own
-        ):
-            skipped.append(f"{name} skipped: {errs[0]}")
-        else:
-            problems.append(f"{name}: {', '.join(errs) or 'pending'}")
-    return running, problems, skipped
 
 
 def _node(raw: dict[str, Any]) -> Node:

@@ -32,6 +32,7 @@ from swarmvip.ops.deploy import (
 from swarmvip.plan.handover import Step, steps
 from swarmvip.status.fold import fold
 from swarmvip.status.model import NodeStatus, Snapshot, StatusSource
+from swarmvip.status.rules import cannot_run
 
 SETTLE = 3.0  # seconds to wait for every node's first report
 TAKEOVER = 20.0  # seconds to wait for a lifted node to preempt
@@ -39,7 +40,7 @@ TAKEOVER = 20.0  # seconds to wait for a lifted node to preempt
 
 def runnable(node: NodeStatus) -> bool:
     """The swarm can run a task on this node now (ready and active)."""
-    return node.state == "ready" and node.availability == "active"
+    return cannot_run(node, node.node_id) is None
 
 
 def reported(snap: Snapshot) -> bool:
@@ -109,13 +110,10 @@ def live_nodes(snap: Snapshot, stack: str) -> frozenset[str]:
 def unrunnable(snap: Snapshot, stack: str) -> list[str]:
     """One line for each member of the stack whose node cannot run its task now."""
     members = {m.node_id for v in snap.vips if v.stack == stack for m in v.members}
-    why = {"drain": "drained", "pause": "paused"}
     return [
-        f"{n.hostname} is "
-        + (n.state if n.state != "ready" else why.get(n.availability, n.availability))
-        + ": skipped, the change goes on without it"
+        f"{why}: skipped, the change goes on without it"
         for n in snap.nodes
-        if n.node_id in members and not runnable(n)
+        if n.node_id in members and (why := cannot_run(n, n.node_id)) is not None
     ]
 
 

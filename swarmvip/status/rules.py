@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import Protocol
 
 from swarmvip.model import Preemption
 from swarmvip.status.model import Member, VipStatus
@@ -60,3 +61,32 @@ def holder_verdict(vip: VipStatus) -> HolderVerdict:
     ):
         return HolderVerdict.UNEXPECTED
     return HolderVerdict.OK
+
+
+class Schedulable(Protocol):
+    """A swarm node as the model (Node) and the status (NodeStatus) both describe it."""
+
+    @property
+    def hostname(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+    @property
+    def availability(self) -> str: ...
+
+
+_AVAILABILITY = {"drain": "drained", "pause": "paused"}
+
+
+def cannot_run(node: Schedulable | None, node_id: str) -> str | None:
+    """Why the swarm cannot start a task pinned to this node now ("node3 is down", "node3 is
+    drained", ...), or None when it can (ready and active)."""
+    if node is None:
+        return f"node {node_id} is not in the swarm"
+    name = node.hostname or node_id
+    if node.state != "ready":
+        return f"{name} is {node.state}"
+    if node.availability != "active":
+        return f"{name} is {_AVAILABILITY.get(node.availability, node.availability)}"
+    return None

@@ -22,7 +22,6 @@ from typing import Any
 import docker.errors
 
 from swarmvip.cluster import lease
-from swarmvip.cluster.core import cannot_run
 from swarmvip.cluster.errors import retry_on_conflict, translated
 from swarmvip.cluster.port import Cluster, Feed, TaskProgress, Watcher
 from swarmvip.errors import ClusterError, ConfigError, Problem
@@ -43,6 +42,7 @@ from swarmvip.plan.diff import (
     UpdateService,
 )
 from swarmvip.status.model import DeployedNode, Received
+from swarmvip.status.rules import cannot_run
 from swarmvip.wire import agentspec, paths
 from swarmvip.wire.keys import (
     HASH_LABEL,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from swarmvip.cluster import DockerCluster
-from swarmvip.cluster.core import tally_tasks
+from swarmvip.cluster.tasks import tally_tasks
 from swarmvip.errors import ClusterError
 from swarmvip.model import Node, Role
 from swarmvip.ops.deploy import Prepared, render_all
