@@ -19,7 +19,8 @@ from swarmvip.spec.envfile import parse_env_file, read_env_files
 from swarmvip.spec.interpolate import TemplateError, substitute
 from swarmvip.spec.problems import Source
 from swarmvip.spec.specdoc import spec_document
-from swarmvip.spec.stackfile import MAX_ALIASED, dump_document, parse_stack, read_stack
+from swarmvip.spec.stackfile import dump_document, parse_stack, read_stack
+from swarmvip.spec.yamlload import MAX_ALIASED
 
 
 def doc(text: str) -> str:

@@ -23,8 +23,9 @@ from swarmvip.plan.build import build_plan
 from swarmvip.plan.node_labels import node_settings
 from swarmvip.render import RenderError, render_keepalived
 from swarmvip.spec.problems import Source
-from swarmvip.spec.stackfile import MAX_ALIASED, parse_stack
+from swarmvip.spec.stackfile import parse_stack
 from swarmvip.spec.values import vip_address
+from swarmvip.spec.yamlload import MAX_ALIASED
 
 from .builders import THREE, node, spec
 
