@@ -11,12 +11,9 @@ refusal stands between a label writer and root on every member.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import shutil
 import subprocess
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -189,26 +186,6 @@ def test_arbitrary_text_is_refused_or_changes_no_structure(path: str, text: str)
 
 
 # --- keepalived itself is no safety net ---------------------------------------------------------
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    """A namespace with an eth0 holding node1's addresses, as in test_render.py."""
-    if os.geteuid() != 0 or not shutil.which("keepalived"):
-        pytest.fail("keepalived -t tests need root and keepalived (run scripts/test.sh)")
-    name = f"svi-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        for cmd in (
-            ["link", "add", "eth0", "type", "veth", "peer", "name", "peer0"],
-            ["link", "set", "eth0", "up"],
-            ["addr", "add", "10.213.0.11/24", "dev", "eth0"],
-            ["addr", "add", "fd00::11/64", "dev", "eth0", "nodad"],
-        ):
-            subprocess.run(["ip", "-n", name, *cmd], check=True)
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def _keepalived_t(netns: str, conf: str, tmp_path: Path) -> str:
