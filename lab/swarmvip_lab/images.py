@@ -1,10 +1,12 @@
 """Build the lab's images without a registry: debootstrap + `docker import`, then the agent.
 
-- `swarmvip/base:bookworm`: keepalived, python3, iproute2; the BASE of ./Dockerfile.
+- `swarmvip/base:bookworm`: keepalived, python3, python3-venv, iproute2; the BASE of ./Dockerfile.
 - `swarmvip/lab-node:bookworm`: docker.io and tools; a docker-in-docker lab node.
-- `swarmvip/agent:<version>`: ./Dockerfile built on the base from wheels of this checkout.
+- the task image (swarmvip.DEFAULT_IMAGE): ./Dockerfile built on the base with the README's
+  command (agent_image.py).
 
-Each is skipped when the image already carries the label of its current recipe or source hash.
+The rootfs images are skipped when they carry their current recipe's label; the task image
+is rebuilt each time, which Docker's layer cache makes a no-op when nothing changed.
 Downloaded .debs are kept in `$SWARMVIP_CACHE/debs` (default /var/cache/swarmvip).
 """
 

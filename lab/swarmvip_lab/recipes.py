@@ -102,7 +102,7 @@ fi
 
 BASE = Recipe(
     image=BASE_IMAGE,
-    packages=("keepalived", "python3", "iproute2"),
+    packages=("keepalived", "python3", "python3-venv", "iproute2"),
     # keepalived links libperl (through libsnmp) but never runs perl code: the ~46 MB of perl
     # modules pulled in with it are dead weight.
     prune=("usr/lib/x86_64-linux-gnu/perl", "usr/share/perl"),
