@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from swarmvip import DEFAULT_IMAGE
+from swarmvip import DEFAULT_IMAGE, IMAGE_ENV
 from swarmvip.errors import ConfigError, Problem
 from swarmvip.model import SecretSource, StackSpec, VipGroup
 from swarmvip.spec import values
@@ -172,7 +172,8 @@ def parse_stacks(
         raise ConfigError(problems)
     doc, src = merge_documents(loaded)
     src.raise_if_problems()
-    return _stack_spec(doc, src, base_dir)
+    default_image = (environ or {}).get(IMAGE_ENV) or DEFAULT_IMAGE
+    return _stack_spec(doc, src, base_dir, default_image)
 
 
 def parse_stack(
@@ -182,7 +183,7 @@ def parse_stack(
     return parse_stacks([(text, file)], base_dir, environ=environ)
 
 
-def _stack_spec(doc: Any, src: Source, base_dir: str) -> StackSpec:
+def _stack_spec(doc: Any, src: Source, base_dir: str, default_image: str) -> StackSpec:
     block = doc.get(BLOCK)
     if not isinstance(block, Mapping):
         src.problem(
@@ -190,9 +191,16 @@ def _stack_spec(doc: Any, src: Source, base_dir: str) -> StackSpec:
         )
         src.raise_if_problems()
     src.unknown_keys((BLOCK,), block, BLOCK_KEYS)
-    image = values.text(
-        src, (BLOCK, "image"), block.get("image", DEFAULT_IMAGE), values.IMAGE, "image reference"
-    )
+    if "image" in block:
+        image = values.text(src, (BLOCK, "image"), block["image"], values.IMAGE, "image reference")
+    else:
+        image = values.text(
+            src,
+            (f"${IMAGE_ENV}",),
+            default_image,
+            values.IMAGE,
+            f"image reference (the environment's {IMAGE_ENV}, used where the file has no image)",
+        )
     grace = values.duration(
         src,
         (BLOCK, "stop_grace_period"),
@@ -206,7 +214,7 @@ def _stack_spec(doc: Any, src: Source, base_dir: str) -> StackSpec:
     services = doc.get("services")
     return StackSpec(
         path=src.file,
-        image=image or DEFAULT_IMAGE,
+        image=image or default_image,
         groups=groups,
         has_services=isinstance(services, Mapping) and bool(services),
         stop_grace_period=grace or 10.0,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import swarmvip
 from swarmvip.cli import main
 from swarmvip.errors import ConfigError
 from swarmvip.model import Node, Role
@@ -511,7 +512,7 @@ def test_override_and_reset_tags(tmp_path: Path) -> None:
     web = spec.groups[0]
     assert [str(a) for a in web.addresses] == ["10.0.0.200/24"]
     assert web.constraints == ()
-    assert spec.image.startswith("swarmvip/agent:")  # the default again
+    assert spec.image == swarmvip.DEFAULT_IMAGE  # the default again
 
 
 def test_problems_name_the_file_and_line_the_value_came_from(tmp_path: Path) -> None:
