@@ -1,4 +1,5 @@
-"""Build the Plan: eligible nodes per group, priorities, VRIDs, unicast peers. Pure."""
+"""Build the Plan: eligible nodes per group, priorities (all groups of the stack at once, so
+their holders spread: plan.priorities), VRIDs, unicast peers. Pure."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from swarmvip.model import (
 )
 from swarmvip.plan.constraints import matches_all
 from swarmvip.plan.node_labels import node_settings, valid_hostname
-from swarmvip.plan.priorities import PriorityConflict, assign_priorities, with_drained
+from swarmvip.plan.priorities import Ranked, stack_priorities
 from swarmvip.plan.vrids import VridConflict, allocate_vrids
 from swarmvip.wire.keys import NODE_UNICAST, NODE_UNICAST6
 
@@ -176,6 +177,7 @@ def _instances(
             checks=group.checks,
             notify=group.notify,
             auth_secret=group.auth_secret,
+            options=group.options,
         )
         for m in members
     }
@@ -207,31 +209,38 @@ def build_plan(
                 )
             ]
         ) from exc
+    members: dict[str, list[Member]] = {}
+    for group in spec.groups:
+        members[group.name] = _members(group, ordered, spec.path, problems)
+        _check_group(group, members[group.name], spec.path, problems, warnings)
+    priorities, conflicts = stack_priorities(
+        stack,
+        {
+            name: [
+                Ranked(m.node.id, m.node.hostname, m.settings.priority, m.settings.drain)
+                for m in group_members
+            ]
+            for name, group_members in members.items()
+        },
+    )
     per_node: dict[str, list[InstancePlan]] = {}
     settings: dict[str, Member] = {}
     for group in spec.groups:
-        members = _members(group, ordered, spec.path, problems)
-        _check_group(group, members, spec.path, problems, warnings)
-        try:
-            prios = with_drained(
-                assign_priorities(
-                    [(m.node.id, m.node.hostname, m.settings.priority) for m in members]
-                ),
-                {m.node.id for m in members if m.settings.drain},
-            )
-        except PriorityConflict as exc:
+        if group.name in conflicts:
             problems.append(
                 Problem(
                     file=spec.path,
                     key=f"x-swarmvip.vips.{group.name}",
-                    message=str(exc),
+                    message=str(conflicts[group.name]),
                     fix="give each node its own priority label",
                 )
             )
             continue
-        for node_id, inst in _instances(group, vrids[group.name], members, prios).items():
+        group_members = members[group.name]
+        instances = _instances(group, vrids[group.name], group_members, priorities[group.name])
+        for node_id, inst in instances.items():
             per_node.setdefault(node_id, []).append(inst)
-        settings.update({m.node.id: m for m in members})
+        settings.update({m.node.id: m for m in group_members})
     if problems:
         raise ConfigError(_unique(problems))
     node_plans = tuple(

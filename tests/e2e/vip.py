@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -28,6 +29,17 @@ def holders(lab: Lab, vip: str) -> list[str]:
         if out.returncode == 0 and f" {vip}/" in out.stdout:
             found.append(node.hostname)
     return found
+
+
+def planned_order(lab: Lab, *argv: str, env: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """{group: hostnames by planned priority, highest first} from `swarmvip plan --json ARGV`
+    on the live swarm: the first is the expected holder. Tests ask the planner, never assume
+    node1: each group ranks its nodes by rendezvous hashing of the swarm's node ids, balanced
+    over the stack (README, "Node labels"), so the order differs from lab to lab."""
+    result = swarmvip(lab, "plan", "--json", *argv, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    groups = json.loads(result.stdout)["groups"]
+    return {g["group"]: [m["hostname"] for m in g["order"]] for g in groups}
 
 
 def wait_for(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from swarmvip.model import NodePlan, Plan
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.handover import steps
 
 from .builders import THREE, node, spec
+from .test_priorities import rank
 
 WEB = "web:\n  addresses: [10.213.0.100/24]\n"
 
@@ -93,7 +96,19 @@ def test_priorities_never_pass_254() -> None:
 
 
 # --- a member that cannot run is never lifted; a newcomer never starts unheard (audit 3) ---
-FOUR = (*THREE, node("node4", "10.213.0.14"))
+# node4's id is one that s/web ranks last (rendezvous order, plan.spread): these scenarios are
+# about a newcomer that outranks nobody; test_a_newcomer_ranked_second_* covers the other case.
+FOUR = (*THREE, dataclasses.replace(node("node4", "10.213.0.14"), id="id-node4x"))
+
+
+def test_the_scenarios_rank_node1_node2_node3_then_node4() -> None:
+    order = [n.node_id for n in sorted(plan_of(FOUR).nodes, key=lambda n: -prio_of(n))]
+    assert order == ["id-node1", "id-node2", "id-node3", "id-node4x"]
+    assert rank("s", "web", [n.id for n in FOUR]) == order
+
+
+def prio_of(n: NodePlan) -> int:
+    return n.instances[0].priority
 
 
 def members(step: Plan) -> dict[str, tuple[int, tuple[str, ...]]]:
@@ -120,7 +135,7 @@ def test_the_boosted_holder_is_tolerated_over_a_member_that_cannot_run() -> None
     """Second pass of the above: nothing left to do (no flapping)."""
     plan = plan_of(FOUR)
     first, final = steps(plan, running(plan_of()), {"web": "id-node2"}, {"id-node2", "id-node3"})
-    live = {"id-node2", "id-node3", "id-node4"}
+    live = {"id-node2", "id-node3", "id-node4x"}
     todo, again = steps(plan, running(final), {"web": "id-node2"}, live)
     assert first and todo == [] and again == final
 

@@ -10,14 +10,18 @@ from swarmvip.plan.priorities import PriorityConflict, assign_priorities
 from swarmvip.plan.vrids import VridConflict, allocate_vrids
 
 from .builders import THREE, node, spec
+from .test_priorities import rank
 
 WEB = "web:\n  addresses: [10.213.0.100/24]\n"
 
 
 def test_every_node_gets_a_distinct_priority_and_the_others_as_peers() -> None:
+    """The nodes get 250, 240, 230 in the group's rendezvous order; for s/web and THREE that is
+    node1, node2, node3, which the drain scenarios below rely on."""
     plan = build_plan(spec(WEB), "s", THREE)
-    prios = {n.hostname: n.instances[0].priority for n in plan.nodes}
-    assert prios == {"node1": 250, "node2": 240, "node3": 230}
+    prios = {n.node_id: n.instances[0].priority for n in plan.nodes}
+    assert rank("s", "web", [n.id for n in THREE]) == ["id-node1", "id-node2", "id-node3"]
+    assert prios == {"id-node1": 250, "id-node2": 240, "id-node3": 230}
     node2 = next(n for n in plan.nodes if n.hostname == "node2")
     assert node2.instances[0].peers == ("10.213.0.11", "10.213.0.13")
     assert node2.instances[0].unicast_src == "10.213.0.12"
@@ -30,10 +34,11 @@ def test_priority_label_wins_and_auto_values_skip_it() -> None:
         node("c", "10.0.0.3"),
     )
     plan = build_plan(spec("web:\n  addresses: [10.0.0.100/24]\n"), "s", nodes)
-    assert {n.hostname: n.instances[0].priority for n in plan.nodes} == {
-        "a": 250,
-        "b": 249,
-        "c": 239,
+    first, second = rank("s", "web", ["id-b", "id-c"])
+    assert {n.node_id: n.instances[0].priority for n in plan.nodes} == {
+        "id-a": 250,
+        first: 249,
+        second: 239,
     }
 
 
@@ -56,11 +61,11 @@ def test_equal_priority_labels_are_an_error_naming_both_nodes() -> None:
 
 
 def test_priorities_stay_unique_for_large_groups() -> None:
-    nodes = [(f"id{i}", f"h{i:04d}", None) for i in range(200)]
-    prios = assign_priorities(nodes)
+    nodes = [f"id{i}" for i in range(200)]
+    prios = assign_priorities(nodes, {})
     assert len(set(prios.values())) == 200 and all(1 <= p <= 254 for p in prios.values())
     with pytest.raises(PriorityConflict):
-        assign_priorities([(f"id{i}", f"h{i}", None) for i in range(255)])
+        assign_priorities([f"id{i}" for i in range(255)], {})
 
 
 def test_constraints_select_nodes() -> None:
