@@ -45,6 +45,30 @@ def fmt_seconds(value: float) -> str:
     return text or "0"
 
 
+def vip_dev(inst: InstancePlan) -> str:
+    """The `dev` of a group's VIPs: the VRRP interface, or the group's own (the agent defines
+    both parameters; VRRP adverts stay on the VRRP interface either way)."""
+    if inst.options.interface is None:
+        return "$" + paths.IFACE_PARAM
+    return "$" + paths.vip_iface_param(inst.group)
+
+
+def garp_lines(inst: InstancePlan) -> list[tuple[str, int]]:
+    """keepalived's garp_master_* keywords for the values the stack file sets (else its
+    defaults)."""
+    garp = inst.options.garp
+    return [
+        (f"garp_master_{key}", value)
+        for key, value in (
+            ("delay", garp.delay),
+            ("repeat", garp.repeat),
+            ("refresh", garp.refresh),
+            ("refresh_repeat", garp.refresh_repeat),
+        )
+        if value is not None
+    ]
+
+
 @cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -61,6 +85,8 @@ def _environment() -> jinja2.Environment:
         track_name=lambda i, c: paths.track_name(i.group, c.name),
         track_path=lambda i, c, d=paths.TRACK_DIR: paths.track_path(i.group, c.name, d),
         auth_param=lambda i: "$" + paths.auth_param(i.group),
+        vip_dev=vip_dev,
+        garp_lines=garp_lines,
     )
     return env
 

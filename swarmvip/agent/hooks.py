@@ -1,7 +1,10 @@
 """Notify hooks: argv run on a VRRP transition (never through a shell), with bounded time.
 
 Environment: SWARMVIP_GROUP, SWARMVIP_STATE (MASTER|BACKUP|FAULT), SWARMVIP_VIPS (space
-separated, with prefix). Each hook runs in its own thread so the agent's loop never waits.
+separated, with prefix). With `args: classic` the argv also gets keepalived's positional
+arguments TYPE NAME STATE PRIORITY (`INSTANCE web MASTER 150`), so a script written for
+keepalived's `notify` runs unchanged. Each hook runs in its own thread so the agent's loop never
+waits, and is killed after the group's `timeout`.
 No exception ends a hook thread silently: an unexpected one is printed and reported through
 on_fault(component, message).
 """
@@ -15,13 +18,22 @@ import threading
 from collections.abc import Callable
 
 from swarmvip.agent import procs
-from swarmvip.model import NotifyHooks
+from swarmvip.model import HOOK_TIMEOUT, HookArgs, NotifyHooks
 
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = HOOK_TIMEOUT
+CLASSIC_TYPE = "INSTANCE"  # keepalived's $1 for a vrrp_instance (GROUP is a sync group)
 
 
 def hook_argv(hooks: NotifyHooks, state: str) -> tuple[str, ...]:
     return {"MASTER": hooks.master, "BACKUP": hooks.backup, "FAULT": hooks.fault}.get(state, ())
+
+
+def hook_command(hooks: NotifyHooks, group: str, state: str, priority: int) -> tuple[str, ...]:
+    """The argv to run on entering `state`: the hook's own, plus the classic arguments."""
+    argv = hook_argv(hooks, state)
+    if argv and hooks.args is HookArgs.CLASSIC:
+        return (*argv, CLASSIC_TYPE, group, state, str(priority))
+    return argv
 
 
 def hook_env(group: str, state: str, vips: tuple[str, ...]) -> dict[str, str]:
@@ -71,13 +83,18 @@ def run_hook(
     group: str,
     state: str,
     vips: tuple[str, ...],
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | None = None,
     on_fault: FaultCallback | None = None,
+    priority: int = 0,
 ) -> threading.Thread | None:
-    """Start the hook for `state` in a thread (None if there is no hook for it)."""
-    argv = hook_argv(hooks, state)
+    """Start the hook for `state` in a thread (None if there is no hook for it).
+
+    timeout None: the group's own (`notify.timeout`); priority: keepalived's, for `classic`.
+    """
+    argv = hook_command(hooks, group, state, priority)
     if not argv:
         return None
+    timeout = hooks.timeout if timeout is None else timeout
     component = f"hook {group} {state.lower()}"
     thread = threading.Thread(
         target=_guarded,

@@ -1,8 +1,9 @@
 """keepalived plumbing: auth secrets, the wrapper config, the command line, the notify FIFO.
 
-The rendered config (a swarm config) uses `$SWARMVIP_IFACE` and `$SWARMVIP_AUTH_<GROUP>`; the
-agent writes a wrapper that defines them and includes the rendered file, so the secret never
-appears in a swarm config or a log line.
+The rendered config (a swarm config) uses `$SWARMVIP_IFACE`, `$SWARMVIP_AUTH_<GROUP>` and, for
+a group with its own VIP NIC, `$SWARMVIP_VIPIF_<GROUP>`; the agent writes a wrapper that
+defines them and includes the rendered file, so the secret never appears in a swarm config or a
+log line.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,21 +94,37 @@ def read_secrets(instances: Iterable[InstancePlan], secrets_dir: Path) -> dict[s
     return found
 
 
-def wrapper_text(iface: str, secrets: dict[str, str], conf: Path) -> str:
+def wrapper_text(
+    iface: str,
+    secrets: dict[str, str],
+    conf: Path,
+    vip_ifaces: Mapping[str, str] | None = None,
+) -> str:
+    """vip_ifaces: {group: its VIP NIC} for the groups with `interface:` (names checked by
+    netlink.safe_name)."""
     lines = [
         "# Written by the swarmvip agent at start; do not edit.",
         f"${paths.IFACE_PARAM}={iface}",
+    ]
+    lines += [
+        f"${paths.vip_iface_param(group)}={name}"
+        for group, name in sorted((vip_ifaces or {}).items())
     ]
     lines += [f"${paths.auth_param(group)}={secret}" for group, secret in sorted(secrets.items())]
     lines.append(f"include {conf}")
     return "\n".join(lines) + "\n"
 
 
-def write_wrapper(layout: Layout, iface: str, secrets: dict[str, str]) -> None:
+def write_wrapper(
+    layout: Layout,
+    iface: str,
+    secrets: dict[str, str],
+    vip_ifaces: Mapping[str, str] | None = None,
+) -> None:
     tmp = layout.wrapper.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
-        out.write(wrapper_text(iface, secrets, layout.conf))
+        out.write(wrapper_text(iface, secrets, layout.conf, vip_ifaces))
     os.replace(tmp, layout.wrapper)
 
 

@@ -1,4 +1,7 @@
-"""The agent's only pyroute2 user: find the interface, remove stale VIPs, watch addresses.
+"""The agent's only pyroute2 user: find the interfaces, remove stale VIPs, watch addresses.
+
+The VRRP interface carries the adverts (the node's unicast address); a group with `interface:`
+puts its VIPs on its own NIC, found by name or by a network one of its addresses is in.
 
 Plain values go out (interface names, frozensets of address strings); pyroute2 messages never
 leave this module. `netns` (a name under /run/netns) exists for tests; the agent itself runs
@@ -12,13 +15,13 @@ import ipaddress
 import re
 import select
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pyroute2 import IPRoute, IPRSocket
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR
 
-from swarmvip.model import IPInterface
+from swarmvip.model import IPInterface, VipInterface
 from swarmvip.wire.keys import NODE_INTERFACE
 
 ADDR_GROUPS = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
@@ -99,6 +102,48 @@ def safe_name(name: str) -> str:
     return name
 
 
+def vip_interface(group: str, want: VipInterface, netns: str | None = None) -> str:
+    """The NIC of a group's VIPs on this node: the named one if it exists, else the only one
+    with an address in the network; InterfaceNotFound (the fault reason) otherwise."""
+    with IPRoute(netns=netns) as ipr:
+        if want.name is not None:
+            if _index_of(ipr, want.name) is None:
+                raise InterfaceNotFound(
+                    f"group {group}: interface {want.name!r} (its interface:) does not exist"
+                    " on this node; create it, or keep the node out of the group with"
+                    " placement constraints"
+                )
+            return safe_name(want.name)
+        assert want.network is not None
+        found = sorted(
+            {
+                int(msg["index"])
+                for msg in ipr.get_addr()
+                if msg.get_attr("IFA_ADDRESS") is not None
+                and ipaddress.ip_address(msg.get_attr("IFA_ADDRESS")) in want.network
+            }
+        )
+        names = [_name_of(ipr, index) for index in found]
+    if not names:
+        raise InterfaceNotFound(
+            f"group {group}: no interface on this node has an address in {want.network}"
+            " (its interface:); add one, or keep the node out of the group with placement"
+            " constraints"
+        )
+    if len(names) > 1:
+        raise InterfaceNotFound(
+            f"group {group}: interfaces {', '.join(map(repr, names))} all have an address in"
+            f" {want.network} (its interface:); name the interface, or narrow the network"
+        )
+    return safe_name(names[0])
+
+
+def missing_interfaces(names: Iterable[str], netns: str | None = None) -> tuple[str, ...]:
+    """The names among `names` that no interface of this node has."""
+    with IPRoute(netns=netns) as ipr:
+        return tuple(n for n in names if _index_of(ipr, n) is None)
+
+
 def _addresses(ipr: Any, index: int) -> frozenset[str]:
     return frozenset(
         str(ipaddress.ip_address(m.get_attr("IFA_ADDRESS"))) for m in ipr.get_addr(index=index)
@@ -129,26 +174,30 @@ def remove_addresses(
 
 
 class AddressWatcher(threading.Thread):
-    """One thread: dump the interface's addresses, then follow netlink address events.
+    """One thread: dump the interfaces' addresses, then follow netlink address events.
 
-    Calls on_change(addresses) with the full set whenever it changes (and once after each dump).
-    On a receive-buffer overflow (ENOBUFS) it reopens the socket and dumps again. Any other error
-    (an OSError, pyroute2's NetlinkError/NetlinkDecodeError, which are not OSErrors, anything)
-    is reported through on_fault(component, message) and retried after `retry` seconds; the next
-    successful dump clears it (on_fault(component, None)). The loop never ends on an exception.
+    `iface` is one interface or several (the VRRP interface and the groups' own VIP NICs); the
+    addresses published are those on any of them. Calls on_change(addresses) with the full set
+    whenever it changes (and once after each dump). On a receive-buffer overflow (ENOBUFS) it
+    reopens the socket and dumps again. Any other error (an OSError, pyroute2's
+    NetlinkError/NetlinkDecodeError, which are not OSErrors, anything) is reported through
+    on_fault(component, message) and retried after `retry` seconds; the next successful dump
+    clears it (on_fault(component, None)). The loop never ends on an exception.
     """
 
     def __init__(
         self,
-        iface: str,
+        iface: str | Sequence[str],
         on_change: Callable[[frozenset[str]], None],
         netns: str | None = None,
         poll: float = 0.5,
         on_fault: Callable[[str, str | None], None] | None = None,
         retry: float = 1.0,
     ) -> None:
-        super().__init__(name=f"netlink-{iface}", daemon=True)
-        self.iface, self.on_change, self.netns, self.poll = iface, on_change, netns, poll
+        self.ifaces = (iface,) if isinstance(iface, str) else tuple(dict.fromkeys(iface))
+        self.iface = "+".join(self.ifaces)
+        super().__init__(name=f"netlink-{self.iface}", daemon=True)
+        self.on_change, self.netns, self.poll = on_change, netns, poll
         self.on_fault, self.retry = on_fault, retry
         self._halt = threading.Event()
         self._current: frozenset[str] | None = None
@@ -167,20 +216,22 @@ class AddressWatcher(threading.Thread):
             self._current = addresses
             self.on_change(addresses)
 
-    def _dump(self) -> tuple[int | None, frozenset[str]]:
+    def _dump(self) -> dict[int, set[str]]:
+        """{interface index: its addresses} for the watched interfaces that exist."""
         with IPRoute(netns=self.netns) as ipr:
-            index = _index_of(ipr, self.iface)
-            return index, (_addresses(ipr, index) if index is not None else frozenset())
+            indexes = [i for name in self.ifaces if (i := _index_of(ipr, name)) is not None]
+            return {i: set(_addresses(ipr, i)) for i in indexes}
 
-    def _apply(self, msgs: Iterable[Any], index: int | None, known: set[str]) -> None:
+    def _apply(self, msgs: Iterable[Any], known: dict[int, set[str]]) -> None:
         for msg in msgs:
-            if msg.get("index") != index or msg.get_attr("IFA_ADDRESS") is None:
+            index = msg.get("index")
+            if index not in known or msg.get_attr("IFA_ADDRESS") is None:
                 continue
             addr = str(ipaddress.ip_address(msg.get_attr("IFA_ADDRESS")))
             if msg["event"] == "RTM_NEWADDR":
-                known.add(addr)
+                known[index].add(addr)
             elif msg["event"] == "RTM_DELADDR":
-                known.discard(addr)
+                known[index].discard(addr)
 
     def _synced(self) -> None:
         """A dump succeeded: a reported fault is over."""
@@ -188,19 +239,22 @@ class AddressWatcher(threading.Thread):
             self.on_fault(self.component, None)
         self._faulted = False
 
+    @staticmethod
+    def _union(known: dict[int, set[str]]) -> frozenset[str]:
+        return frozenset(a for addresses in known.values() for a in addresses)
+
     def _follow(self) -> None:
         sock = IPRSocket(netns=self.netns, groups=ADDR_GROUPS)
         try:
             sock.bind()
-            index, dumped = self._dump()  # after bind: no event between dump and watch is lost
-            known = set(dumped)
-            self._publish(frozenset(known))
+            known = self._dump()  # after bind: no event between dump and watch is lost
+            self._publish(self._union(known))
             self._synced()
             while not self._halt.is_set():
                 ready, _, _ = select.select([sock.fileno()], [], [], self.poll)
                 if ready:
-                    self._apply(sock.get(), index, known)
-                    self._publish(frozenset(known))
+                    self._apply(sock.get(), known)
+                    self._publish(self._union(known))
         finally:
             sock.close()
 

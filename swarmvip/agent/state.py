@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from swarmvip.model import IPInterface, NodePlan
 from swarmvip.wire.report import InstanceReport, Kind, Report
@@ -64,6 +64,7 @@ class KeepalivedChanged:
 class VrrpChanged:
     group: str
     state: str
+    priority: int | None = field(default=None, compare=False)  # keepalived's, for the hooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +169,7 @@ def parse_notify_line(line: str) -> VrrpChanged | None:
     match = _FIFO_LINE.match(line.strip())
     if not match or match.group(2) not in VRRP_STATES:
         return None
-    return VrrpChanged(group=match.group(1), state=match.group(2))
+    return VrrpChanged(group=match.group(1), state=match.group(2), priority=int(match.group(3)))
 
 
 def entered_states(old: AgentState, new: AgentState) -> tuple[tuple[str, str], ...]:

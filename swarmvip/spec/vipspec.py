@@ -8,8 +8,8 @@ from typing import Any
 from swarmvip.model import (
     Constraint,
     HealthCheck,
+    InstanceOptions,
     IPInterface,
-    NotifyHooks,
     Preemption,
     Timers,
     VipGroup,
@@ -18,6 +18,12 @@ from swarmvip.plan.constraints import ConstraintSyntaxError, parse_constraint
 from swarmvip.spec import values
 from swarmvip.spec.problems import Path, Source
 from swarmvip.spec.vipchecks import parse_checks
+from swarmvip.spec.vipknobs import (
+    parse_garp,
+    parse_interface,
+    parse_notify,
+    parse_track_interfaces,
+)
 
 VIP_KEYS = (
     "addresses",
@@ -29,6 +35,9 @@ VIP_KEYS = (
     "checks",
     "notify",
     "auth_secret",
+    "garp",
+    "track_interfaces",
+    "interface",
 )
 MAX_ADVERT = 255.0  # keepalived.conf(5): advert_int of VRRPv2 is 1-255 s (VRRPv3: 40.95)
 MAX_PREEMPT_DELAY = 1000.0  # keepalived refuses a preempt_delay above 1000 s
@@ -120,21 +129,6 @@ def _timers(src: Source, path: Path, raw: Any) -> Timers:
     return Timers(advert_int=advert, version=3 if version == 3 else 2)
 
 
-def _notify(src: Source, path: Path, raw: Any) -> NotifyHooks:
-    if raw is None:
-        return NotifyHooks()
-    if not isinstance(raw, Mapping):
-        src.problem(path, "notify must be a mapping of state to command", "notify: {master: [...]}")
-        return NotifyHooks()
-    src.unknown_keys(path, raw, ("master", "backup", "fault"))
-    hooks = {
-        k: values.argv(src, (*path, k), raw[k]) or ()
-        for k in ("master", "backup", "fault")
-        if k in raw
-    }
-    return NotifyHooks(**hooks)
-
-
 def _preemption(src: Source, path: Path, raw: Any) -> Preemption:
     try:
         return Preemption(raw if raw is not None else "preferred")
@@ -163,6 +157,21 @@ def _cross_checks(src: Source, path: Path, group: VipGroup, raw: Mapping[str, An
                     " the VIP (backups do not preempt)",
                     "use weight: 0 (a failing check puts the node in FAULT)",
                 )
+        for i, tracked in enumerate(group.options.track_interfaces):
+            if tracked.weight != 0:
+                src.problem(
+                    (*path, "track_interfaces", i, "weight"),
+                    "under sticky a weighted interface lowers priority but can never move"
+                    " the VIP (backups do not preempt)",
+                    f"list it as a plain name ({tracked.name}) or with weight: 0: a down"
+                    " interface then puts the node in FAULT",
+                )
+    if group.addresses and group.family == 6 and group.timers.version == 2:
+        src.problem(
+            (*path, "timers"),
+            "VRRPv2 carries IPv4 only: keepalived would run this IPv6 group as VRRPv3",
+            "use timers: default or fast, or {advert_int: S, version: 3}",
+        )
     if group.auth_secret and group.timers.version == 3:
         src.problem(
             (*path, "auth_secret"),
@@ -198,13 +207,20 @@ def parse_vip(src: Source, path: Path, name: str, raw: Any) -> VipGroup | None:
         or 0.0,
         timers=_timers(src, (*path, "timers"), raw.get("timers")),
         checks=parse_checks(src, (*path, "checks"), raw.get("checks")),
-        notify=_notify(src, (*path, "notify"), raw.get("notify")),
+        notify=parse_notify(src, (*path, "notify"), raw.get("notify")),
         auth_secret=(
             values.text(
                 src, (*path, "auth_secret"), raw["auth_secret"], values.SECRET_NAME, "secret name"
             )
             if "auth_secret" in raw
             else None
+        ),
+        options=InstanceOptions(
+            garp=parse_garp(src, (*path, "garp"), raw.get("garp")),
+            track_interfaces=parse_track_interfaces(
+                src, (*path, "track_interfaces"), raw.get("track_interfaces")
+            ),
+            interface=parse_interface(src, (*path, "interface"), raw.get("interface")),
         ),
     )
     _cross_checks(src, path, group, raw)

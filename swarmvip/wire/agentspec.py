@@ -11,13 +11,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from swarmvip.model import (
+    HOOK_TIMEOUT,
     CheckKind,
+    Garp,
     HealthCheck,
+    HookArgs,
+    InstanceOptions,
     InstancePlan,
     NodePlan,
     NotifyHooks,
     Preemption,
     Timers,
+    TrackedInterface,
+    VipInterface,
 )
 
 SCHEMA = 1
@@ -46,6 +52,49 @@ def _check_to_json(check: HealthCheck) -> dict[str, Any]:
     }
 
 
+def _options_to_json(options: InstanceOptions) -> dict[str, Any]:
+    garp = options.garp
+    iface = options.interface
+    return {
+        "garp": {
+            "delay": garp.delay,
+            "repeat": garp.repeat,
+            "refresh": garp.refresh,
+            "refresh_repeat": garp.refresh_repeat,
+        },
+        "track_interfaces": [
+            {"name": t.name, "weight": t.weight} for t in options.track_interfaces
+        ],
+        "interface": None
+        if iface is None
+        else {"name": iface.name, "network": None if iface.network is None else str(iface.network)},
+    }
+
+
+def _options_from_json(doc: dict[str, Any] | None) -> InstanceOptions:
+    """The options of an instance; absent (an agent.json written before them): none."""
+    if not doc:
+        return InstanceOptions()
+    garp, iface = doc["garp"], doc["interface"]
+    return InstanceOptions(
+        garp=Garp(
+            delay=garp["delay"],
+            repeat=garp["repeat"],
+            refresh=garp["refresh"],
+            refresh_repeat=garp["refresh_repeat"],
+        ),
+        track_interfaces=tuple(
+            TrackedInterface(t["name"], int(t["weight"])) for t in doc["track_interfaces"]
+        ),
+        interface=None
+        if iface is None
+        else VipInterface(
+            name=iface["name"],
+            network=None if iface["network"] is None else ipaddress.ip_network(iface["network"]),
+        ),
+    )
+
+
 def _instance_to_json(inst: InstancePlan) -> dict[str, Any]:
     return {
         "group": inst.group,
@@ -63,8 +112,11 @@ def _instance_to_json(inst: InstancePlan) -> dict[str, Any]:
             "master": list(inst.notify.master),
             "backup": list(inst.notify.backup),
             "fault": list(inst.notify.fault),
+            "args": str(inst.notify.args),
+            "timeout": inst.notify.timeout,
         },
         "auth_secret": inst.auth_secret,
+        "options": _options_to_json(inst.options),
     }
 
 
@@ -116,8 +168,11 @@ def _instance_from_json(doc: dict[str, Any]) -> InstancePlan:
             master=tuple(notify["master"]),
             backup=tuple(notify["backup"]),
             fault=tuple(notify["fault"]),
+            args=HookArgs(notify.get("args", "none")),
+            timeout=float(notify.get("timeout", HOOK_TIMEOUT)),
         ),
         auth_secret=doc["auth_secret"],
+        options=_options_from_json(doc.get("options")),
     )
 
 

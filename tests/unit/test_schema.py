@@ -28,7 +28,7 @@ DEFS = SCHEMA["$defs"]
 # here; test_inline_key_tuples_match_the_validator proves each copy against the validator.
 PLACEMENT_KEYS = ("constraints",)
 TIMERS_KEYS = ("advert_int", "version")
-NOTIFY_KEYS = ("master", "backup", "fault")
+NOTIFY_KEYS = ("master", "backup", "fault", "args", "timeout")
 
 UNKNOWN = "zzzzzzzz"  # close to no key, so the fix lists the allowed keys instead of a guess
 
