@@ -12,6 +12,7 @@ from typing import Literal
 
 IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Preemption(StrEnum):
@@ -55,6 +56,17 @@ class HealthCheck:
     weight: int = -50
 
 
+class HookArgs(StrEnum):
+    """What a notify hook gets after its own argv: nothing (the environment only), or
+    keepalived's classic positional arguments TYPE NAME STATE PRIORITY."""
+
+    NONE = "none"
+    CLASSIC = "classic"
+
+
+HOOK_TIMEOUT = 10.0  # seconds a notify hook may run before the agent kills it
+
+
 @dataclass(frozen=True, slots=True)
 class NotifyHooks:
     """argv run by the agent on a VRRP transition into that state (never through a shell)."""
@@ -62,6 +74,47 @@ class NotifyHooks:
     master: tuple[str, ...] = ()
     backup: tuple[str, ...] = ()
     fault: tuple[str, ...] = ()
+    args: HookArgs = HookArgs.NONE
+    timeout: float = HOOK_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class Garp:
+    """Gratuitous ARP / unsolicited NA of a master (keepalived garp_master_*); None = keepalived's
+    default (delay 5 s, repeat 5, refresh 0 = never, refresh_repeat 1). Whole seconds."""
+
+    delay: int | None = None
+    repeat: int | None = None
+    refresh: int | None = None
+    refresh_repeat: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedInterface:
+    """An interface keepalived watches: down lowers priority by |weight|, or FAULT at 0."""
+
+    name: str
+    weight: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VipInterface:
+    """Which NIC carries a group's VIPs: by name, or the one with an address in `network`."""
+
+    name: str | None = None
+    network: IPNetwork | None = None
+
+    def __str__(self) -> str:
+        return self.name if self.name is not None else str(self.network)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceOptions:
+    """keepalived knobs of one VRRP instance; the defaults render nothing."""
+
+    garp: Garp = field(default_factory=Garp)
+    track_interfaces: tuple[TrackedInterface, ...] = ()
+    interface: VipInterface | None = None  # None: the VIPs go on the VRRP interface
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +143,7 @@ class VipGroup:
     checks: tuple[HealthCheck, ...] = ()
     notify: NotifyHooks = field(default_factory=NotifyHooks)
     auth_secret: str | None = None
+    options: InstanceOptions = field(default_factory=InstanceOptions)
 
     @property
     def family(self) -> int:
@@ -110,6 +164,39 @@ class SecretSource:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskFile:
+    """A secret or config of x-swarmvip.agent, mounted read-only into every keepalived task."""
+
+    source: str  # its key in the file's top-level secrets: or configs:
+    target: str  # absolute path in the task
+    mode: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskBind:
+    """A host path bind-mounted read-only into every keepalived task (x-swarmvip.agent)."""
+
+    source: str  # absolute path on the node
+    target: str  # absolute path in the task
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTask:
+    """x-swarmvip.agent: what every keepalived task gets for its hooks and checks.
+
+    The secrets' sources are in StackSpec.secrets (deploy creates file ones as it does auth
+    secrets); config_sources are the top-level configs used here (a SecretSource each: the same
+    shape, data from a file or an external object's name).
+    """
+
+    environment: tuple[tuple[str, str], ...] = ()  # sorted by name
+    secrets: tuple[TaskFile, ...] = ()
+    configs: tuple[TaskFile, ...] = ()
+    volumes: tuple[TaskBind, ...] = ()
+    config_sources: tuple[SecretSource, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StackSpec:
     """The validated x-swarmvip block of one stack file."""
 
@@ -119,6 +206,7 @@ class StackSpec:
     has_services: bool = False
     stop_grace_period: float = 10.0
     secrets: tuple[SecretSource, ...] = ()
+    agent: AgentTask = field(default_factory=AgentTask)
 
 
 class Role(StrEnum):
@@ -172,6 +260,7 @@ class InstancePlan:
     checks: tuple[HealthCheck, ...]
     notify: NotifyHooks
     auth_secret: str | None
+    options: InstanceOptions = field(default_factory=InstanceOptions)
 
 
 @dataclass(frozen=True, slots=True)

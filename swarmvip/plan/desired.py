@@ -9,7 +9,8 @@ starting and ending with a letter or digit, at most 63 characters for a service 
 config or secret.
 
 Names:
-* configs: `<stack>_vip-<kind>-<sha256(data)[:12]>`, content-addressed;
+* configs: `<stack>_vip-<kind>-<sha256(data)[:12]>`, content-addressed; a config of
+  `x-swarmvip.agent` from a file: `<stack>_vip-cf-<key, cut to fit>-<sha256(data)[:12]>`;
 * services: `<stack>_vip-<hostname slug>-<node id[:8]>`, a function of that node alone (never of
   the other nodes), the slug cut to fit 63 characters. A node whose hostname changes keeps its
   service: diff matches services by node id and an update always keeps the observed name
@@ -25,6 +26,7 @@ Names:
   nothing, while a changed password matches no name and gets a new secret (the old one is
   removed once no service mounts it). A secret named by an older swarmvip
   (`-<sha256(password)[:8]>`) matches no salt: the next deploy from the file replaces it once.
+  A file secret of `x-swarmvip.agent` (a token for a hook) is named and kept the same way.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from swarmvip.errors import ConfigError, Problem
-from swarmvip.model import NodePlan, Plan, SecretSource
+from swarmvip.model import AgentTask, NodePlan, Plan, SecretSource, TaskBind
 from swarmvip.wire import paths
 from swarmvip.wire.keys import (
     HASH_LABEL,
@@ -83,7 +85,8 @@ class DesiredObject:
 @dataclass(frozen=True, slots=True)
 class Mount:
     source: str  # config or secret name
-    target: str  # path (config) or file name under /run/secrets (secret)
+    target: str  # path (config) or file name under /run/secrets, or a path (secret)
+    mode: int | None = None  # None: the agent's own (config 0444, secret 0400)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,8 @@ class DesiredService:
     stop_grace_period: float
     labels: tuple[tuple[str, str], ...]
     top_priority: int
+    env: tuple[str, ...] = ()  # x-swarmvip.agent.environment, KEY=VALUE
+    binds: tuple[TaskBind, ...] = ()  # x-swarmvip.agent.volumes, read-only
 
     @property
     def spec_hash(self) -> str:
@@ -110,6 +115,7 @@ class DesiredState:
     configs: tuple[DesiredObject, ...]
     secrets: tuple[DesiredObject, ...]
     external_secrets: tuple[str, ...]
+    external_configs: tuple[str, ...] = ()  # x-swarmvip.agent's, that must exist
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,22 +214,37 @@ def _secret_objects(
     return made
 
 
+def _mounted_as(mounts: tuple[Mount, ...]) -> list[tuple[str | int, ...]]:
+    """A mount's part of the spec hash: the agent's own keep their (source, target) hash."""
+    return [
+        (m.source, m.target) if m.mode is None else (m.source, m.target, m.mode) for m in mounts
+    ]
+
+
 def _service(
-    plan: Plan, node: NodePlan, name: str, configs: tuple[Mount, ...], secrets: tuple[Mount, ...]
+    plan: Plan,
+    node: NodePlan,
+    name: str,
+    configs: tuple[Mount, ...],
+    secrets: tuple[Mount, ...],
+    agent: AgentTask,
 ) -> DesiredService:
     vrids = ",".join(f"{i.group}={i.vrid}" for i in node.instances)
     top = max(i.priority for i in node.instances)
+    env = tuple(f"{k}={v}" for k, v in agent.environment)
+    extra = [list(env), [(b.source, b.target) for b in agent.volumes]]
     identity = json.dumps(
         [
             plan.image,
             node.node_id,
-            [(m.source, m.target) for m in configs],
-            [(m.source, m.target) for m in secrets],
+            _mounted_as(configs),
+            _mounted_as(secrets),
             plan.stop_grace_period,
             CAPABILITIES,
             CAP_DROP,
             RUN_TMPFS_BYTES,
             STOP_GRACE_ENV,
+            *([extra] if env or agent.volumes else []),  # without: the hash stays as it was
         ],
         sort_keys=True,
     ).encode()
@@ -244,6 +265,8 @@ def _service(
         stop_grace_period=plan.stop_grace_period,
         labels=labels,
         top_priority=top,
+        env=env,
+        binds=agent.volumes,
     )
 
 
@@ -260,6 +283,40 @@ def _config(stack: str, name: str, data: bytes, kind: str) -> DesiredObject:
     return DesiredObject(checked_name(stack, name, "config"), data, base_labels(stack, kind))
 
 
+def _agent_configs(stack: str, sources: Collection[SecretSource]) -> dict[str, DesiredObject]:
+    """x-swarmvip.agent's configs from files: `<stack>_vip-cf-<key, cut>-<sha256[:12]>`."""
+    made = {}
+    for s in sources:
+        if s.data is not None:
+            budget = OBJECT_MAX - len(f"{stack}_vip-cf-") - 1 - 12
+            name = f"{stack}_vip-cf-{s.name[:budget]}-{digest(s.data)}"
+            made[s.name] = _config(stack, name, s.data, KIND_CONFIG)
+    return made
+
+
+def config_objects(stack: str, sources: Collection[SecretSource]) -> dict[str, str]:
+    """{config key in the stack file: the swarm config mounted for it} (x-swarmvip.agent)."""
+    made = {name: obj.name for name, obj in _agent_configs(stack, sources).items()}
+    return {s.name: made.get(s.name, s.object or s.name) for s in sources}
+
+
+def _agent_mounts(
+    agent: AgentTask, secrets: Mapping[str, str], configs: Mapping[str, str]
+) -> tuple[tuple[Mount, ...], tuple[Mount, ...]]:
+    """(configs, secrets) x-swarmvip.agent mounts into every task; a secret straight in
+    /run/secrets is named by its file name there, as the auth secrets are."""
+    prefix = paths.SECRETS_DIR + "/"
+    return (
+        tuple(Mount(configs[m.source], m.target, m.mode) for m in agent.configs),
+        tuple(
+            Mount(secrets[m.source], m.target.removeprefix(prefix), m.mode)
+            if m.target.startswith(prefix) and "/" not in m.target.removeprefix(prefix)
+            else Mount(secrets[m.source], m.target, m.mode)
+            for m in agent.secrets
+        ),
+    )
+
+
 def desired_state(
     plan: Plan,
     keepalived_confs: Mapping[str, str],
@@ -267,12 +324,19 @@ def desired_state(
     secrets: tuple[SecretSource, ...] = (),
     spec_text: str = "",
     naming: SecretNaming | None = None,
+    agent: AgentTask | None = None,
 ) -> DesiredState:
     """keepalived_confs / agent_specs: {node id: text}, rendered by the caller. naming: how
-    secrets from files are named (module docstring); required when there is one."""
+    secrets from files are named (module docstring); required when there is one. agent:
+    x-swarmvip.agent (its secrets' sources are in `secrets`)."""
+    agent = agent or AgentTask()
     made = _secret_objects(plan.stack, secrets, naming)
     sources = {s.name: made[s.name].name if s.name in made else s.object or s.name for s in secrets}
-    configs: dict[str, DesiredObject] = {}
+    agent_configs = _agent_configs(plan.stack, agent.config_sources)
+    extra_configs, extra_secrets = _agent_mounts(
+        agent, sources, config_objects(plan.stack, agent.config_sources)
+    )
+    configs: dict[str, DesiredObject] = {c.name: c for c in agent_configs.values()}
     services: dict[str, DesiredService] = {}
     for node in plan.nodes:
         mounts = []
@@ -289,7 +353,14 @@ def desired_state(
         name = service_name(plan.stack, node.hostname, node.node_id)
         if name in services:
             raise _same_name(plan.stack, name, services[name], node)
-        services[name] = _service(plan, node, name, tuple(mounts), secret_mounts)
+        services[name] = _service(
+            plan,
+            node,
+            name,
+            (*mounts, *extra_configs),
+            (*secret_mounts, *extra_secrets),
+            agent,
+        )
     if spec_text:
         data = spec_text.encode()
         stored = _config(plan.stack, f"{plan.stack}{SPEC_MARK}{digest(data)}", data, KIND_SPEC)
@@ -301,6 +372,9 @@ def desired_state(
         configs=tuple(configs.values()),
         secrets=tuple(made.values()),
         external_secrets=external,
+        external_configs=tuple(
+            sorted({s.object or s.name for s in agent.config_sources if s.data is None})
+        ),
     )
 
 

@@ -10,7 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from swarmvip.model import CheckKind, HealthCheck, Preemption, StackSpec, VipGroup
+from swarmvip.model import (
+    HOOK_TIMEOUT,
+    AgentTask,
+    CheckKind,
+    HealthCheck,
+    HookArgs,
+    InstanceOptions,
+    NotifyHooks,
+    Preemption,
+    StackSpec,
+    VipGroup,
+)
 
 
 def _check(check: HealthCheck) -> dict[str, Any]:
@@ -31,6 +42,44 @@ def _check(check: HealthCheck) -> dict[str, Any]:
     return doc
 
 
+def _notify(notify: NotifyHooks) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        k: list(v)
+        for k, v in (("master", notify.master), ("backup", notify.backup), ("fault", notify.fault))
+        if v
+    }
+    if notify.args is not HookArgs.NONE:
+        doc["args"] = str(notify.args)
+    if notify.timeout != HOOK_TIMEOUT:
+        doc["timeout"] = notify.timeout
+    return doc
+
+
+def _options(options: InstanceOptions) -> dict[str, Any]:
+    """Only what was set: a stored spec of a stack without these keys stays as it was."""
+    doc: dict[str, Any] = {}
+    garp = {
+        k: v
+        for k, v in (
+            ("delay", options.garp.delay),
+            ("repeat", options.garp.repeat),
+            ("refresh", options.garp.refresh),
+            ("refresh_repeat", options.garp.refresh_repeat),
+        )
+        if v is not None
+    }
+    if garp:
+        doc["garp"] = garp
+    if options.track_interfaces:
+        doc["track_interfaces"] = [
+            t.name if t.weight == 0 else {"name": t.name, "weight": t.weight}
+            for t in options.track_interfaces
+        ]
+    if options.interface is not None:
+        doc["interface"] = str(options.interface)
+    return doc
+
+
 def _group(group: VipGroup) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "addresses": [a.with_prefixlen for a in group.addresses],
@@ -44,24 +93,39 @@ def _group(group: VipGroup) -> dict[str, Any]:
         doc["preempt_delay"] = group.preempt_delay
     if group.checks:
         doc["checks"] = [_check(c) for c in group.checks]
-    hooks = {
-        k: list(v)
-        for k, v in (
-            ("master", group.notify.master),
-            ("backup", group.notify.backup),
-            ("fault", group.notify.fault),
-        )
-        if v
-    }
+    hooks = _notify(group.notify)
     if hooks:
         doc["notify"] = hooks
     if group.auth_secret:
         doc["auth_secret"] = group.auth_secret
+    return doc | _options(group.options)
+
+
+def _agent(agent: AgentTask) -> dict[str, Any]:
+    """x-swarmvip.agent in long syntax (modes in octal); empty when it has nothing."""
+    doc: dict[str, Any] = {}
+    if agent.environment:
+        doc["environment"] = dict(agent.environment)
+    for key, mounts in (("secrets", agent.secrets), ("configs", agent.configs)):
+        if mounts:
+            doc[key] = [
+                {"source": m.source, "target": m.target, "mode": f"0{m.mode:o}"} for m in mounts
+            ]
+    if agent.volumes:
+        doc["volumes"] = [
+            {"type": "bind", "source": b.source, "target": b.target, "read_only": True}
+            for b in agent.volumes
+        ]
     return doc
 
 
-def spec_document(spec: StackSpec, secret_objects: Mapping[str, str]) -> dict[str, Any]:
-    """secret_objects: {secret key in the file: swarm secret name to mount}."""
+def spec_document(
+    spec: StackSpec,
+    secret_objects: Mapping[str, str],
+    config_objects: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """secret_objects: {secret key in the file: swarm secret name to mount}; config_objects:
+    the same for x-swarmvip.agent's configs (default: the external names the spec has)."""
     doc: dict[str, Any] = {
         "x-swarmvip": {
             "image": spec.image,
@@ -69,6 +133,13 @@ def spec_document(spec: StackSpec, secret_objects: Mapping[str, str]) -> dict[st
             "vips": {g.name: _group(g) for g in spec.groups},
         }
     }
+    agent = _agent(spec.agent)
+    if agent:
+        doc["x-swarmvip"]["agent"] = agent
     if secret_objects:
         doc["secrets"] = {k: {"external": True, "name": v} for k, v in secret_objects.items()}
+    configs = {s.name: s.object or s.name for s in spec.agent.config_sources}
+    configs |= dict(config_objects or {})
+    if configs:
+        doc["configs"] = {k: {"external": True, "name": v} for k, v in configs.items()}
     return doc

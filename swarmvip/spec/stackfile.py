@@ -16,6 +16,7 @@ from swarmvip import DEFAULT_IMAGE, IMAGE_ENV
 from swarmvip.errors import ConfigError, Problem
 from swarmvip.model import SecretSource, StackSpec, VipGroup
 from swarmvip.spec import values
+from swarmvip.spec.agentblock import parse_agent
 from swarmvip.spec.envfile import read_env_files
 from swarmvip.spec.interpolate import environment_lookup, interpolate
 from swarmvip.spec.merge import merge_documents
@@ -24,7 +25,7 @@ from swarmvip.spec.vipspec import parse_vip
 from swarmvip.spec.yamlload import load_yaml
 
 BLOCK = "x-swarmvip"
-BLOCK_KEYS = ("image", "stop_grace_period", "vips")
+BLOCK_KEYS = ("image", "stop_grace_period", "vips", "agent")
 MAX_SECRET_FILE = 4096
 MAX_GRACE = 600.0  # stop_grace_period: 10 min at most
 STDIN = "-"
@@ -210,6 +211,10 @@ def _stack_spec(doc: Any, src: Source, base_dir: str, default_image: str) -> Sta
     )
     groups = _groups(src, block.get("vips"))
     secrets = _secret_sources(src, doc, groups, base_dir)
+    auth = {g.auth_secret: g.name for g in groups if g.auth_secret}
+    agent, agent_secrets = parse_agent(src, block.get("agent"), doc, base_dir, auth)
+    known = {s.name for s in secrets}  # an auth secret also mounted for hooks: read as auth
+    secrets += tuple(s for s in agent_secrets if s.name not in known)
     src.raise_if_problems()
     services = doc.get("services")
     return StackSpec(
@@ -218,7 +223,8 @@ def _stack_spec(doc: Any, src: Source, base_dir: str, default_image: str) -> Sta
         groups=groups,
         has_services=isinstance(services, Mapping) and bool(services),
         stop_grace_period=grace or 10.0,
-        secrets=secrets,
+        secrets=tuple(sorted(secrets, key=lambda s: s.name)),
+        agent=agent,
     )
 
 

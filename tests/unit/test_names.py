@@ -242,6 +242,9 @@ class MemorySwarm:
     def secret_names(self) -> set[str]:
         return set(self.secrets)
 
+    def config_names(self) -> set[str]:
+        return set(self.configs)
+
     def running_plans(self, stack: str) -> dict[str, Any]:
         return {}
 
