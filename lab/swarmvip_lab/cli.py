@@ -91,10 +91,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(r) for r in rows], indent=2))
     else:
-        print(f"{'NODE':<8}{'IP':<14}{'ROLE':<9}{'CONTAINER':<10}{'ENGINE':<8}SWARM")
+        print(f"{'NODE':<8}{'IP':<14}{'IPV6':<18}{'ROLE':<9}{'CONTAINER':<10}{'ENGINE':<8}SWARM")
         for r in rows:
             engine = "up" if r.engine else "down"
-            print(f"{r.name:<8}{r.ip:<14}{r.role:<9}{r.state:<10}{engine:<8}{r.swarm}")
+            print(f"{r.name:<8}{r.ip:<14}{r.ip6:<18}{r.role:<9}{r.state:<10}{engine:<8}{r.swarm}")
     healthy = all(r.engine and r.swarm == "Ready" for r in rows)
     return int(ExitCode.OK if healthy else ExitCode.FAILURE)
 

@@ -10,21 +10,24 @@ from swarmvip_lab.engine import Engine, LabError
 from swarmvip_lab.layout import (
     CLIENT_PREFIX,
     CLIENT_RANGE,
+    DROP_DEFAULT_ROUTES,
     LABEL,
     LABEL_FILTER,
     NETWORK,
     client_ip,
+    client_ip6,
     label_args,
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Client:
-    """A long-running container on the lab bridge with no default route."""
+    """A long-running container on the lab bridge with no default route (IPv4 nor IPv6)."""
 
     name: str
     ip: str
     host: Engine
+    ip6: str = ""
 
     def exec(
         self, *argv: str, timeout: float = 60.0, check: bool = True, input: str | None = None
@@ -61,9 +64,10 @@ def free_slot(host: Engine) -> int:
 
 
 def start_client(host: Engine, image: str, slot: int | None = None) -> Client:
-    """`docker run` a sleeping client at the subnet's .50+slot and drop its default route."""
+    """`docker run` a sleeping client at the subnet's .50+slot (and its IPv6 twin) and drop
+    its default routes."""
     slot = free_slot(host) if slot is None else slot
-    ip, name = str(client_ip(slot)), f"{CLIENT_PREFIX}{slot}"
+    ip, ip6, name = str(client_ip(slot)), str(client_ip6(slot)), f"{CLIENT_PREFIX}{slot}"
     host.run(
         "run",
         "-d",
@@ -78,6 +82,8 @@ def start_client(host: Engine, image: str, slot: int | None = None) -> Client:
         NETWORK,
         "--ip",
         ip,
+        "--ip6",
+        ip6,
         "--cap-add",
         "NET_ADMIN",
         "--cap-add",
@@ -87,22 +93,26 @@ def start_client(host: Engine, image: str, slot: int | None = None) -> Client:
         image,
         "infinity",
     )
-    client = Client(name, ip, host)
-    client.exec("sh", "-c", "ip route del default 2>/dev/null || true")
+    client = Client(name, ip, host, ip6)
+    client.exec("sh", "-c", DROP_DEFAULT_ROUTES)
     return client
 
 
 def rename_script(old: str, new: str) -> str:
-    """Shell that renames a NIC and restores its IPv4 addresses (a no-op when already done)."""
+    """Shell that renames a NIC and restores its IPv4 and global IPv6 addresses (a no-op when
+    already done). The link goes down for the rename, and the kernel drops IPv6 addresses on
+    down (keep_addr_on_down is 0): they come back without DAD (`nodad`), as Docker set them."""
     o, n = shlex.quote(old), shlex.quote(new)
     return (
         "set -e\n"
         f"if ! ip link show dev {o} >/dev/null 2>&1 && ip link show dev {n} >/dev/null 2>&1;"
         " then exit 0; fi\n"  # already renamed
         f"addrs=$(ip -o -4 addr show dev {o} | awk '{{print $4}}')\n"
+        f"addrs6=$(ip -o -6 addr show dev {o} scope global | awk '{{print $4}}')\n"
         f"ip link set {o} down\n"
         f"ip link set {o} name {n}\n"
         f"ip link set {n} up\n"
         f'for a in $addrs; do ip addr replace "$a" dev {n}; done\n'
-        "ip route del default 2>/dev/null || true\n"
+        f'for a in $addrs6; do ip -6 addr replace "$a" dev {n} nodad; done\n'
+        f"{DROP_DEFAULT_ROUTES}\n"
     )

@@ -35,6 +35,7 @@ class NodeStatus:
     name: str
     container: str
     ip: str
+    ip6: str
     state: str  # container state: running / exited / missing
     engine: bool  # the node's dockerd answers on its socket
     role: str  # manager / worker / -
@@ -97,7 +98,7 @@ class Lab:
         if isinstance(node, Node):
             return node
         for candidate in self.nodes:
-            if node in (candidate.name, candidate.container, candidate.ip):
+            if node in (candidate.name, candidate.container, candidate.ip, candidate.ip6):
                 return candidate
         raise LabError(f"no lab node {node!r}")
 
@@ -179,6 +180,9 @@ class Lab:
             return False
         if any(containers.container_state(self.host, n) != "running" for n in self.nodes):
             return False
+        if problem := containers.outdated_network(self.host):
+            log.info("the lab network %s: recreating the lab", problem)
+            return False
         if not containers.run_current_image(self.host, self.nodes, self.node_image):
             log.info("the nodes run an older %s: recreating them", self.node_image)
             return False
@@ -200,6 +204,8 @@ class Lab:
         """Start stopped nodes of an otherwise complete lab; True when that made it healthy."""
         existing = set(containers.labelled(self.host, "container"))
         if not existing or not {n.container for n in self.nodes} <= existing:
+            return False
+        if containers.outdated_network(self.host):  # its nodes' addresses: only a recreate
             return False
         log.info("repairing the lab: starting stopped nodes")
         try:
@@ -301,7 +307,9 @@ class Lab:
             state = containers.container_state(self.host, node)
             engine = state == "running" and self.engine(node).answers(timeout=3)
             role, ready = view.get(node.hostname, ("-", "-"))
-            rows.append(NodeStatus(node.name, node.container, node.ip, state, engine, role, ready))
+            rows.append(
+                NodeStatus(node.name, node.container, node.ip, node.ip6, state, engine, role, ready)
+            )
         return rows
 
     def _swarm_view(self) -> dict[str, tuple[str, str]]:
@@ -312,7 +320,8 @@ class Lab:
         return {n.hostname: ("manager" if n.manager else "worker", n.status) for n in listed}
 
     def run_client(self, image: str = NODE_IMAGE, slot: int | None = None) -> Client:
-        """Start a client container on the lab network at 10.213.0.50+slot (first free).
+        """Start a client container on the lab network at 10.213.0.50+slot and its IPv6 twin
+        fd00:213::50+slot (first free).
 
         The default (node) image has ping, ip and python3; the base image has no ping.
         """

@@ -9,10 +9,13 @@ from collections.abc import Sequence
 
 from swarmvip_lab.engine import DockerError, Engine, LabError
 from swarmvip_lab.layout import (
+    DROP_DEFAULT_ROUTES,
     LABEL_FILTER,
     NETWORK,
+    NETWORK_FORMAT,
     Node,
     network_create_args,
+    network_problem,
     node_run_args,
     state_dir,
     volume_create_args,
@@ -25,12 +28,20 @@ PROBE_FILE = "privileged-mode"
 
 
 def ensure_network(host: Engine) -> None:
-    """Create the internal lab bridge unless it exists; refuse one that is not internal."""
-    done = host.run("network", "inspect", "--format", "{{.Internal}}", NETWORK, check=False)
+    """Create the internal lab bridge unless it exists; refuse one that is not as layout wants
+    it (not internal, or without the IPv6 subnet)."""
+    done = host.run("network", "inspect", "--format", NETWORK_FORMAT, NETWORK, check=False)
     if done.returncode != 0:
         host.run(*network_create_args())
-    elif done.stdout.strip() != "true":
-        raise LabError(f"network {NETWORK} exists but is not --internal; run `swarmvip lab down`")
+    elif problem := network_problem(done.stdout):
+        raise LabError(f"network {NETWORK} exists but {problem}; run `swarmvip lab down`")
+
+
+def outdated_network(host: Engine) -> str | None:
+    """Why the existing lab network must be recreated (e.g. made before the lab had IPv6), or
+    None when it is current or absent; one `docker network inspect`."""
+    done = host.run("network", "inspect", "--format", NETWORK_FORMAT, NETWORK, check=False)
+    return network_problem(done.stdout) if done.returncode == 0 else None
 
 
 def privileged_works(host: Engine, image: str) -> bool:
@@ -95,8 +106,9 @@ def logs_tail(host: Engine, node: Node, lines: int = 15) -> str:
 
 
 def drop_default_route(host: Engine, node: Node) -> None:
-    """Delete the default route inside the node (the entrypoint does it too)."""
-    host.run("exec", node.container, "sh", "-c", "ip route del default 2>/dev/null || true")
+    """Delete the default routes (IPv4 and IPv6) inside the node (the entrypoint deletes the
+    IPv4 one too; Docker gives an `--internal` network's containers an IPv6 default route)."""
+    host.run("exec", node.container, "sh", "-c", DROP_DEFAULT_ROUTES)
 
 
 def default_route(host: Engine, container: str) -> str:

@@ -13,13 +13,12 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from ipaddress import IPv4Address
 
 import pytest
 from swarmvip_lab import Lab
 from swarmvip_lab.clients import Client
 from swarmvip_lab.engine import host_engine
-from swarmvip_lab.layout import LABEL, SUBNET, VIP_RANGE
+from swarmvip_lab.layout import LABEL, vip_offset
 from swarmvip_lab.runner import docker
 
 
@@ -71,13 +70,15 @@ def _start_clean(lab: Lab) -> None:
 
 def _drop_stale_vips(lab: Lab, node: str) -> None:
     """A VIP an interrupted run left on a node's interface (its agent was killed) would answer
-    ARP beside the real holder: remove every address of the VIP range from the node."""
-    out = lab.exec(node, "ip", "-o", "-4", "addr", "show", check=False).stdout
+    ARP (or IPv6 neighbour solicitations) beside the real holder: remove every address of the
+    VIP range, IPv4 (10.213.0.100-199) and IPv6 (fd00:213::100-199), from the node."""
+    out = lab.exec(node, "ip", "-o", "addr", "show", check=False).stdout
     for line in out.splitlines():
         fields = line.split()
+        if len(fields) < 4 or fields[2] not in ("inet", "inet6"):
+            continue
         iface, cidr = fields[1], fields[3]
-        address = IPv4Address(cidr.split("/")[0])
-        if address in SUBNET and int(address) - int(SUBNET.network_address) in VIP_RANGE:
+        if vip_offset(cidr.split("/")[0]) is not None:
             lab.exec(node, "ip", "addr", "del", cidr, "dev", iface, check=False)
 
 
