@@ -17,6 +17,7 @@ from swarmvip.errors import ExitCode, SwarmvipError
 COMMAND_MODULES = (
     "swarmvip.commands.stack",  # validate, plan, render, deploy, rm
     "swarmvip.commands.status",  # status, drain, undrain
+    "swarmvip.commands.events",  # events
     "swarmvip.commands.tui",  # tui
     "swarmvip.commands.controller",  # controller
     "swarmvip.commands.completion",  # completion

@@ -19,6 +19,10 @@ Robustness rules:
   reported in last_error and the pass goes on with the next stack; the loop never dies of it.
 * A status line is emitted between passes AND every ttl/3 during a pass (a heartbeat), so a
   long pass (task waits, takeovers) is not mistaken for a dead controller.
+
+Its status source is shared with the metrics endpoint's poller (ops/metrics.py): it is wrapped
+so that one thread observes at a time. `counters` (passes, errors, actions) only ever grow; the
+metrics read them with `state`.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from swarmvip.cluster.port import Cluster, Connect, Watcher
 from swarmvip.errors import LeaseLost, SwarmvipError
 from swarmvip.ops.converge import converge
 from swarmvip.ops.deploy import prefixed
+from swarmvip.ops.watch import Serialized
 from swarmvip.spec.stackfile import parse_stack
 from swarmvip.status.model import StatusSource
 
@@ -63,6 +68,15 @@ class ControllerState:
         return json.dumps(
             {REPORT_KEY: 1, "ts": round(now, 3), **asdict(self)}, separators=(",", ":")
         )
+
+
+@dataclass
+class Counters:
+    """Totals since the controller started (for its metrics): passes, errors, actions."""
+
+    reconciles: int = 0
+    errors: int = 0  # a stack that failed in a pass, or the loop (engine trouble, lease lost)
+    actions: int = 0
 
 
 class VanishGuard:
@@ -120,12 +134,18 @@ class Controller:
     ) -> None:
         self.connect, self.interval, self.ttl = connect, interval, ttl
         self.state = ControllerState(identity or default_identity())
+        self.counters = Counters()
         self.emit = emit or (lambda line: print(line, file=sys.stdout, flush=True))
         self.wake = threading.Event()
         self.guard = VanishGuard()
         self._emitting = threading.Lock()
         self._cluster: Cluster | None = None
-        self._source = source
+        self._source: StatusSource = Serialized(source)
+
+    @property
+    def source(self) -> StatusSource:
+        """The status source, safe to share with another thread (the metrics' poller)."""
+        return self._source
 
     def cluster(self) -> Cluster:
         if self._cluster is None:
@@ -179,6 +199,9 @@ class Controller:
         self.state.last_actions = applied
         self.state.pending = len(errors) + held
         self.state.last_error = "; ".join(errors) or None
+        self.counters.reconciles += 1
+        self.counters.errors += len(errors)
+        self.counters.actions += applied
         return applied
 
     def _pass(self) -> bool:
@@ -233,6 +256,7 @@ class Controller:
                     self.wake.wait(timeout=min(self.ttl / 3, self.interval))
             except LeaseLost as exc:
                 self.state.last_error, self.state.leader = str(exc), False
+                self.counters.errors += 1
                 self.report()
                 next_resync = time.monotonic() + RETRY
                 stop.wait(RETRY)
@@ -240,6 +264,7 @@ class Controller:
                 known = isinstance(exc, SwarmvipError | OSError)
                 self.state.last_error = str(exc) if known else f"{type(exc).__name__}: {exc}"
                 self.state.leader = False
+                self.counters.errors += 1
                 self._cluster, watcher = None, None
                 self.report()
                 stop.wait(backoff)
