@@ -70,7 +70,7 @@ def _load(args: argparse.Namespace) -> tuple[StackSpec, str, Cluster]:
 
 def _prepare_on(args: argparse.Namespace, spec: StackSpec, stack: str, cluster: Cluster) -> _Ready:
     """Observe, plan (VRIDs included) and diff: under the lease when it is to be applied."""
-    from swarmvip.ops.deploy import prepare
+    from swarmvip.ops.deploy import log_driver_warning, prepare
 
     source = None
     holders: dict[str, str] = {}
@@ -83,6 +83,9 @@ def _prepare_on(args: argparse.Namespace, spec: StackSpec, stack: str, cluster: 
     prepared = prepare(spec, stack, cluster, holders)
     for warning in prepared.plan.warnings:
         _warn(warning)
+    logs = log_driver_warning(cluster.logging_driver())  # the tasks keep the daemon's driver
+    if logs is not None:
+        _warn(logs)
     return _Ready(prepared, source)
 
 

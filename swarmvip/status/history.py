@@ -1,7 +1,12 @@
 """Holder history from agents' reports: when the holder set of a VIP changed, and the gap. Pure.
 
 Reports come at transitions and as heartbeats. A node that stops holding reports it; a node that
-dies says nothing, so its last report bounds when it was last seen holding.
+dies says nothing, so its last report bounds when it was last seen holding. When another node
+takes a VIP, a holder counts as gone (died without a word) when it was quiet for SILENT_AFTER
+heartbeats, or when its own reports show it: its next line came only after it went stale
+(STALE_AFTER of its own announced interval) or from a new agent process (seq restarts), or it
+wrote nothing more while the newest report read is past its stale window. So a dead holder never
+stays in the history, whatever the heartbeat period: a live one writes again within its interval.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from swarmvip.status.model import SILENT_AFTER, Transition
+from swarmvip.status.model import SILENT_AFTER, STALE_AFTER, Transition
 from swarmvip.wire.report import Report
 
 Key = tuple[str, str]  # (stack, group)
@@ -19,17 +24,34 @@ Key = tuple[str, str]  # (stack, group)
 class _VipTrack:
     holding: dict[str, float] = field(default_factory=dict)  # hostname -> since
     last_seen: dict[str, float] = field(default_factory=dict)  # hostname -> last report ts
+    # hostname -> (its last report, its next one in the batch or None): did it live on?
+    heard: dict[str, tuple[Report, Report | None]] = field(default_factory=dict)
+    newest: float = 0.0  # ts of the newest report in the batch (the reader's "now", roughly)
     released_at: float | None = None  # when the holder set last became empty
     transitions: list[Transition] = field(default_factory=list)
 
 
-def _apply(track: _VipTrack, key: Key, report: Report, holds: bool) -> None:
+def _gone(track: _VipTrack, holder: str, ts: float, quiet: float) -> bool:
+    """A holder died without a word: quiet too long, or its own later lines (or none) say so."""
+    if ts - track.last_seen[holder] > quiet:
+        return True
+    last, after = track.heard[holder]
+    stale = STALE_AFTER * last.interval
+    if after is None:
+        return track.newest - last.ts > stale
+    return after.seq <= last.seq or after.ts - last.ts > stale
+
+
+def _apply(
+    track: _VipTrack, key: Key, report: Report, holds: bool, following: Report | None = None
+) -> None:
     node, ts = report.node, report.ts
     before = tuple(sorted(track.holding))
     track.last_seen[node] = ts
+    track.heard[node] = (report, following)
     if holds and node not in track.holding:
         quiet = SILENT_AFTER * report.interval
-        silent = [h for h in track.holding if ts - track.last_seen[h] > quiet]
+        silent = [h for h in track.holding if h != node and _gone(track, h, ts, quiet)]
         for h in silent:  # died without a word: it stopped holding when it went silent
             del track.holding[h]
         track.holding[node] = ts
@@ -63,12 +85,18 @@ def _gap(
 def transitions(reports: Iterable[Report]) -> dict[Key, list[Transition]]:
     """Every holder change per (stack, group), oldest first."""
     tracks: dict[Key, _VipTrack] = {}
-    for report in sorted(reports, key=lambda r: (r.ts, r.node, r.seq)):
+    ordered = sorted(reports, key=lambda r: (r.ts, r.node, r.seq))
+    following: dict[tuple[str, str], Report] = {}  # (stack, node) -> its next report
+    nexts: list[Report | None] = []
+    for report in reversed(ordered):
+        nexts.append(following.get((report.stack, report.node)))
+        following[(report.stack, report.node)] = report
+    for report, after in zip(ordered, reversed(nexts), strict=True):
         for inst in report.instances:
             key = (report.stack, inst.group)
-            track = tracks.setdefault(key, _VipTrack())
+            track = tracks.setdefault(key, _VipTrack(newest=ordered[-1].ts))
             holds = inst.holds_vip and report.keepalived == "running"
-            _apply(track, key, report, holds)
+            _apply(track, key, report, holds, after)
     return {k: t.transitions for k, t in tracks.items()}
 
 
