@@ -17,6 +17,9 @@ renewal) and TTL (how long the holder promises to go at most between renewals).
   holder or was cleared. `check(before)` raises LeaseLost once lost or self-expired; every
   write of the Cluster goes through it, so a writer that lost the lease stops before its next
   write and says so.
+* Observers (status, the TUI) read the labels the same way (`LeaseView`, `Observer`): while a
+  writer holds the lease, a planned change is being applied by it; labels that stayed unchanged
+  for TTL on the observer's own clock (`Watch`, the candidates' rule) name a crashed writer.
 * Compatibility: EXPIRES (wall-clock expiry, read by older swarmvip versions only) is still
   written for them and never read here. Labels that do not parse (an old or damaged set) count
   as "unset counter" / "holder's TTL unknown: use ours", never as an error.
@@ -29,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import docker
@@ -38,6 +42,8 @@ from swarmvip.errors import ClusterError, LeaseLost
 from swarmvip.wire.keys import LEASE_EXPIRES, LEASE_LABELS, LEASE_LEADER, LEASE_RENEW, LEASE_TTL
 
 Clock = Callable[[], float]
+DEFAULT_TTL = 15.0  # the writers' default; an observer's TTL when the labels' TTL is unreadable
+WALL_SKEW = 60.0  # seconds of clock skew between machines an observer tolerates (display only)
 
 
 class LeaseBusy(ClusterError):
@@ -66,6 +72,79 @@ def holder(api: docker.APIClient) -> str | None:
     return _labels(api.inspect_swarm()).get(LEASE_LEADER) or None
 
 
+# --- reading the lease from outside (status): pure, no engine --------------------------------
+def lease_labels(swarm: Mapping[str, Any]) -> dict[str, str]:
+    """The lease's labels (wire.keys.LEASE_LABELS) of an inspected swarm; {} when unset."""
+    labels = _labels(swarm)
+    return {k: labels[k] for k in LEASE_LABELS if k in labels}
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseView:
+    """What the lease labels say: the holder's identity, its renewal counter and its TTL."""
+
+    holder: str | None
+    renew: int
+    ttl: float  # the holder's TTL (DEFAULT_TTL when unset or unreadable)
+
+    @classmethod
+    def of(cls, labels: Mapping[str, str], default_ttl: float = DEFAULT_TTL) -> LeaseView:
+        return cls(labels.get(LEASE_LEADER) or None, _counter(labels), _ttl(labels, default_ttl))
+
+
+class Watch:
+    """The expiry rule from a watcher's side: labels that stayed the same (holder, RENEW, ...)
+    for TTL seconds on the WATCHER's monotonic clock belong to a holder that stopped renewing
+    (crashed). A first sighting, and any change, counts as fresh until then."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[str, ...] | None = None  # the lease labels, as last observed
+        self._seen_at = 0.0
+
+    def expired(self, labels: Mapping[str, str], now: float, default_ttl: float) -> bool:
+        seen = tuple(labels.get(k, "") for k in LEASE_LABELS)
+        if seen != self._seen:
+            self._seen, self._seen_at = seen, now
+            return False
+        return now - self._seen_at >= _ttl(labels, default_ttl)
+
+
+class Observer:
+    """A long-lived reader's view of the lease (status): who applies a change right now.
+
+    `writer(labels)` is the holder's identity while the lease is held, None when it is unset,
+    released, or expired by the rule of `Watch` on this observer's own clock."""
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        default_ttl: float = DEFAULT_TTL,
+        wall: Clock | None = None,
+    ) -> None:
+        self.clock = clock or time.monotonic
+        self.wall = wall or time.time
+        self.default_ttl = default_ttl
+        self._watch = Watch()
+
+    def writer(self, labels: Mapping[str, str]) -> str | None:
+        view = LeaseView.of(labels, self.default_ttl)
+        if view.holder is None or self._watch.expired(labels, self.clock(), view.ttl):
+            return None
+        if self._long_expired(labels, view.ttl):
+            return None
+        return view.holder
+
+    def _long_expired(self, labels: Mapping[str, str], ttl: float) -> bool:
+        """A first sighting cannot wait TTL (a one-shot `status`): labels whose wall-clock
+        EXPIRES is more than a minute and a TTL past are a crashed writer's. Only what status
+        SHOWS uses the wall clock (skew of a minute is tolerated); exclusion never does."""
+        try:
+            expires = float(labels.get(LEASE_EXPIRES, ""))
+        except ValueError:
+            return False
+        return self.wall() > expires + ttl + WALL_SKEW
+
+
 class Lease:
     """One identity's view of the lease: what it has observed, and whether it holds it."""
 
@@ -79,8 +158,7 @@ class Lease:
         self.last_holder: str | None = None
         self._counter = -1  # the RENEW value we wrote last
         self._valid_until = -math.inf
-        self._seen: tuple[str, ...] | None = None  # another holder's labels, as last observed
-        self._seen_at = 0.0
+        self._watch = Watch()  # another holder's labels, as last observed
 
     # --- one read, one compare-and-swap write ------------------------------------------
     def acquire(self) -> bool:
@@ -99,11 +177,7 @@ class Lease:
         return True
 
     def _expired(self, labels: Mapping[str, str], now: float) -> bool:
-        seen = tuple(labels.get(k, "") for k in LEASE_LABELS)
-        if seen != self._seen:
-            self._seen, self._seen_at = seen, now
-            return False
-        return now - self._seen_at >= _ttl(labels, self.ttl)
+        return self._watch.expired(labels, now, self.ttl)
 
     def _write(self, swarm: Mapping[str, Any], labels: dict[str, str], started: float) -> bool:
         counter = _counter(labels) + 1

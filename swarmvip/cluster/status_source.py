@@ -2,6 +2,9 @@
 
 ClusterSource reads a manager through the Cluster port it is given (commands connect it).
 Reports accumulate across refreshes (bounded), so history and gaps survive between polls.
+Each observe also reads the write lease once: its holder is the Observation's `writer` (a
+planned change is being applied), until this source has watched its labels stay unchanged for
+the lease's TTL on its own monotonic clock (a crashed writer: cluster.lease.Observer).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from swarmvip.cluster.lease import Clock, Observer
 from swarmvip.cluster.observe import READ_BUDGET
 from swarmvip.cluster.port import Cluster, Connect, Feed
 from swarmvip.errors import SwarmvipError
@@ -109,8 +113,10 @@ class ClusterSource:
         stack: str | None = None,
         follow: bool = False,
         budget: float = READ_BUDGET,
+        clock: Clock | None = None,
     ) -> None:
         self.stack, self.budget = stack, budget
+        self.lease = Observer(clock)  # who applies a change now, on our monotonic clock
         self._connect = connect
         self._cluster: Cluster | None = None
         self._feed: Feed | None = None
@@ -138,6 +144,7 @@ class ClusterSource:
     def observe(self) -> Observation:
         try:
             cluster = self._ensure()
+            writer = self.lease.writer(cluster.lease_labels())
             nodes = cluster.nodes()
             deployed, ids = cluster.deployed(self.stack, incompatible=True)
             if self._feed is not None:
@@ -159,6 +166,7 @@ class ClusterSource:
             reports=self.log.all(),
             controller=controller,
             heard=self.log.heard(),
+            writer=writer,
         )
 
     def _read_once(

@@ -12,7 +12,9 @@ JSON schema 1 (keys are only ever added within a version):
               "task_state", "vrrp_state": {"stack/group": state}, "holds": ["stack/group"],
               "report_age": s|null, "interface"}],
    "alarms": [{"kind", "subject", "message", "severity"}],
-   "controller": {"healthy", "leader", "last_reconcile", "pending", "last_error", "age"}|null}
+   "controller": {"healthy", "leader", "last_reconcile", "pending", "last_error", "age"}|null,
+   "writer": identity|null,   # who holds the write lease: a planned change is being applied
+   "progress": [line..]}      # that change's steps in progress (never alarms, exit code 0)
 
 Swarm-provided strings (hostnames, task errors, labels) reach the table only through
 `printable`, so they cannot inject terminal escape sequences; JSON escapes them itself.
@@ -83,6 +85,8 @@ def to_json(snap: Snapshot) -> dict[str, Any]:
         ],
         "alarms": [asdict(a) for a in snap.alarms],
         "controller": asdict(snap.controller) if snap.controller else None,
+        "writer": snap.writer,
+        "progress": list(snap.progress),
     }
 
 
@@ -143,6 +147,10 @@ def table(snap: Snapshot) -> str:
             f"{p(c.leader or '-')}, last reconcile {ago(c.last_reconcile, now)}, "
             f"pending {c.pending}" + (f", last error: {p(c.last_error)}" if c.last_error else "")
         )
+    if snap.writer is not None:
+        lines.append("")
+        lines.append(f"applying: a planned change by {p(snap.writer)}")
+        lines += [f"PROGRESS {p(line)}" for line in snap.progress]
     if snap.alarms:
         lines.append("")
         lines += [

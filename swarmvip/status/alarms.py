@@ -2,6 +2,10 @@
 
 Split brain is per ADDRESS: any address on more than one fresh node, also when one of them has
 only part of the group ("partial"). An address declared by two stacks is an alarm of its own.
+
+While a writer holds the write lease (Observation.writer), the alarms that are its change's own
+phases (rules.planned: the VIP still on the node it leaves, a task restarting, a new task not
+reported yet) become progress lines (`with_progress`); every other alarm stays.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections import defaultdict
 
 from swarmvip.status.model import STALE_AFTER as STALE_AFTER
 from swarmvip.status.model import Alarm, Clocks, DeployedNode, VipStatus
-from swarmvip.status.rules import SEVERITY, HolderVerdict, holder_verdict
+from swarmvip.status.rules import SEVERITY, HolderVerdict, holder_verdict, planned
 from swarmvip.wire.keys import VipKey
 from swarmvip.wire.report import Report
 
@@ -157,3 +161,47 @@ def alarms(
     found += _vrid_alarms(deployed)
     found += _cross_stack_alarms(deployed)
     return tuple(found)
+
+
+def _steps(
+    vips: tuple[VipStatus, ...],
+    deployed: tuple[DeployedNode, ...],
+    latest: dict[tuple[str, str], Report],
+) -> dict[tuple[str, str], str]:
+    """What a planned change is doing, by the (kind, subject) of the alarm it would raise."""
+    steps = {
+        (HolderVerdict.UNEXPECTED.value, str(v.key)): (
+            f"moving {v.holders[0]} → {v.expected_holder}"
+        )
+        for v in vips
+        if len(v.holders) == 1 and v.expected_holder
+    }
+    for dep in deployed:
+        subject = f"{dep.stack}/{dep.service}" if dep.note else f"{dep.stack}/{dep.plan.hostname}"
+        again = (dep.stack, dep.plan.node_id) in latest  # its node reported before: a restart
+        verb = "restarting" if again else "starting"
+        steps[("task-starting", subject)] = f"keepalived task {verb}, {dep.task_state}"
+        steps[("no-report", subject)] = "new keepalived task, waiting for its first report"
+    return steps
+
+
+def with_progress(
+    found: tuple[Alarm, ...],
+    vips: tuple[VipStatus, ...],
+    deployed: tuple[DeployedNode, ...],
+    latest: dict[tuple[str, str], Report],
+    writer: str | None,
+) -> tuple[tuple[Alarm, ...], tuple[str, ...]]:
+    """(alarms, progress lines): while `writer` applies a change, the alarms that are its own
+    phases (rules.planned) are progress lines naming it; without a writer, `found` as it is."""
+    if writer is None:
+        return found, ()
+    steps = _steps(vips, deployed, latest)
+    kept, progress = [], []
+    for a in found:
+        if planned(a.kind, writer):
+            step = steps.get((a.kind, a.subject), a.message)
+            progress.append(f"{a.subject}: {step} ({writer} applying)")
+        else:
+            kept.append(a)
+    return tuple(kept), tuple(progress)

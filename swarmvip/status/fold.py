@@ -23,7 +23,7 @@ from collections import defaultdict
 from typing import Any
 
 from swarmvip.model import InstancePlan, Node
-from swarmvip.status.alarms import alarms
+from swarmvip.status.alarms import alarms, with_progress
 from swarmvip.status.history import merged_handovers, transitions
 from swarmvip.status.model import (
     STALE_AFTER,
@@ -38,7 +38,7 @@ from swarmvip.status.model import (
     Transition,
     VipStatus,
 )
-from swarmvip.status.rules import expected_holder
+from swarmvip.status.rules import NO_PROCESS_STATES, expected_holder
 from swarmvip.wire.keys import LABEL_PREFIX, NODE_LABELS, VipKey
 from swarmvip.wire.report import InstanceReport, Report
 
@@ -157,6 +157,22 @@ def _presence(
     return tuple(sorted(partial)), presence
 
 
+def _with_a_process(
+    group_nodes: list[tuple[DeployedNode, InstancePlan]],
+    latest: dict[tuple[str, str], Report],
+) -> dict[tuple[str, str], Report]:
+    """The reports of nodes whose keepalived task has a container now. A report is fresh for
+    3 heartbeats, but a holder killed hard (SIGKILL, OOM) writes no last line: once Swarm shows
+    its task failed or its replacement not started yet, no process there can hold a VIP, so
+    its last "MASTER" line must not make a second holder beside the one that took over."""
+    keys = {
+        (dep.stack, dep.plan.node_id)
+        for dep, _ in group_nodes
+        if dep.task_state not in NO_PROCESS_STATES
+    }
+    return {key: report for key, report in latest.items() if key in keys}
+
+
 def _vip(
     stack: str,
     group: str,
@@ -167,9 +183,10 @@ def _vip(
 ) -> VipStatus:
     inst = group_nodes[0][1]
     members = _members(group_nodes, latest, clocks)
-    holding = _holding(members, stack, group, latest, clocks)
+    alive = _with_a_process(group_nodes, latest)
+    holding = _holding(members, stack, group, alive, clocks)
     holders = tuple(sorted(m.hostname for m in holding))
-    partial, presence = _presence(members, stack, inst, latest, clocks)
+    partial, presence = _presence(members, stack, inst, alive, clocks)
     merged = merged_handovers(history)
     return VipStatus(
         stack=stack,
@@ -232,6 +249,13 @@ def _node_status(
         holds=tuple(str(v.key) for v in vips if node.id in v.holder_ids),
         report_age=round(clocks.age(newest), 3) if newest else None,
         interface=newest.interface if newest else None,
+        running_specs=tuple(
+            sorted(
+                (r.stack, r.spec)
+                for r in reports
+                if r.spec and r.keepalived == "running" and clocks.fresh(r)
+            )
+        ),
     )
 
 
@@ -268,7 +292,9 @@ def fold(obs: Observation) -> Snapshot:
         for n in sorted(obs.nodes, key=lambda n: n.hostname)
     )
     controller = controller_status(obs.controller, obs.now)
-    found = alarms(vips, obs.deployed, latest, clocks)
+    found, progress = with_progress(
+        alarms(vips, obs.deployed, latest, clocks), vips, obs.deployed, latest, obs.writer
+    )
     if controller is not None and not controller.healthy:
         found += (
             Alarm(
@@ -284,6 +310,8 @@ def fold(obs: Observation) -> Snapshot:
         nodes=nodes,
         alarms=found,
         error=obs.error,
+        writer=obs.writer,
+        progress=progress,
     )
 
 

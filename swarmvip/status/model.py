@@ -64,6 +64,9 @@ class Observation:
     error: str | None = None  # the manager could not be reached: keep the last data, stale
     controller: dict[str, Any] | None = None  # the newest controller report line, if any
     heard: tuple[Heard, ...] = ()  # empty: no arrival data, the agents' clocks are trusted
+    # who holds the write lease now (deploy@host, drain@host, a controller): a planned change
+    # is being applied; None when no writer holds it (or the holder's lease expired)
+    writer: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +131,9 @@ class NodeStatus:
     holds: tuple[str, ...]  # stack/group it holds
     report_age: float | None
     interface: str | None
+    # (stack, service spec hash) of each fresh report with keepalived running: which spec the
+    # node's agents run, told by the agents themselves (writers wait on it, not on Docker)
+    running_specs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +153,10 @@ class Snapshot:
     error: str | None = None
     stale: bool = False
     controller: ControllerStatus | None = None
+    writer: str | None = None  # who applies a planned change now (Observation.writer)
+    # one line per step of that change in progress (a VIP moving, a task restarting): what
+    # would be an alarm without a writer and is the change's own phase (rules.planned)
+    progress: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

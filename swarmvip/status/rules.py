@@ -1,6 +1,7 @@
 """The rules status decides with, each written once: who should hold a VIP, is a VIP ok. Pure.
 
-fold (expected_holder), drainplan (successor), alarms and the TUI's STATE column all ask here.
+fold (expected_holder), drainplan (successor), alarms and the TUI's STATE column all ask here,
+and whether an alarm is a planned change's own phase (`planned`: alarms and the TUI).
 """
 
 from __future__ import annotations
@@ -27,6 +28,19 @@ SEVERITY = {
     HolderVerdict.NO_HOLDER: "critical",
     HolderVerdict.UNEXPECTED: "warning",
 }
+
+
+# What a planned change does on its way (swarmvip writers change the swarm only while holding
+# the write lease): the VIP is held by the node it moves away from, a keepalived task restarts
+# with its new spec, a new task has not reported yet. While a writer holds the lease these are
+# progress, not alarms. Split brain, no holder, stale reports, tasks not running, faults and
+# every other alarm stay alarms whatever the lease says: a move never hides an outage.
+PLANNED = frozenset({HolderVerdict.UNEXPECTED.value, "task-starting", "no-report"})
+
+
+def planned(kind: str, writer: str | None) -> bool:
+    """True when an alarm of `kind` is a step of the change `writer` is applying."""
+    return writer is not None and kind in PLANNED
 
 
 def best_candidate(members: Iterable[Member], leaving: str | None = None) -> Member | None:
@@ -77,6 +91,12 @@ class Schedulable(Protocol):
 
 
 _AVAILABILITY = {"drain": "drained", "pause": "paused"}
+# Swarm task states in which the task has no running container: not started yet, or ended.
+# ("starting" has one: the container runs while its HEALTHCHECK has not passed yet.)
+NO_PROCESS_STATES = frozenset(
+    {"new", "pending", "assigned", "accepted", "preparing", "ready"}  # not started yet
+    | {"complete", "failed", "shutdown", "rejected", "orphaned", "remove", "-"}  # ended, none
+)
 
 
 def cannot_run(node: Schedulable | None, node_id: str) -> str | None:

@@ -71,17 +71,23 @@ def _observe(log: ReportLog, now: float, plan: Plan) -> Snapshot:
 # --- audit 7: freshness on the reader's clock ------------------------------------------------
 
 
+def _top(plan: Plan) -> str:
+    """The hostname of the planned holder (the highest priority)."""
+    return max(plan.nodes, key=lambda n: n.instances[0].priority).hostname
+
+
 def test_node_clocks_7s_behind_the_reader_still_show_the_holder() -> None:
     plan = _plan("web", "10.0.0.100/24")
+    top = _top(plan)
     log = ReportLog()
     backlog = [  # one-shot read: the last 10 s of both streams arrive now, in one go
-        Received(_report(n, t - 7.0, ("10.0.0.100/24",) if n.hostname == "node1" else ()), NOW)
+        Received(_report(n, t - 7.0, ("10.0.0.100/24",) if n.hostname == top else ()), NOW)
         for t in (NOW - 10, NOW - 8, NOW - 6, NOW - 4, NOW - 2, NOW - 0.5)
         for n in plan.nodes
     ]
     log.add(backlog)
     snap = _observe(log, NOW + 0.2, plan)
-    assert snap.vips[0].holders == ("node1",)
+    assert snap.vips[0].holders == (top,)
     assert [a.kind for a in snap.alarms] == []
     assert all(n.report_age is not None and n.report_age < 1 for n in snap.nodes)
 
@@ -168,6 +174,9 @@ class FakeAPI:
     def tasks(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
         return [{"Status": {"State": "running", "Timestamp": "1"}}]
 
+    def inspect_swarm(self) -> dict[str, Any]:
+        return {"Version": {"Index": 1}, "Spec": {"Labels": {}}}  # no writer holds the lease
+
     def service_logs(self, service_id: str, **kw: Any) -> Iterator[bytes]:
         self.log_calls += 1
         self.since.append((service_id, kw["since"]))
@@ -200,7 +209,7 @@ def _three_node_api(skew: float, hang: set[str]) -> tuple[FakeAPI, Plan]:
     now = time.time() + skew
     lines = {
         f"sid-{n.node_id}": [
-            to_line(_report(n, now - age, ("10.0.0.100/24",) if n.hostname == "node1" else ()))
+            to_line(_report(n, now - age, ("10.0.0.100/24",) if n.hostname == _top(plan) else ()))
             for age in (6.0, 4.0, 2.0, 0.5)
         ]
         for n in plan.nodes
@@ -224,7 +233,8 @@ def test_one_shot_status_answers_fast_and_marks_only_the_paused_node() -> None:
     finally:
         api.released.set()
     assert elapsed < 2.0
-    assert snap.vips[0].holders == ("node1",)
+    assert _top(plan) != "node3"  # the hanging stream is a backup's
+    assert snap.vips[0].holders == (_top(plan),)
     assert [(a.kind, a.subject) for a in snap.alarms] == [("stale-report", "web/node3")]
 
 
@@ -451,3 +461,25 @@ def test_a_task_being_replaced_shows_the_new_tasks_state_not_the_old_shutdown() 
     failed = {"DesiredState": "shutdown", "Status": {"State": "rejected", "Err": "no image"}}
     assert task_state([failed]) == ("rejected", "no image")
     assert task_state([]) == ("pending", "")
+
+
+def test_a_holder_killed_hard_is_no_holder_once_its_task_has_no_container() -> None:
+    """A SIGKILLed holder writes no last line: its "MASTER" report stays fresh for 3
+    heartbeats. Once Swarm shows the task failed, or its replacement not started, that report
+    must not make a second holder beside the node that took over (a false split brain)."""
+    plan = _plan("web", "10.0.0.100/24")
+    node1, node2 = plan.nodes
+    both = (
+        _report(node1, NOW - 3.0, ("10.0.0.100/24",)),  # its last line before the kill
+        _report(node2, NOW - 0.2, ("10.0.0.100/24",)),  # took over
+    )
+    running = fold(Observation(NOW, NODES, _deployed(plan), both))
+    assert running.vips[0].holders == ("node1", "node2")  # both containers run: split brain
+    for state in ("preparing", "pending", "failed", "shutdown"):
+        restarting = tuple(
+            DeployedNode(d.stack, d.service, d.plan, state if d.plan is node1 else "running")
+            for d in _deployed(plan)
+        )
+        snap = fold(Observation(NOW, NODES, restarting, both))
+        assert snap.vips[0].holders == ("node2",), state
+        assert "split-brain" not in {a.kind for a in snap.alarms}, state

@@ -31,7 +31,7 @@ from swarmvip_tui.screens import (
     preview_lines,
 )
 from swarmvip_tui.tables import NODE_COLUMNS, VIP_COLUMNS, KeyedTable, node_rows, vip_rows
-from swarmvip_tui.widgets import AlarmBanner, EventLog, HeaderLine, StaleBanner
+from swarmvip_tui.widgets import AlarmBanner, EventLog, HeaderLine, ProgressBanner, StaleBanner
 
 Call = Callable[[Progress], DrainOutcome]
 MODE_LABEL = {"vip-only": "VIP only", "swarm": "swarm drain"}
@@ -80,6 +80,7 @@ class SwarmvipApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield AlarmBanner(id="alarm")
+        yield ProgressBanner(id="progress")
         yield StaleBanner(id="stale")
         yield HeaderLine(id="header")
         yield KeyedTable(VIP_COLUMNS, id="vips")
@@ -89,7 +90,7 @@ class SwarmvipApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        for wid in ("#alarm", "#stale", "#filter"):
+        for wid in ("#alarm", "#progress", "#stale", "#filter"):
             self.query_one(wid).display = False
         self.query_one("#filter", Input).cursor_blink = False
         for wid, title in (("#vips", "VIPs"), ("#nodes", "Nodes"), ("#events", "Events")):
@@ -156,6 +157,7 @@ class SwarmvipApp(App[None]):
         if snap is None:
             return
         self.query_one(AlarmBanner).show_alarms(snap.alarms)
+        self.query_one(ProgressBanner).show_progress(snap.writer, snap.progress)
         self._render_tables(snap, now)
 
     def _render_tables(self, snap: Snapshot, now: float) -> None:

@@ -18,7 +18,7 @@ def clock_text(ts: float) -> str:
 class Event:
     at: float
     text: str
-    level: str = "info"  # info, move, alarm, cleared, error
+    level: str = "info"  # info, move, alarm, cleared, error, progress
 
 
 def transition_text(t: Transition) -> str:
@@ -37,9 +37,18 @@ class EventFeed:
 
     seen: set[tuple[str, str, float]] = field(default_factory=set)
     alarms: dict[tuple[str, str], Alarm] = field(default_factory=dict)
+    progress: frozenset[str] = frozenset()  # the progress lines shown last
 
     def update(self, snap: Snapshot, now: float) -> list[Event]:
-        return self._transitions(snap) + self._alarm_changes(snap, now)
+        return self._transitions(snap) + self._alarm_changes(snap, now) + self._progress(snap, now)
+
+    def _progress(self, snap: Snapshot, now: float) -> list[Event]:
+        """A planned change's steps, each logged once when it shows up."""
+        events = [
+            Event(now, line, "progress") for line in snap.progress if line not in self.progress
+        ]
+        self.progress = frozenset(snap.progress)
+        return events
 
     def _transitions(self, snap: Snapshot) -> list[Event]:
         fresh: list[Transition] = []

@@ -152,6 +152,8 @@ A confirmation names the node that takes over each VIP; a refused drain
 (no healthy backup would remain) can only be cancelled, or forced with F twice.
 
 Red banner: alarms (split brain, no holder, stale reports, tasks not running).
+Blue banner: a planned change in progress (a drain, deploy or controller pass
+holds the write lease): its VIP moves and task restarts are progress, not alarms.
 STALE banner: the manager is unreachable; the tables show the last good data.
 Holder: black on green. Event log: transitions with their gap, alarms raised/cleared.
 """

@@ -1,4 +1,5 @@
-"""VIP and node tables: rows computed purely from a Snapshot, applied cell by cell."""
+"""VIP and node tables: rows computed purely from a Snapshot, applied cell by cell; the VIP
+table shows each member's priority (highest first), so the expected holder is explained."""
 
 from __future__ import annotations
 
@@ -9,12 +10,22 @@ from textual.widgets import DataTable
 
 from swarmvip.present.status_view import ago, gap_text
 from swarmvip.status.model import NodeStatus, Snapshot, VipStatus
-from swarmvip.status.rules import HolderVerdict, holder_verdict
+from swarmvip.status.rules import HolderVerdict, holder_verdict, planned
 
 Cell = str | Text
 Row = tuple[str, tuple[Cell, ...]]  # (row key, cells)
 
-VIP_COLUMNS = ("VIP", "ADDRESSES", "VRID", "HOLDER", "EXPECTED", "STATE", "SINCE", "LAST MOVE")
+VIP_COLUMNS = (
+    "VIP",
+    "ADDRESSES",
+    "VRID",
+    "HOLDER",
+    "EXPECTED",
+    "STATE",
+    "SINCE",
+    "LAST MOVE",
+    "PRIORITIES",
+)
 NODE_COLUMNS = (
     "NODE",
     "ADDR",
@@ -37,8 +48,12 @@ STATE_CELL = {
 }
 
 
-def vip_state(v: VipStatus) -> Text:
-    text, style = STATE_CELL[holder_verdict(v)]
+MOVING_CELL = ("moving", "bold cyan")  # unexpected, while the writer of the lease moves it
+
+
+def vip_state(v: VipStatus, writer: str | None = None) -> Text:
+    verdict = holder_verdict(v)
+    text, style = MOVING_CELL if planned(verdict.value, writer) else STATE_CELL[verdict]
     return Text(text, style=style)
 
 
@@ -56,6 +71,23 @@ def last_move(v: VipStatus) -> str:
     return f"{','.join(t.before) or '∅'}→{','.join(t.after) or '∅'} {gap_text(t)}"
 
 
+def priorities_cell(v: VipStatus) -> Text:
+    """Each member's priority, highest first: `node1 250`; a member whose effective priority
+    differs (a failing check) shows both, `node1 200/250`, and an unhealthy one (no fresh
+    report, FAULT, down) is dimmed with a `!`."""
+    text = Text()
+    for m in sorted(v.members, key=lambda m: (-m.priority, m.hostname, m.node_id)):
+        if text:
+            text.append("  ")
+        if m.effective_priority is None:
+            text.append(f"{m.hostname} {m.priority}!", style="dim")
+        elif m.effective_priority != m.priority:
+            text.append(f"{m.hostname} {m.effective_priority}/{m.priority}", style="yellow")
+        else:
+            text.append(f"{m.hostname} {m.priority}")
+    return text
+
+
 def vip_rows(snap: Snapshot, now: float, needle: str = "") -> list[Row]:
     rows = []
     for v in snap.vips:
@@ -66,9 +98,10 @@ def vip_rows(snap: Snapshot, now: float, needle: str = "") -> list[Row]:
             str(v.vrid),
             holder_cell(v),
             v.expected_holder or "-",
-            vip_state(v),
+            vip_state(v, snap.writer),
             ago(v.since, now),
             last_move(v),
+            priorities_cell(v),
         )
         if _matches(needle, (name, *v.addresses, *v.holders, *(m.hostname for m in v.members))):
             rows.append((name, cells))

@@ -1,4 +1,5 @@
-"""Panels around the tables: the alarm banner, the stale banner, the header line, the event log."""
+"""Panels around the tables: the alarm and progress banners, the stale banner, the header line,
+the event log."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ LEVEL_STYLE = {
     "cleared": "green",
     "error": "magenta",
     "action": "bold",
+    "progress": "cyan",
 }
 
 
@@ -44,6 +46,20 @@ class AlarmBanner(Panel):
         if len(alarms) > 4:
             lines.append(f"… and {len(alarms) - 4} more")
         self.show_text(head + "\n" + "\n".join(lines))
+
+
+class ProgressBanner(Panel):
+    """Under the alarms, calm: the steps of the planned change a writer is applying (a VIP
+    moving, a task restarting); hidden while there is none. Never an alarm."""
+
+    def show_progress(self, writer: str | None, lines: tuple[str, ...]) -> None:
+        self.display = bool(writer and lines)
+        if not writer or not lines:
+            return
+        shown = [f"▸ {line}" for line in lines[:4]]
+        if len(lines) > 4:
+            shown.append(f"… and {len(lines) - 4} more")
+        self.show_text(f"⟳ {writer} is applying a planned change\n" + "\n".join(shown))
 
 
 class StaleBanner(Panel):
