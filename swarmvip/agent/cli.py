@@ -10,6 +10,7 @@ from typing import Any
 
 from swarmvip.errors import ExitCode
 from swarmvip.wire import paths
+from swarmvip.wire.report import HEARTBEAT
 
 DESCRIPTION = """Run keepalived for this node as a supervised child and report its state as
 JSON lines on stdout (schema: swarmvip.wire.report). Meant to be PID 1 of a swarmvip task."""
@@ -21,6 +22,12 @@ def _env_grace() -> float:
         return float(os.environ.get(STOP_GRACE_ENV, "10"))
     except ValueError:
         return 10.0
+
+
+def _env_spec_hash() -> str:
+    """$SWARMVIP_SPEC when it looks like a spec hash (hex), else "" (nothing is reported)."""
+    value = os.environ.get(paths.SPEC_ENV, "")
+    return value if value.isalnum() and len(value) <= 64 else ""
 
 
 def register(subparsers: Any) -> None:
@@ -46,8 +53,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--heartbeat",
         type=float,
-        default=2.0,
-        help="seconds between heartbeat reports (%(default)s)",
+        default=HEARTBEAT,
+        help="write a heartbeat report when no report was written for this many seconds; "
+        "readers count the node unknown after ~3x (%(default)s)",
     )
     parser.add_argument(
         "--retry",
@@ -88,5 +96,6 @@ def run_agent(args: argparse.Namespace) -> int:
         keepalived_bin=args.keepalived,
         stop_timeout=stop_timeout_for(args.stop_grace),
         hostname=args.hostname or os.uname().nodename,
+        spec_hash=_env_spec_hash(),
     )
     return Agent(spec, opts).run()

@@ -2,7 +2,8 @@
 
 One thread (this one) owns the state: every source (signals, keepalived's exit, the notify FIFO,
 the netlink watcher, health checks) posts events into one queue; the loop folds them with
-`state.fold`, prints a report line on each change and a heartbeat every `heartbeat` seconds,
+`state.fold`, prints a report line on each change and a heartbeat when no line was written for
+`heartbeat` seconds (wire.report.HEARTBEAT: 360 lines per node and hour when nothing happens),
 forwards signals to keepalived, restarts it with a bounded backoff, and reaps orphans.
 
 No VIP left behind, and no VIP taken from another agent:
@@ -23,6 +24,7 @@ restarted, and the death is reported as an agent fault (`faults` in the report).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import queue
@@ -41,7 +43,7 @@ from swarmvip.agent.keepalived import Layout
 from swarmvip.model import HealthCheck, IPInterface
 from swarmvip.wire import paths
 from swarmvip.wire.agentspec import AgentSpec
-from swarmvip.wire.report import Kind, to_line
+from swarmvip.wire.report import HEARTBEAT, Kind, to_line
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 STOPPING = (signal.SIGTERM, signal.SIGINT)
@@ -61,7 +63,7 @@ def stop_timeout_for(grace: float) -> float:
 @dataclass(frozen=True, slots=True)
 class Options:
     layout: Layout = field(default_factory=Layout)
-    heartbeat: float = 2.0
+    heartbeat: float = HEARTBEAT  # seconds without a line before a heartbeat is written
     retry: float = 5.0  # seconds between attempts while in FAULT (no interface, bad secret)
     backoff_max: float = 30.0
     stable_after: float = 30.0  # keepalived running this long resets the backoff
@@ -70,6 +72,7 @@ class Options:
     helper_retry: float = 1.0  # minimum seconds between restarts of one dead helper thread
     keepalived_bin: str = "keepalived"
     hostname: str = field(default_factory=lambda: os.uname().nodename)
+    spec_hash: str = ""  # $SWARMVIP_SPEC: repeated in every report (wire.report "spec")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,8 @@ class Agent:
         self.killed = False
         self.helpers: list[_Helper] = []
         self.crashes: dict[str, str] = {}  # thread name -> the exception that ended it
+        self.vip_ifaces: dict[str, str] = {}  # group -> its own VIP NIC (`interface:`)
+        self.priorities: dict[str, int] = {}  # group -> keepalived's last notified priority
 
     # --- output ---------------------------------------------------------------------------
     def emit(self, kind: Kind) -> None:
@@ -122,6 +127,8 @@ class Agent:
         report = state.to_report(
             self.state, kind, time.time(), self.seq, self.opts.heartbeat, __version__
         )
+        if self.opts.spec_hash:
+            report = dataclasses.replace(report, spec=self.opts.spec_hash)
         self.out.write(to_line(report) + "\n")
         self.out.flush()
         self.next_beat = time.monotonic() + self.opts.heartbeat
@@ -154,7 +161,10 @@ class Agent:
         for inst in self.spec.node.instances:
             if inst.group == group:
                 vips = tuple(a.with_prefixlen for a in inst.addresses)
-                hooks.run_hook(inst.notify, group, entered, vips, on_fault=self.fault)
+                priority = self.priorities.get(group, inst.priority)
+                hooks.run_hook(
+                    inst.notify, group, entered, vips, on_fault=self.fault, priority=priority
+                )
 
     def fault(self, component: str, message: str | None) -> None:
         """A helper's fault (None: it is over), from any thread, into the loop."""
@@ -205,23 +215,33 @@ class Agent:
     def _vips(self) -> list[IPInterface]:
         return [a for i in self.spec.node.instances for a in i.addresses]
 
+    def _vips_by_interface(self, iface: str) -> dict[str, list[IPInterface]]:
+        """{NIC: the VIPs that go on it}: the VRRP interface's, and each group's own NIC."""
+        found: dict[str, list[IPInterface]] = {}
+        for inst in self.spec.node.instances:
+            found.setdefault(self.vip_ifaces.get(inst.group, iface), []).extend(inst.addresses)
+        return found
+
     def _remove_vips(self, why: str) -> tuple[str, ...]:
-        """Remove this node's VIPs from the interface, only while holding the host lock."""
+        """Remove this node's VIPs from their interfaces, only while holding the host lock."""
         iface = self.state.interface
         if self.lock is None or not iface:
             return ()
-        try:
-            removed = netlink.remove_addresses(iface, self._vips())
-        except Exception as exc:
-            print(f"swarmvip agent: cannot remove VIPs from {iface}: {exc!r}", file=sys.stderr)
-            return ()
-        if removed:
-            print(
-                f"swarmvip agent: removed {why} VIPs {' '.join(removed)} from {iface}",
-                file=sys.stderr,
-                flush=True,
-            )
-        return removed
+        removed: list[str] = []
+        for dev, vips in self._vips_by_interface(iface).items():
+            try:
+                gone = netlink.remove_addresses(dev, vips)
+            except Exception as exc:
+                print(f"swarmvip agent: cannot remove VIPs from {dev}: {exc!r}", file=sys.stderr)
+                continue
+            if gone:
+                print(
+                    f"swarmvip agent: removed {why} VIPs {' '.join(gone)} from {dev}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            removed.extend(gone)
+        return tuple(removed)
 
     def _prepare(self) -> str:
         self.secrets = keepalived.read_secrets(
@@ -229,7 +249,33 @@ class Agent:
         )
         node = self.spec.node
         vips = [a for i in node.instances for a in i.addresses]
-        return netlink.detect_interface(node.unicast_src, vips, node.interface)
+        iface = netlink.detect_interface(node.unicast_src, vips, node.interface)
+        self.vip_ifaces = {
+            i.group: netlink.vip_interface(i.group, i.options.interface)
+            for i in node.instances
+            if i.options.interface is not None
+        }
+        self._check_tracked(iface)
+        return iface
+
+    def _check_tracked(self, iface: str) -> None:
+        """Every tracked interface exists (keepalived would drop a missing one silently)."""
+        for inst in self.spec.node.instances:
+            names = [t.name for t in inst.options.track_interfaces]
+            for name in netlink.missing_interfaces(names):
+                raise netlink.InterfaceNotFound(
+                    f"group {inst.group}: tracked interface {name!r} (its track_interfaces:)"
+                    " does not exist on this node; create it, or keep the node out of the"
+                    " group with placement constraints"
+                )
+            if iface in names:
+                print(
+                    f"swarmvip agent: group {inst.group}: {iface} is the VRRP interface,"
+                    " which keepalived always tracks (down = FAULT); its track_interfaces"
+                    " entry is ignored",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     def _prepare_until_ready(self) -> str | None:
         waiting = self.opts.layout.run_dir / "waiting"
@@ -265,7 +311,9 @@ class Agent:
 
     def _watcher(self, iface: str) -> threading.Thread:
         return netlink.AddressWatcher(
-            iface, lambda a: self.post(state.AddressesObserved(a)), on_fault=self.fault
+            (iface, *self.vip_ifaces.values()),
+            lambda a: self.post(state.AddressesObserved(a)),
+            on_fault=self.fault,
         )
 
     def _runner(self, group: str, check: HealthCheck) -> Callable[[], threading.Thread]:
@@ -315,7 +363,7 @@ class Agent:
         layout, iface = self.opts.layout, self.state.interface or ""
         self._kill_leftovers()
         self._remove_vips("stale")
-        keepalived.write_wrapper(layout, iface, self.secrets)
+        keepalived.write_wrapper(layout, iface, self.secrets, self.vip_ifaces)
         proc = procs.spawn(
             keepalived.command(layout, self.opts.keepalived_bin), stdin=subprocess.DEVNULL
         )
@@ -376,6 +424,8 @@ class Agent:
             return self._on_signal(event.signum)
         if isinstance(event, _Exited):
             return self._on_exit(event.returncode)
+        if isinstance(event, state.VrrpChanged) and event.priority is not None:
+            self.priorities[event.group] = event.priority  # before apply: the hooks get it
         self.apply(event)  # type: ignore[arg-type]
         if isinstance(event, state.AddressesObserved):
             self._keep_clean()

@@ -143,6 +143,14 @@ class DockerCluster:
         with translated("listing secrets"):
             return {s["Spec"]["Name"] for s in self._api.secrets()}
 
+    def config_names(self) -> set[str]:
+        with translated("listing configs"):
+            return {c["Spec"]["Name"] for c in self._api.configs()}
+
+    def logging_driver(self) -> str:
+        with translated("reading the engine's info"):
+            return str(self._api.info().get("LoggingDriver") or "")
+
     def stacks(self) -> set[str]:
         return {
             s["Spec"]["Labels"].get(STACK_LABEL, "?") for s in self._services({"label": [OWNED]})
@@ -174,6 +182,10 @@ class DockerCluster:
             reuse.rebind(self._api)
             return reuse
         return ReportFeed(self._api)
+
+    def lease_labels(self) -> dict[str, str]:
+        with translated("reading the swarmvip write lease"):
+            return lease.lease_labels(self._api.inspect_swarm())
 
     def controller_line(self, timeout: float) -> dict[str, Any] | None:
         return observe.controller_line(self._api, timeout)

@@ -59,6 +59,13 @@ class Cluster(Protocol):
 
     def secret_names(self) -> set[str]: ...
 
+    def config_names(self) -> set[str]: ...
+
+    def logging_driver(self) -> str:
+        """The manager engine's default logging driver (`docker info` LoggingDriver); "" when
+        it does not say. A keepalived task logs with its node's default (the spec sets none)."""
+        ...
+
     def stored_specs(self, stack: str | None = None) -> dict[str, tuple[str, str]]:
         """{stack: (config name, stack document text)} of every deployed swarmvip stack."""
         ...
@@ -117,6 +124,11 @@ class Cluster(Protocol):
 
     def controller_line(self, timeout: float) -> dict[str, Any] | None:
         """The controller service's newest status line, if any."""
+        ...
+
+    def lease_labels(self) -> dict[str, str]:
+        """The write lease's labels on the swarm spec (wire.keys.LEASE_LABELS), as written, in
+        one read; {} when no writer holds it (cluster.lease.Observer tells a crashed one)."""
         ...
 
 

@@ -1,7 +1,9 @@
 """How a keepalived task looks to Swarm: the service spec of one pinned keepalived service.
 
 Replicated 1, pinned by node id, host network, every capability dropped but NET_ADMIN and
-NET_RAW, never privileged, a tmpfs run dir, stop-first updates. docker-py types out.
+NET_RAW, never privileged, a tmpfs run dir, stop-first updates, the daemon's default log
+driver. docker-py types out.
+`x-swarmvip.agent` adds environment variables, secrets, configs and read-only binds.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import docker.types
 from docker.types import (
     ConfigReference,
     ContainerSpec,
-    DriverConfig,
     NetworkAttachmentConfig,
     Placement,
     RestartPolicy,
@@ -27,6 +28,9 @@ from swarmvip.plan.desired import CAP_DROP, CAPABILITIES, RUN_TMPFS_BYTES, Desir
 from swarmvip.wire import paths
 from swarmvip.wire.keys import DOCKER_STACK_PREFIX
 from swarmvip.wire.paths import STOP_GRACE_ENV
+
+CONFIG_MODE = 0o444  # the agent's own configs and secrets
+SECRET_MODE = 0o400
 
 
 def service_spec(
@@ -52,8 +56,13 @@ def service_spec(
         # (CHOWN, DAC_OVERRIDE, SETUID, SETGID, KILL, ...) are dropped.
         cap_drop=list(CAP_DROP),
         cap_add=list(CAPABILITIES),
-        # The agent's stop deadline for keepalived derives from the grace period.
-        env=[f"{STOP_GRACE_ENV}={service.stop_grace_period:g}"],
+        # The agent's stop deadline for keepalived derives from the grace period; then
+        # x-swarmvip.agent's variables (never one of the agent's: spec/agentblock.py).
+        env=[
+            f"{STOP_GRACE_ENV}={service.stop_grace_period:g}",
+            f"{paths.SPEC_ENV}={service.spec_hash}",  # the agent reports it: wait on reports
+            *service.env,
+        ],
         # The wrapper holding the VRRP password never touches the container's disk layer.
         mounts=[
             docker.types.Mount(
@@ -62,14 +71,29 @@ def service_spec(
                 type="tmpfs",
                 tmpfs_size=RUN_TMPFS_BYTES,
                 tmpfs_mode=0o700,
-            )
+            ),
+            # x-swarmvip.agent.volumes: host paths for checks and hooks, read-only only.
+            *(
+                docker.types.Mount(target=b.target, source=b.source, type="bind", read_only=True)
+                for b in service.binds
+            ),
         ],
         configs=[
-            ConfigReference(config_ids[m.source], m.source, filename=m.target, mode=0o444)
+            ConfigReference(
+                config_ids[m.source],
+                m.source,
+                filename=m.target,
+                mode=CONFIG_MODE if m.mode is None else m.mode,
+            )
             for m in service.configs
         ],
         secrets=[
-            SecretReference(secret_ids[m.source], m.source, filename=m.target, mode=0o400)
+            SecretReference(
+                secret_ids[m.source],
+                m.source,
+                filename=m.target,
+                mode=SECRET_MODE if m.mode is None else m.mode,
+            )
             for m in service.secrets
         ],
     )
@@ -78,7 +102,9 @@ def service_spec(
         placement=Placement(constraints=[f"node.id=={service.node_id}"]),
         restart_policy=RestartPolicy(condition="any", delay=1_000_000_000),
         networks=[NetworkAttachmentConfig(target="host")],
-        log_driver=DriverConfig("json-file", {"max-size": "10m", "max-file": "3"}),
+        # No log driver: the node's daemon default is kept (the operator's choice). The reports
+        # are read with `docker service logs`: json-file, local and journald can be read, others
+        # through Docker's dual-logging cache only (ops/deploy.py warns; README "Logs").
     )
     return {
         "task_template": template,

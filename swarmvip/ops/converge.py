@@ -34,7 +34,10 @@ from swarmvip.status.fold import fold
 from swarmvip.status.model import NodeStatus, Snapshot, StatusSource
 from swarmvip.status.rules import cannot_run
 
-SETTLE = 3.0  # seconds to wait for every node's first report
+# seconds to wait for every runnable node's first report (returns as soon as all reported):
+# over ssh:// the first read of each log stream alone can take seconds, and a drain preflight
+# on a view without the backups' reports would refuse ("no healthy backup would remain")
+SETTLE = 10.0
 TAKEOVER = 20.0  # seconds to wait for a lifted node to preempt
 
 
@@ -143,7 +146,7 @@ def converge(
         prepared = materialize(spec, step.plan, observed, holders, stored)
         notes = _say(progress, notes)
         progress(f"make-before-break: lift {_host(step)} to take {step.group}")
-        apply_phases(prepared, cluster, progress, timeout=timeout)
+        apply_phases(prepared, cluster, progress, timeout=timeout, source=source)
         applied += len(prepared.actions)
         snap = snapshot(source, partial(_took_over, stack=stack, step=step), TAKEOVER)
         if not _took_over(snap, stack, step):
@@ -153,7 +156,7 @@ def converge(
     prepared = materialize(spec, final, observed, holders, stored)
     if prepared.actions:
         _say(progress, notes)
-    apply_phases(prepared, cluster, progress, timeout=timeout)
+    apply_phases(prepared, cluster, progress, timeout=timeout, source=source)
     return applied + len(prepared.actions)
 
 

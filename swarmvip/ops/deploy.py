@@ -25,19 +25,30 @@ from typing import Any
 from swarmvip.cluster.port import Cluster
 from swarmvip.errors import ClusterError, ConfigError, Problem
 from swarmvip.model import Node, NodePlan, Plan, StackSpec
+from swarmvip.ops.agentwait import wait_for_agents
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import (
     STACK_NAME,
     DesiredState,
     SecretNaming,
+    config_objects,
     desired_state,
     secret_objects,
 )
-from swarmvip.plan.diff import Action, Observed, diff, phases, teardown
+from swarmvip.plan.diff import (
+    Action,
+    CreateService,
+    Observed,
+    UpdateService,
+    diff,
+    phases,
+    teardown,
+)
 from swarmvip.plan.handover import final_plan
 from swarmvip.render import render_keepalived
 from swarmvip.spec.specdoc import spec_document
 from swarmvip.spec.stackfile import dump_document
+from swarmvip.status.model import StatusSource
 from swarmvip.wire import agentspec
 
 Progress = Callable[[str], None]
@@ -88,6 +99,7 @@ class ObservedStack:
     running: Mapping[str, NodePlan] = field(default_factory=dict)  # {node id: plan it runs}
     objects: Observed = field(default_factory=Observed)  # this stack's swarmvip objects
     secret_names: frozenset[str] = frozenset()  # every secret in the swarm
+    config_names: frozenset[str] | None = None  # every config in the swarm; None: not read
 
 
 def _placement(cluster: Cluster, stack: str) -> ObservedStack:
@@ -104,6 +116,7 @@ def observe_stack(cluster: Cluster, stack: str) -> ObservedStack:
         running=cluster.running_plans(stack),
         objects=cluster.observe(stack),
         secret_names=frozenset(cluster.secret_names()),
+        config_names=frozenset(cluster.config_names()),
     )
 
 
@@ -187,7 +200,9 @@ class StoredSpec:
 
 def stored_spec(spec: StackSpec, stack: str, objects: Observed) -> StoredSpec:
     naming = secret_naming(objects)
-    text = dump_document(spec_document(spec, secret_objects(stack, spec.secrets, naming)))
+    secrets = secret_objects(stack, spec.secrets, naming)
+    configs = config_objects(stack, spec.agent.config_sources)
+    text = dump_document(spec_document(spec, secrets, configs))
     return StoredSpec(naming, text)
 
 
@@ -201,23 +216,70 @@ def materialize(
     """Everything one apply of `plan` will do: render, the desired objects, the diff against
     `observed.objects`. holders ({group: node id} holding it now) are updated last."""
     confs, specs = render_all(plan)
-    desired = desired_state(plan, confs, specs, spec.secrets, stored.text, stored.naming)
-    missing = sorted(set(desired.external_secrets) - observed.secret_names)
-    if missing:
-        raise ConfigError(
-            [
-                Problem(
-                    file=spec.path,
-                    key="auth_secret",
-                    message=f"swarm secret {name!r} does not exist",
-                    fix=f"printf PASSWORD | docker secret create {name} -",
-                )
-                for name in missing
-            ]
-        )
+    desired = desired_state(
+        plan, confs, specs, spec.secrets, stored.text, stored.naming, agent=spec.agent
+    )
+    problems = _missing(spec, desired, observed)
+    if problems:
+        raise ConfigError(problems)
     holder_ids = tuple(sorted(set(holders.values())))
     actions = diff(desired, observed.objects, holder_ids)
     return Prepared(spec, plan, desired, actions, confs, holder_ids)
+
+
+def _missing(spec: StackSpec, desired: DesiredState, observed: ObservedStack) -> list[Problem]:
+    """The external secrets and configs the stack mounts that the swarm lacks: refused before
+    any write. An auth secret's fix asks for a VRRP password; x-swarmvip.agent's for a file."""
+    keys = {g.auth_secret for g in spec.groups}
+    auth = {s.object or s.name for s in spec.secrets if s.data is None and s.name in keys}
+    missing = [
+        Problem(
+            file=spec.path,
+            key="auth_secret" if name in auth else "secrets",
+            message=f"swarm secret {name!r} does not exist",
+            fix=f"printf PASSWORD | docker secret create {name} -"
+            if name in auth
+            else f"docker secret create {name} FILE",
+        )
+        for name in sorted(set(desired.external_secrets) - observed.secret_names)
+    ]
+    if observed.config_names is not None:
+        missing += [
+            Problem(
+                file=spec.path,
+                key="configs",
+                message=f"swarm config {name!r} does not exist",
+                fix=f"docker config create {name} FILE, or declare it with file: FILE",
+            )
+            for name in sorted(set(desired.external_configs) - observed.config_names)
+        ]
+    return missing
+
+
+READABLE_LOG_DRIVERS = ("json-file", "local", "journald")  # `docker service logs` reads them
+
+
+def log_driver_warning(driver: str) -> str | None:
+    """A warning when the engine's default log driver is not one `docker service logs` reads:
+    the keepalived tasks keep the operator's default driver (the service spec sets none), and
+    status, the TUI and the controller read the agents' reports through service logs."""
+    if not driver or driver in READABLE_LOG_DRIVERS:
+        return None
+    fix = (
+        "set the daemons' default to local, json-file or journald (daemon.json log-driver)"
+        " on the swarm's nodes"
+    )
+    if driver == "none":
+        return (
+            "the engine's default log driver is none: the keepalived tasks' state reports"
+            " cannot be read, so status, the TUI and the controller see every node as"
+            f" unknown; {fix}"
+        )
+    return (
+        f"the engine's default log driver is {driver}, which `docker service logs` cannot read:"
+        " the keepalived tasks' state reports are then read from Docker's dual-logging cache"
+        f" (Engine 20.10+, unless cache-disabled is set) and are unknown without it; {fix}"
+    )
 
 
 def prepare(
@@ -258,22 +320,48 @@ def require_docker_cli(spec: StackSpec, vip_only: bool) -> str | None:
 
 
 def apply_phases(
-    prepared: Prepared, cluster: Cluster, progress: Progress, timeout: float = 120.0
+    prepared: Prepared,
+    cluster: Cluster,
+    progress: Progress,
+    timeout: float = 120.0,
+    source: StatusSource | None = None,
 ) -> None:
     """Apply phase by phase (see plan.diff.phases), waiting until every task runs its new spec
     between phases. A task that cannot run (its node Down, paused or drained) is not waited
-    for: it is reported once and gets its new spec when the node returns."""
+    for: it is reported once and gets its new spec when the node returns.
+
+    With a status `source`, the wait is on the agents' own reports of the new spec
+    (ops.agentwait), after the last phase too; without one (a first deploy), on Docker's
+    task state."""
     told: set[str] = set()
+    stack = prepared.plan.stack
+    restarted: dict[str, str] = {}
     for i, step in enumerate(phases(prepared.actions, set(prepared.holders))):
         if i:
             progress("waiting until every task runs its new config")
-            for line in cluster.wait_running(prepared.plan.stack, timeout):
-                if line not in told:
-                    told.add(line)
-                    progress(line)
+            if source is not None:
+                wait_for_agents(source, cluster, stack, restarted, timeout, progress)
+            else:
+                for line in cluster.wait_running(stack, timeout):
+                    if line not in told:
+                        told.add(line)
+                        progress(line)
         for action in step:
             progress(action.describe())
             cluster.apply(action)
+            restarted |= _restarts(action)
+    if source is not None and restarted:
+        wait_for_agents(source, cluster, stack, restarted, timeout, progress)
+
+
+def _restarts(action: Action) -> dict[str, str]:
+    """{node id: new spec hash} when `action` starts a task with a new spec (a relabel does
+    not restart anything)."""
+    if isinstance(action, CreateService) or (
+        isinstance(action, UpdateService) and action.current.spec_hash != action.service.spec_hash
+    ):
+        return {action.service.node_id: action.service.spec_hash}
+    return {}
 
 
 RESOLVE_IMAGE = ("always", "changed", "never")  # docker stack deploy --resolve-image

@@ -104,8 +104,7 @@ class ClusterActions:
             + (f"availability {availability}" if availability else "availability unchanged")
         )
         stacks = sorted({v.stack for v in snap.vips if host in {m.hostname for m in v.members}})
-        self._converge(cluster, source, stacks, progress)
-        cluster.wait_running_all(stacks, self.timeout)
+        self._converge(cluster, source, stacks, progress)  # waits on the agents' reports
         final = snapshot(source, lambda s: _settled_holders(s, stacks), self.timeout)
         who = ", ".join(
             f"{v.key} on {','.join(v.holders) or 'nobody'}" for v in final.vips if v.stack in stacks

@@ -17,11 +17,20 @@ HEALTH_FILE = f"{RUN_DIR}/{HEALTH_NAME}"
 SECRETS_DIR = "/run/secrets"
 IFACE_PARAM = "SWARMVIP_IFACE"
 STOP_GRACE_ENV = "SWARMVIP_STOP_GRACE"  # the task's stop grace period, for the agent's deadline
+# The service's spec hash (swarmvip.hash): the agent repeats it in every report, so a writer
+# knows when a restarted task runs its new spec from the agent itself (not Docker's health).
+SPEC_ENV = "SWARMVIP_SPEC"
 
 
 def auth_param(group: str) -> str:
     """The keepalived parameter that carries a group's auth_pass (defined by the agent)."""
     return "SWARMVIP_AUTH_" + group.upper().replace("-", "_")
+
+
+def vip_iface_param(group: str) -> str:
+    """The keepalived parameter naming the NIC of a group's VIPs (`interface:` of the group,
+    detected and defined by the agent)."""
+    return "SWARMVIP_VIPIF_" + group.upper().replace("-", "_")
 
 
 def track_name(group: str, check: str) -> str:

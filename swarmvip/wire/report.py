@@ -8,7 +8,7 @@ within a version, new optional keys may be added):
                                                  # fault: the agent cannot run keepalived (reason)
      "ts": 1763762400.123,        # unix time (float) when the line was written
      "seq": 7,                    # per agent process, starts at 1, +1 per line
-     "interval": 2.0,             # heartbeat period: a node silent for ~3x this is unknown
+     "interval": 10.0,            # heartbeat period: a node silent for ~3x this is unknown
      "version": "0.1.0",          # swarmvip version of the agent
      "stack": "web", "node": "<hostname>", "node_id": "<swarm node id>",
      "interface": "eth0" | null,  # null until detected
@@ -20,6 +20,7 @@ within a version, new optional keys may be added):
                     "holds_vip": true,                  # every configured VIP is present
                     "checks": {"http": "ok" | "failing" | "unknown"}}],
      "reason": null | "why the agent is in fault / keepalived is not running",
+     "spec": "3f2a9c0e1b7d",      # optional: the task's service spec hash ($SWARMVIP_SPEC)
      "faults": ["check web.http: ..."]}  # optional, only when non-empty: agent faults (a
                                          # helper thread hit an unexpected error or died and
                                          # was restarted); absent = none
@@ -36,6 +37,10 @@ from typing import Any, Literal
 
 SCHEMA = 1
 MARKER = '{"swarmvip_report":'
+# The agent's default heartbeat period, seconds: a line at least this often (a heartbeat only
+# when nothing else was written for this long), so about 3600/HEARTBEAT lines per node and hour.
+# Readers never assume it: each line announces its own `interval` (2.0 when an old line lacks it).
+HEARTBEAT = 10.0
 
 Kind = Literal["state", "heartbeat", "fault"]
 KIND_VALUES = ("state", "heartbeat", "fault")
@@ -73,6 +78,7 @@ class Report:
     version: str = ""
     schema: int = SCHEMA
     faults: tuple[str, ...] = ()  # agent faults (helper threads); optional key "faults"
+    spec: str = ""  # the task's service spec hash; optional key "spec" ("" = not told)
 
 
 def _instance_doc(inst: InstanceReport) -> dict[str, Any]:
@@ -107,6 +113,8 @@ def to_line(report: Report) -> str:
     }
     if report.faults:  # additive, optional: lines without faults are unchanged
         doc["faults"] = list(report.faults)
+    if report.spec:
+        doc["spec"] = report.spec
     return json.dumps(doc, separators=(",", ":"))
 
 
@@ -140,6 +148,7 @@ def _from_doc(doc: dict[str, Any]) -> Report | None:
         interval=float(doc.get("interval", 2.0)),
         version=str(doc.get("version", "")),
         faults=tuple(str(f) for f in doc.get("faults") or ()),
+        spec=str(doc.get("spec") or ""),
     )
 
 

@@ -77,6 +77,9 @@ class FakeSwarmSpec:
         self.renewing: str | None = None
         self.lock = threading.Lock()
 
+    def info(self) -> dict[str, Any]:
+        return {"LoggingDriver": "json-file"}  # what DockerCluster.logging_driver reads
+
     def inspect_swarm(self) -> dict[str, Any]:
         with self.lock:
             if self.renewing and self.labels.get(LEADER) == self.renewing:
@@ -162,6 +165,7 @@ class FakeCluster:
         self.conflicts = 0
         self.writes: list[str] = []  # action descriptions and node updates, in order
         self.controller: dict[str, Any] | None = None
+        self.log_driver = "json-file"  # the engine's default logging driver (docker info)
         self._nodes = {n.id: n for n in nodes}
         self._node_versions = {n.id: 1 for n in nodes}
         self._services: dict[str, _Service] = {}
@@ -234,6 +238,12 @@ class FakeCluster:
 
     def secret_names(self) -> set[str]:
         return {s.name for s in self._secrets.values()}
+
+    def config_names(self) -> set[str]:
+        return {c.name for c in self._configs.values()}
+
+    def logging_driver(self) -> str:
+        return self.log_driver  # dockerd's default, unless a test sets another
 
     def _plan(self, svc: _Service) -> agentspec.AgentSpec | None:
         mount = next((m for m in svc.desired.configs if m.target == paths.AGENT_SPEC), None)
@@ -465,6 +475,9 @@ class FakeCluster:
 
     def controller_line(self, timeout: float) -> dict[str, Any] | None:
         return self.controller
+
+    def lease_labels(self) -> dict[str, str]:
+        return lease.lease_labels(self.swarm.inspect_swarm())
 
 
 def _is_a_cluster(fake: FakeCluster) -> Cluster:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets as random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
 
@@ -35,7 +36,16 @@ from swarmvip.plan.diff import (
     teardown,
 )
 from swarmvip.spec.stackfile import parse_stack
-from swarmvip.wire.keys import OWNER_LABEL, STACK_LABEL, STACK_NAMESPACE_LABEL, vip_namespace
+from swarmvip.wire.keys import (
+    LEASE_LABELS,
+    LEASE_LEADER,
+    LEASE_RENEW,
+    LEASE_TTL,
+    OWNER_LABEL,
+    STACK_LABEL,
+    STACK_NAMESPACE_LABEL,
+    vip_namespace,
+)
 
 from .fake import FakeCluster
 
@@ -112,6 +122,53 @@ def test_apply_creates_what_observe_then_returns(backend: Backend) -> None:
     }
     assert sorted(c.name for c in seen.configs) == sorted(c.name for c in desired.configs)
     assert _deploy(backend, desired) == 0  # observed as desired: nothing left to do
+
+
+def test_config_names_lists_every_config_of_the_swarm(backend: Backend) -> None:
+    desired = _desired(backend)
+    _deploy(backend, desired)
+    assert {c.name for c in desired.configs} <= backend.cluster.config_names()
+
+
+def test_logging_driver_is_the_engines_default_and_one_that_reads(backend: Backend) -> None:
+    driver = backend.cluster.logging_driver()
+    assert isinstance(driver, str) and driver  # the lab's engines keep Docker's json-file
+    assert driver in ("json-file", "local", "journald")
+
+
+def test_the_agent_blocks_configs_and_secrets_are_created_and_mounted(
+    backend: Backend, tmp_path: Path
+) -> None:
+    from swarmvip.ops.deploy import stored_spec
+
+    folder = tmp_path
+    (folder / "token.txt").write_text("t0ken\n")
+    (folder / "app.conf").write_text("x=1\n")
+    text = SPEC + (
+        "  agent:\n"
+        "    environment: {APP_MODE: test}\n"
+        "    secrets: [{source: token, target: /etc/app/token, mode: 0440}]\n"
+        "    configs: [app]\n"
+        "    volumes: ['/run:/host/run:ro']\n"
+        "secrets: {token: {file: ./token.txt}}\n"
+        "configs: {app: {file: ./app.conf}}\n"
+    )
+    spec = parse_stack(text, "contract.yml", str(folder))
+    plan = build_plan(spec, backend.stack, ABSENT, {}, None)
+    confs, specs = render_all(plan)
+    stored = stored_spec(spec, backend.stack, backend.cluster.observe(backend.stack))
+    desired = desired_state(
+        plan, confs, specs, spec.secrets, stored.text, stored.naming, agent=spec.agent
+    )
+    assert _deploy(backend, desired) == (
+        len(desired.configs) + len(desired.secrets) + len(desired.services)
+    )
+    seen = backend.cluster.observe(backend.stack)
+    assert {s.name for s in seen.secrets} == {s.name for s in desired.secrets}
+    assert {(s.node_id, s.spec_hash) for s in seen.services} == {
+        (s.node_id, s.spec_hash) for s in desired.services
+    }
+    assert _deploy(backend, desired) == 0
 
 
 def test_running_plans_and_vrids_are_what_was_applied(backend: Backend) -> None:
@@ -234,6 +291,17 @@ def test_a_second_holder_is_refused_while_the_first_holds(backend: Backend) -> N
     # controller running in the lab, never for the first holder)
     with backend.cluster.exclusive(second, ttl=15, wait=30):
         pass
+
+
+def test_lease_labels_name_the_holder_while_held_and_not_after_release(backend: Backend) -> None:
+    me = f"{backend.stack}-reader"
+    with backend.cluster.exclusive(me, ttl=15, wait=30):
+        held = backend.cluster.lease_labels()
+        assert held[LEASE_LEADER] == me and held[LEASE_TTL] == "15"
+        assert held[LEASE_RENEW].isdigit()
+        assert set(held) <= set(LEASE_LABELS)  # only the lease's labels cross the port
+    # released (in the lab a controller may have taken it since: never us)
+    assert backend.cluster.lease_labels().get(LEASE_LEADER) != me
 
 
 def test_node_labels_round_trip(backend: Backend) -> None:

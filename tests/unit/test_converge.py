@@ -28,11 +28,12 @@ from swarmvip.plan.diff import (
     UpdateService,
 )
 from swarmvip.plan.handover import final_plan
+from swarmvip.plan.spread import hash_order
 from swarmvip.spec.stackfile import parse_stack
 from swarmvip.status.fold import fold
 from swarmvip.status.model import DeployedNode, Observation
 from swarmvip.wire import agentspec, paths
-from swarmvip.wire.keys import NODE_LABEL
+from swarmvip.wire.keys import NODE_LABEL, NODE_PRIORITY, VipKey
 from swarmvip.wire.report import InstanceReport, Report
 
 
@@ -64,7 +65,10 @@ SPEC = parse_stack("x-swarmvip:\n  vips:\n    web: {addresses: [10.0.0.100/24]}\
 
 
 def swarm_node(i: int, state: str = "ready", availability: str = "active") -> Node:
-    return Node(f"id{i}", f"node{i}", Role.WORKER, availability, state, f"10.0.0.1{i}")
+    """node{i}, labelled priority 260 - 10 i (node1 250, node2 240, …): the scenarios below are
+    about converge, not about the rendezvous order (test_priorities), so they fix the order."""
+    labels = ((NODE_PRIORITY, str(260 - 10 * i)),)
+    return Node(f"id{i}", f"node{i}", Role.WORKER, availability, state, f"10.0.0.1{i}", labels)
 
 
 class FakeAPI:
@@ -125,6 +129,9 @@ class FakeSwarm(DockerCluster):
         return {"web": {i.group: i.vrid for p in self.plans().values() for i in p.instances}}
 
     def secret_names(self) -> set[str]:
+        return set()
+
+    def config_names(self) -> set[str]:
         return set()
 
     def observe(self, stack: str) -> Observed:
@@ -211,6 +218,7 @@ class FakeSource:
                         "eth0",
                         "running",
                         (inst,),
+                        spec=self.swarm.services[node_id].spec_hash,  # $SWARMVIP_SPEC
                     )
                 )
         return Observation(
@@ -285,16 +293,17 @@ def test_live_nodes_are_runnable_and_reporting() -> None:
 
 
 def test_duplicate_hostnames_keep_the_holder_s_node_id() -> None:
-    """Audit 15 (repro r16_duphost): two nodes named edge; idA holds."""
+    """Audit 15 (repro r16_duphost): two nodes named edge; the one web/web ranks first holds."""
     edge = [
         Node("idA", "edge", Role.WORKER, "active", "ready", "10.0.0.11"),
         Node("idB", "edge", Role.WORKER, "active", "ready", "10.0.0.12"),
     ]
+    holder, other = hash_order(VipKey("web", "web"), ["idA", "idB"])
     swarm = deployed_swarm(*edge)
-    assert swarm.holder() == "idA"
+    assert swarm.holder() == holder
     snap = fold(FakeSource(swarm).observe())
-    assert holders_of(snap, "web") == {"web": "idA"}
-    assert [(n.node_id, n.holds) for n in snap.nodes] == [("idA", ("web/web",)), ("idB", ())]
+    assert holders_of(snap, "web") == {"web": holder}
+    assert {n.node_id: n.holds for n in snap.nodes} == {holder: ("web/web",), other: ()}
 
 
 def test_a_paused_holder_keeps_its_vip_and_nothing_moves() -> None:
