@@ -1,7 +1,9 @@
 """End to end on a real 3-node swarm: deploy, VIP on the top node, failover, re-deploy, rm.
 
 These tests run in file order on one deployment of stacks/lab-web.yml (a web server on every
-node that answers with its hostname, behind VIP 10.213.0.100 with an HTTP check).
+node that answers with its hostname, behind VIP 10.213.0.100 with an HTTP check). Which node
+is on top is the planner's choice (rendezvous hashing of the node ids): the `order` fixture
+asks `swarmvip plan` once, and the tests follow it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .vip import (
     docker,
     holders,
     owned_objects,
+    planned_order,
     service_labels,
     swarmvip,
     vip_service,
@@ -44,6 +47,14 @@ def deployed(lab: Lab) -> Iterator[str]:
     swarmvip(lab, "rm", STACK)
 
 
+@pytest.fixture(scope="module")
+def order(lab: Lab, deployed: str) -> list[str]:
+    """The web group's nodes by planned priority, highest first (the expected holder first)."""
+    ranked = planned_order(lab, FILE)["web"]
+    assert sorted(ranked) == ["node1", "node2", "node3"]
+    return ranked
+
+
 def fetch(client: Client, timeout: float = 1.0) -> str:
     out = client.exec(
         "python3",
@@ -58,11 +69,12 @@ def fetch(client: Client, timeout: float = 1.0) -> str:
 
 
 def test_deploy_puts_the_vip_on_the_top_priority_node(
-    lab: Lab, deployed: str, client: Client
+    lab: Lab, deployed: str, order: list[str], client: Client
 ) -> None:
     assert "3/3 keepalived tasks running" in deployed
-    wait_for("one holder", lambda: holders(lab, VIP) == ["node1"], timeout=30)
-    assert wait_for("the web service through the VIP", lambda: fetch(client), 60) == "node1"
+    top = order[0]
+    wait_for(f"{top} holds", lambda: holders(lab, VIP) == [top], timeout=30)
+    assert wait_for("the web service through the VIP", lambda: fetch(client), 60) == top
 
 
 def status(lab: Lab, settled: bool = True) -> dict:  # type: ignore[type-arg]
@@ -72,22 +84,26 @@ def status(lab: Lab, settled: bool = True) -> dict:  # type: ignore[type-arg]
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def test_status_json_reports_the_real_holder(lab: Lab, deployed: str) -> None:
+def test_status_json_reports_the_real_holder(lab: Lab, deployed: str, order: list[str]) -> None:
+    top = order[0]
     doc = wait_for(
-        "status sees node1 holding",
-        lambda: (d := status(lab))["vips"] and d["vips"][0]["holders"] == ["node1"] and d,
+        f"status sees {top} holding",
+        lambda: (d := status(lab))["vips"] and d["vips"][0]["holders"] == [top] and d,
         timeout=30,
     )
     assert isinstance(doc, dict) and doc["schema"] == 1
     vip = doc["vips"][0]
     assert vip["name"] == "web" and vip["addresses"] == ["10.213.0.100/24"]
-    assert vip["expected_holder"] == "node1"
+    assert vip["expected_holder"] == top
     states = {n["hostname"]: n["vrrp_state"].get("lab-web/web") for n in doc["nodes"]}
-    assert states == {"node1": "MASTER", "node2": "BACKUP", "node3": "BACKUP"}
+    assert states == {n: "MASTER" if n == top else "BACKUP" for n in order}
     assert not [a for a in doc["alarms"] if a["severity"] == "critical"]
 
 
-def test_a_node_whose_nic_is_not_eth0_works_unchanged(lab: Lab, deployed: str) -> None:
+def test_a_node_whose_nic_is_not_eth0_works_unchanged(
+    lab: Lab, deployed: str, order: list[str]
+) -> None:
+    state = "MASTER" if order[0] == "node3" else "BACKUP"  # preferred: the top takes it back
     lab.rename_interface("node3", "eth0", "p5p1")
     docker(lab, "service", "update", "--force", "--detach", vip_service(lab, STACK, "node3"))
     doc = wait_for(
@@ -98,7 +114,7 @@ def test_a_node_whose_nic_is_not_eth0_works_unchanged(lab: Lab, deployed: str) -
                 for n in status(lab, settled=False)["nodes"]
                 if n["hostname"] == "node3"
                 and n["interface"] == "p5p1"
-                and n["vrrp_state"].get("lab-web/web") == "BACKUP"
+                and n["vrrp_state"].get("lab-web/web") == state
             ),
             None,
         ),
@@ -191,57 +207,64 @@ def test_bad_stack_file_exits_2_and_leaves_the_swarm_untouched(
 
 
 def test_killing_the_holder_moves_the_vip_and_clients_follow(
-    lab: Lab, deployed: str, client: Client
+    lab: Lab, deployed: str, order: list[str], client: Client
 ) -> None:
-    wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], timeout=30)
+    top, second = order[:2]
+    wait_for(f"{top} holds", lambda: holders(lab, VIP) == [top], timeout=30)
     killed = time.monotonic()
-    lab.kill("node1")
-    wait_for("node2 takes over", lambda: holders(lab, VIP) == ["node2"], timeout=15, interval=0.05)
+    lab.kill(top)
+    wait_for(f"{second} takes over", lambda: holders(lab, VIP) == [second], 15, interval=0.05)
     moved = time.monotonic() - killed
-    assert wait_for("the client reaches node2", lambda: fetch(client) == "node2", 15)
-    print(f"\nholder killed: node2 held the VIP {moved:.2f}s after docker kill")
+    assert wait_for(f"the client reaches {second}", lambda: fetch(client) == second, 15)
+    print(f"\nholder killed: {second} held the VIP {moved:.2f}s after docker kill")
 
 
 def test_preferred_vip_returns_when_the_node_comes_back(
-    lab: Lab, deployed: str, client: Client
+    lab: Lab, deployed: str, order: list[str], client: Client
 ) -> None:
-    lab.start("node1")
-    wait_for("node1 holds again", lambda: holders(lab, VIP) == ["node1"], timeout=120)
-    assert wait_for("the client reaches node1", lambda: fetch(client) == "node1", 30)
+    top = order[0]
+    lab.start(top)
+    wait_for(f"{top} holds again", lambda: holders(lab, VIP) == [top], timeout=120)
+    assert wait_for(f"the client reaches {top}", lambda: fetch(client) == top, 30)
 
 
-def test_label_change_replans_only_the_affected_node(lab: Lab, deployed: str) -> None:
-    docker(lab, "node", "update", "--label-add", "swarmvip.priority=254", "node3")
+def test_label_change_replans_only_the_affected_node(
+    lab: Lab, deployed: str, order: list[str]
+) -> None:
+    """Labelling the last node of the order: the others keep their values (250, 240)."""
+    top, last = order[0], order[-1]
+    docker(lab, "node", "update", "--label-add", "swarmvip.priority=254", last)
     try:
         plan = swarmvip(lab, "plan", "--json", FILE)
         assert plan.returncode == 0, plan.stderr
         assert '"action": "update"' in plan.stdout and plan.stdout.count('"action": "update"') == 1
         result = swarmvip(lab, "deploy", "--vip-only", FILE)
         assert result.returncode == 0, result.stderr
-        assert "update service lab-web_vip-node3" in result.stdout
-        assert "update service lab-web_vip-node1" not in result.stdout
-        wait_for("node3 takes the VIP", lambda: holders(lab, VIP) == ["node3"], timeout=60)
+        assert f"update service lab-web_vip-{last}" in result.stdout
+        assert f"update service lab-web_vip-{top}" not in result.stdout
+        wait_for(f"{last} takes the VIP", lambda: holders(lab, VIP) == [last], timeout=60)
     finally:
-        docker(lab, "node", "update", "--label-rm", "swarmvip.priority", "node3")
+        docker(lab, "node", "update", "--label-rm", "swarmvip.priority", last)
         swarmvip(lab, "deploy", "--vip-only", FILE)
 
 
 def test_drain_moves_the_vip_make_before_break_and_undrain_returns_it(
-    lab: Lab, deployed: str, client: Client
+    lab: Lab, deployed: str, order: list[str], client: Client
 ) -> None:
-    wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], timeout=60)
+    top, second = order[:2]
+    wait_for(f"{top} holds", lambda: holders(lab, VIP) == [top], timeout=60)
     probe = Probe(client, f"http://{VIP}:8080/", seconds=60)
-    result = swarmvip(lab, "drain", "node1", "--timeout", "60")
+    result = swarmvip(lab, "drain", top, "--timeout", "60")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "lab-web/web: node1 → node2" in result.stdout
-    assert holders(lab, VIP) == ["node2"]
-    assert fetch(client) == "node2"
-    labels = docker(lab, "node", "inspect", "node1", "--format", "{{json .Spec.Labels}}")
+    assert f"lab-web/web: {top} → {second}" in result.stdout
+    assert holders(lab, VIP) == [second]
+    assert fetch(client) == second
+    labels = docker(lab, "node", "inspect", top, "--format", "{{json .Spec.Labels}}")
     assert '"swarmvip.drain":"true"' in labels
     print(f"\ndrain: {result.stdout.strip().splitlines()[-1]}")
-    result = swarmvip(lab, "undrain", "node1", "--timeout", "60")
+    result = swarmvip(lab, "undrain", top, "--timeout", "60")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert holders(lab, VIP) == ["node1"]
+    assert holders(lab, VIP) == [top]
     seen = probe.result()
     print(
         f"drain + undrain: {seen.moves} moves, largest client gap {seen.max_gap * 1000:.0f} ms,"

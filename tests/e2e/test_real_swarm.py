@@ -15,7 +15,7 @@ import time
 import pytest
 from swarmvip_lab import Lab
 
-from .vip import ROOT, docker, holders, owned_objects, swarmvip, wait_for
+from .vip import ROOT, docker, holders, owned_objects, planned_order, swarmvip, wait_for
 
 pytestmark = pytest.mark.lab
 STACKS = ROOT / "tests" / "e2e" / "stacks"
@@ -94,8 +94,9 @@ def test_the_apps_own_prune_and_rm_leave_the_vip_layer_serving(lab: Lab) -> None
     try:
         done = swarmvip(lab, "deploy", "--resolve-image", "never", file)
         assert done.returncode == 0, done.stdout + done.stderr
-        # settled: every node's web answers its check, so the top node (node1) holds
-        holder = wait_for("node1 holds", lambda: (h := holders(lab, vip)) == ["node1"] and h, 60)
+        # settled: every node's web answers its check, so the planned top node holds
+        top = planned_order(lab, file)["web"][0]
+        holder = wait_for(f"{top} holds", lambda: (h := holders(lab, vip)) == [top] and h, 60)
         layer = _layer(lab, stack)
         assert len(layer) == 3 and all(name.startswith(f"{stack}_vip-") for name in layer)
         # CI re-deploys the same file with the real CLI and --prune: the app's namespace

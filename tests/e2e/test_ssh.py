@@ -17,7 +17,7 @@ import pytest
 from swarmvip_lab import Lab
 
 from .test_tui_lab import Tmux
-from .vip import ROOT, docker, holders, swarmvip, wait_for
+from .vip import ROOT, docker, holders, planned_order, swarmvip, wait_for
 
 VIP = "10.213.0.101"
 STACK = "ssh-web"
@@ -71,7 +71,8 @@ def ssh_stack(lab: Lab) -> Iterator[None]:
         assert result.returncode == 0, result.stdout + result.stderr
         yield
     finally:
-        swarmvip(lab, "undrain", "node1")
+        for node in ("node1", "node2"):  # the test drains the holder, the planner's choice
+            swarmvip(lab, "undrain", node)
         swarmvip(lab, "rm", STACK)
         for node in ("node1", "node2"):
             docker(lab, "node", "update", "--label-rm", "vip", node, check=False)
@@ -95,13 +96,14 @@ def test_lab_env_ssh_points_the_docker_cli_at_the_manager(lab: Lab) -> None:
 def test_deploy_status_drain_and_the_tui_over_ssh(lab: Lab, ssh_stack: None) -> None:
     app = docker(lab, "service", "ls", "--filter", f"name={STACK}_web", "--format", "{{.Name}}")
     assert app.split() == [f"{STACK}_web"]  # `docker stack deploy` reached the swarm over ssh
-    wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], timeout=30)
-    wait_for("status over ssh sees node1", lambda: status_holders(lab) == ["node1"], timeout=30)
+    top, other = planned_order(lab, "--stack", STACK, FILE)["web"]  # node1 and node2
+    wait_for(f"{top} holds", lambda: holders(lab, VIP) == [top], timeout=30)
+    wait_for(f"status over ssh sees {top}", lambda: status_holders(lab) == [top], timeout=30)
 
-    drained = ssh_swarmvip(lab, "drain", "node1", "--timeout", "60")
+    drained = ssh_swarmvip(lab, "drain", top, "--timeout", "60")
     assert drained.returncode == 0, drained.stdout + drained.stderr
-    assert "node2" in drained.stdout
-    assert holders(lab, VIP) == ["node2"]
+    assert other in drained.stdout
+    assert holders(lab, VIP) == [other]
 
     tmux = Tmux()
     env = lab.ssh_environment()
@@ -111,13 +113,13 @@ def test_deploy_status_drain_and_the_tui_over_ssh(lab: Lab, ssh_stack: None) -> 
     )
     try:
         tmux("new-session", "-d", "-x", "140", "-y", "40", "-s", "tui", command)
-        wait_for("the TUI over ssh shows node2", lambda: tmux.holder(GROUP) == "node2", 30)
+        wait_for(f"the TUI over ssh shows {other}", lambda: tmux.holder(GROUP) == other, 30)
         assert f"ssh://root@{lab.manager.ip}" in tmux.screen()  # the title names the engine
 
-        undrained = ssh_swarmvip(lab, "undrain", "node1", "--timeout", "60")
+        undrained = ssh_swarmvip(lab, "undrain", top, "--timeout", "60")
         assert undrained.returncode == 0, undrained.stdout + undrained.stderr
-        wait_for("node1 holds again", lambda: holders(lab, VIP) == ["node1"], timeout=30)
-        wait_for("the TUI follows to node1", lambda: tmux.holder(GROUP) == "node1", 30)
+        wait_for(f"{top} holds again", lambda: holders(lab, VIP) == [top], timeout=30)
+        wait_for(f"the TUI follows to {top}", lambda: tmux.holder(GROUP) == top, 30)
     finally:
         subprocess.run(
             ["tmux", "-L", tmux.socket, "kill-server"], capture_output=True, check=False, timeout=10

@@ -10,7 +10,7 @@ import sys
 import pytest
 from swarmvip_lab import Lab
 
-from .vip import EXAMPLE_VIPS, ROOT, docker, holders, swarmvip, wait_for
+from .vip import EXAMPLE_VIPS, ROOT, docker, holders, planned_order, swarmvip, wait_for
 
 pytestmark = pytest.mark.lab
 VIP = "10.213.0.100"
@@ -49,41 +49,45 @@ def test_drain_from_the_tui_moves_the_vip_and_shows_the_new_holder(lab: Lab) -> 
     try:
         result = swarmvip(lab, "deploy", "--vip-only", FILE, env=EXAMPLE_VIPS)
         assert result.returncode == 0, result.stderr
-        wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], 30)
+        top, other = planned_order(lab, FILE, env=EXAMPLE_VIPS)["dns"]  # node1 and node2
+        wait_for(f"{top} holds", lambda: holders(lab, VIP) == [top], 30)
         command = (
             f"DOCKER_HOST={lab.manager_host} TZ=UTC {sys.executable} -m swarmvip tui "
             "--stack edge-dns; sleep 30"
         )
         tmux("new-session", "-d", "-x", "140", "-y", "40", "-s", "tui", command)
         wait_for(
-            "the TUI shows node1 holding",
-            lambda: tmux.holder("edge-dns/dns") == "node1",
+            f"the TUI shows {top} holding",
+            lambda: tmux.holder("edge-dns/dns") == top,
             30,
         )
+        for _ in range(sorted(n.hostname for n in lab.nodes).index(top)):
+            tmux("send-keys", "-t", "tui", "Down")  # the node table lists nodes by hostname
         tmux("send-keys", "-t", "tui", "d")
         wait_for(
             "the confirmation naming the successor",
-            lambda: "node2 will take over" in tmux.screen(),
+            lambda: f"{other} will take over" in tmux.screen(),
             15,
         )
         tmux("send-keys", "-t", "tui", "y")
         wait_for(
             "the drain outcome",
-            lambda: "OK: " in (sc := tmux.screen()) and "node1 → node2" in sc,
+            lambda: "OK: " in (sc := tmux.screen()) and f"{top} → {other}" in sc,
             120,
         )
-        assert holders(lab, VIP) == ["node2"]
+        assert holders(lab, VIP) == [other]
         tmux("send-keys", "-t", "tui", "Escape")
         wait_for(
-            "the VIP panel shows node2",
-            lambda: tmux.holder("edge-dns/dns") == "node2",
+            f"the VIP panel shows {other}",
+            lambda: tmux.holder("edge-dns/dns") == other,
             15,
         )
     finally:
         subprocess.run(
             ["tmux", "-L", tmux.socket, "kill-server"], capture_output=True, check=False, timeout=10
         )
-        swarmvip(lab, "undrain", "node1")
+        for node in ("node1", "node2"):  # the drained holder is the planner's choice
+            swarmvip(lab, "undrain", node)
         swarmvip(lab, "rm", "edge-dns")
         for node in ("node1", "node2"):
             docker(lab, "node", "update", "--label-rm", "edge", node, check=False)
