@@ -110,3 +110,47 @@ def stats(values: Iterable[float | None]) -> Stats:
     if not got:
         return Stats(0, 0.0, 0.0, 0.0)
     return Stats(len(got), got[0], statistics.median(got), got[-1])
+
+
+def holder_count_edges(
+    per_node: Mapping[str, Sequence[tuple[float, float]]], start: float, end: float
+) -> list[tuple[float, int]]:
+    """[(at, number of holders from then on)] over [start, end): a first step at `start`."""
+    edges: list[tuple[float, int]] = []
+    for spans in per_node.values():
+        for a, b in spans:
+            edges += [(max(a, start), 1), (min(b, end), -1)]
+    edges.sort(key=lambda e: (e[0], e[1]))
+    steps, count = [(start, 0)], 0
+    for at, step in edges:
+        if at >= end:
+            break
+        count += step
+        if at == steps[-1][0]:
+            steps[-1] = (at, count)
+        else:
+            steps.append((at, count))
+    return steps
+
+
+def no_holder_time(
+    per_node: Mapping[str, Sequence[tuple[float, float]]], start: float, end: float
+) -> float:
+    """Total time in [start, end] during which no node held the VIP."""
+    steps = holder_count_edges(per_node, start, end)
+    bounds = [at for at, _ in steps[1:]] + [end]
+    return sum(b - a for (a, n), b in zip(steps, bounds, strict=True) if n == 0 and b > a)
+
+
+def settled_at(
+    per_node: Mapping[str, Sequence[tuple[float, float]]], since: float, end: float
+) -> float | None:
+    """The first time at or after `since` from which exactly one node held the VIP until
+    `end` (None: not settled by then)."""
+    steps = holder_count_edges(per_node, since, end)
+    if steps[-1][1] != 1 or steps[-1][0] >= end:
+        return None
+    i = len(steps) - 1
+    while i > 0 and steps[i - 1][1] == 1:
+        i -= 1
+    return steps[i][0]

@@ -27,6 +27,7 @@ from swarmvip.model import NodePlan
 from swarmvip.status.model import DeployedNode, Received
 from swarmvip.wire import agentspec, paths
 from swarmvip.wire.keys import (
+    HASH_LABEL,
     KIND_CONTROLLER,
     KIND_KEEPALIVED,
     KIND_LABEL,
@@ -124,7 +125,12 @@ class ServiceReader:
             if spec is None:
                 found.append(self._incompatible(svc, why, state, err))
             else:
-                found.append(DeployedNode(spec.stack, svc["Spec"]["Name"], spec.node, state, err))
+                spec_hash = (svc["Spec"].get("Labels") or {}).get(HASH_LABEL, "")
+                found.append(
+                    DeployedNode(
+                        spec.stack, svc["Spec"]["Name"], spec.node, state, err, spec=spec_hash
+                    )
+                )
             ids.append(svc["ID"])
         return tuple(found), ids
 

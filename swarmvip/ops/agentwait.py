@@ -14,6 +14,7 @@ image missing on the node, no suitable node, ...) before the wait gives up.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 
@@ -24,6 +25,14 @@ from swarmvip.status.model import Snapshot, StatusSource
 from swarmvip.status.rules import cannot_run
 
 POLL = 0.1
+# Which wait a writer uses between phases: "reports" (the agents', the default) or "docker"
+# (Swarm's task state, as before: bench/planned_moves.py measures both paths in one run).
+WAIT_ENV = "SWARMVIP_PHASE_WAIT"
+
+
+def waits_on_reports() -> bool:
+    """True unless $SWARMVIP_PHASE_WAIT=docker asks for Docker's task state."""
+    return os.environ.get(WAIT_ENV, "reports") != "docker"
 
 
 def waiting_for(

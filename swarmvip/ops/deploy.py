@@ -25,7 +25,7 @@ from typing import Any
 from swarmvip.cluster.port import Cluster
 from swarmvip.errors import ClusterError, ConfigError, Problem
 from swarmvip.model import Node, NodePlan, Plan, StackSpec
-from swarmvip.ops.agentwait import wait_for_agents
+from swarmvip.ops.agentwait import wait_for_agents, waits_on_reports
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import (
     STACK_NAME,
@@ -336,6 +336,8 @@ def apply_phases(
     told: set[str] = set()
     stack = prepared.plan.stack
     restarted: dict[str, str] = {}
+    if not waits_on_reports():
+        source = None
     for i, step in enumerate(phases(prepared.actions, set(prepared.holders))):
         if i:
             progress("waiting until every task runs its new config")

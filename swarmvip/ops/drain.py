@@ -19,6 +19,7 @@ from collections.abc import Callable
 from swarmvip.cluster.port import Cluster, Connect
 from swarmvip.errors import ConfigError, Problem
 from swarmvip.ops.actions import DrainMode, DrainOutcome, Moved, Progress
+from swarmvip.ops.agentwait import waits_on_reports
 from swarmvip.ops.controller import default_identity
 from swarmvip.ops.converge import converge, snapshot
 from swarmvip.ops.deploy import prefixed
@@ -105,6 +106,8 @@ class ClusterActions:
         )
         stacks = sorted({v.stack for v in snap.vips if host in {m.hostname for m in v.members}})
         self._converge(cluster, source, stacks, progress)  # waits on the agents' reports
+        if not waits_on_reports():  # $SWARMVIP_PHASE_WAIT=docker: the previous path, measured
+            cluster.wait_running_all(stacks, self.timeout)
         final = snapshot(source, lambda s: _settled_holders(s, stacks), self.timeout)
         who = ", ".join(
             f"{v.key} on {','.join(v.holders) or 'nobody'}" for v in final.vips if v.stack in stacks

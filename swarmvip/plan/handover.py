@@ -128,20 +128,44 @@ def _node(plan: Plan, node_id: str) -> NodePlan | None:
     return next((n for n in plan.nodes if n.node_id == node_id), None)
 
 
-def _heard(step: Plan, running: Mapping[str, NodePlan]) -> Plan:
+def _heard(
+    step: Plan, running: Mapping[str, NodePlan], lifted: tuple[str, str] | None = None
+) -> Plan:
     """`step` without the newcomers some other member does not list as a peer in it: started
-    now, such a node would hear no advert from the holder and make itself a second MASTER."""
+    now, such a node would hear no advert from the holder and make itself a second MASTER.
+
+    `lifted` (node id, group): a newcomer lifted above the holder in that group need not hear
+    it there. It becomes MASTER and its adverts reach the holder (the newcomer lists every
+    member), which yields: keepalived accepts a higher-priority advert from a source outside
+    its own unicast_peer list (measured with keepalived 2.2.7: "Master received advert from
+    … with higher priority 251, ours 250 / Entering BACKUP STATE")."""
 
     def heard(new: NodePlan) -> bool:
         return all(
             inst.unicast_src in other.peers
             for inst in new.instances
+            if (new.node_id, inst.group) != lifted
             for node in step.nodes
             if node.node_id != new.node_id and (other := _instance(node, inst.group)) is not None
         )
 
     kept = tuple(n for n in step.nodes if n.node_id in running or heard(n))
     return dataclasses.replace(step, nodes=kept)
+
+
+def _lifted(
+    current: Plan, running: Mapping[str, NodePlan], top: NodePlan, group: str, holder: NodePlan
+) -> Plan | None:
+    """The step that lifts `top` one above the holder's running priority in `group` (the holder
+    itself untouched), or None: past 254, or `top` is a newcomer that could not start in that
+    step (unheard in another of its groups)."""
+    have = _instance(holder, group)
+    if have is None or have.priority + 1 > MAX_PRIORITY:
+        return None
+    raised = _with_priority(top, group, have.priority + 1, have.unicast_src)
+    lifted = _replace(current, {holder.node_id: holder, top.node_id: raised})
+    step = _heard(lifted, running, (top.node_id, group))
+    return step if _node(step, top.node_id) is not None else None
 
 
 def steps(
@@ -165,15 +189,24 @@ def steps(
         keep = {holder: running[holder]}
         top = _node(current, ranked[0][1].node_id)
         assert top is not None
-        if top.node_id != holder and have.priority + 1 <= MAX_PRIORITY:
-            current = _replace(
-                current,
-                {
-                    **keep,
-                    top.node_id: _with_priority(top, group, have.priority + 1, have.unicast_src),
-                },
+        lift = (
+            _lifted(current, running, top, group, running[holder])
+            if top.node_id != holder
+            else None
+        )
+        if top.node_id != holder and lift is None:  # a newcomer that cannot start yet
+            ranked = [(p, n) for p, n in ranked if n.node_id in running]
+            top = _node(current, ranked[0][1].node_id) if ranked else None
+            if top is None:
+                continue
+            lift = (
+                _lifted(current, running, top, group, running[holder])
+                if top.node_id != holder
+                else None
             )
-            out.append(Step(_heard(current, running), group, top.node_id))
+        if lift is not None:
+            current = _replace(current, {**keep, top.node_id: _node(lift, top.node_id) or top})
+            out.append(Step(lift, group, top.node_id))
             expected[group] = top.node_id
         elif (
             top.node_id == holder

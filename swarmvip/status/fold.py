@@ -81,6 +81,20 @@ def effective_priority(
     return max(1, min(254, plan.priority + sum(weights)))
 
 
+def _runs_its_spec(dep: DeployedNode, report: Report | None) -> bool:
+    """The task runs: Docker says so, or says "starting" (its HEALTHCHECK has not passed yet,
+    5 s after a start) while the task's own agent reports the service's current spec hash.
+    A fresh report from the process before a restart carries the old hash: it never counts."""
+    if dep.task_state == "running":
+        return True
+    return (
+        dep.task_state == "starting"
+        and report is not None
+        and bool(dep.spec)
+        and report.spec == dep.spec
+    )
+
+
 def _members(
     group_nodes: list[tuple[DeployedNode, InstancePlan]],
     latest: dict[tuple[str, str], Report],
@@ -92,7 +106,7 @@ def _members(
         seen = _instance(report, inst.group)
         healthy = (
             clocks.fresh(report)
-            and dep.task_state == "running"
+            and _runs_its_spec(dep, report)
             and (report is not None and report.keepalived == "running")
         )
         members.append(

@@ -28,6 +28,7 @@ class DeployedNode:
     task_state: str = "unknown"  # running, pending, failed, ... from the swarm
     task_error: str = ""
     note: str = ""  # why its plan could not be read (e.g. a newer agent.json schema); no instances
+    spec: str = ""  # the service's spec hash (swarmvip.hash): the agents of its task report it
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from swarmvip.model import NodePlan, Plan
+from swarmvip.model import Node, NodePlan, Plan
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.handover import steps
 
@@ -157,3 +157,35 @@ def test_a_drained_holder_hands_over_to_the_top_live_member() -> None:
 def test_no_live_member_means_no_step() -> None:
     todo, final = steps(plan_of(FOUR), running(plan_of()), {"web": "id-node2"}, set())
     assert todo == [] and "node4" in members(final)
+
+
+def _first_ranked_newcomer() -> Node:
+    """node4 with an id that s/web ranks above node1..node3 (rendezvous order)."""
+    ids = [n.id for n in THREE]
+    for i in range(1000):
+        candidate = f"id-node4-{i}"
+        if rank("s", "web", [*ids, candidate])[0] == candidate:
+            return dataclasses.replace(node("node4", "10.213.0.14"), id=candidate)
+    raise AssertionError("no id ranks first")
+
+
+def test_a_newcomer_ranked_first_is_lifted_straight_above_the_holder() -> None:
+    """One move (holder -> newcomer) instead of three (away, back, then to the newcomer): the
+    newcomer lists every member, so its adverts reach the holder, which yields to them."""
+    newcomer = _first_ranked_newcomer()
+    plan = plan_of((*THREE, newcomer))
+    live = {"id-node1", "id-node2", "id-node3", newcomer.id}
+    todo, final = steps(plan, running(plan_of()), {"web": "id-node1"}, live)
+    assert [s.expect for s in todo] == [newcomer.id]
+    step = members(todo[0].plan)
+    assert step["node4"][0] == 251 and "10.213.0.11" in step["node4"][1]
+    assert step["node1"] == members(plan_of())["node1"]  # the holder is not touched
+    assert prio(final)["node4"] == 251 and prio(final)["node1"] < 251
+
+
+def test_a_newcomer_that_cannot_run_is_not_lifted() -> None:
+    newcomer = _first_ranked_newcomer()
+    plan = plan_of((*THREE, newcomer))
+    todo, _ = steps(plan, running(plan_of()), {"web": "id-node1"}, {"id-node1", "id-node2"})
+    assert newcomer.id not in [s.expect for s in todo]
+    assert [s.expect for s in todo] == ["id-node2", "id-node1"]  # away and back, as before

@@ -4,6 +4,7 @@ cross-stack holders, bounded memory, escaped views, schema skew (audit 7-10, 18,
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import threading
 import time
@@ -483,3 +484,21 @@ def test_a_holder_killed_hard_is_no_holder_once_its_task_has_no_container() -> N
         snap = fold(Observation(NOW, NODES, restarting, both))
         assert snap.vips[0].holders == ("node2",), state
         assert "split-brain" not in {a.kind for a in snap.alarms}, state
+
+
+def test_a_restarted_task_counts_as_healthy_once_its_agent_reports_the_new_spec() -> None:
+    """Docker says "starting" for 5 s after a start (the HEALTHCHECK); the task's own agent
+    reporting the service's current spec with keepalived running is the better truth, so
+    the expected holder follows it (undrain used to return before the VIP came back)."""
+    plan = _plan("web", "10.0.0.100/24")
+    node1, node2 = plan.nodes
+    new = dataclasses.replace(_report(node1, NOW - 0.2, ()), spec="new")
+    old = dataclasses.replace(_report(node1, NOW - 0.2, ()), spec="old")
+    for seen, healthy in ((new, True), (old, False)):
+        deployed = tuple(
+            dataclasses.replace(d, task_state="starting", spec="new") if d.plan is node1 else d
+            for d in _deployed(plan)
+        )
+        snap = fold(Observation(NOW, NODES, deployed, (seen, _report(node2, NOW - 0.2, ()))))
+        member = next(m for m in snap.vips[0].members if m.hostname == node1.hostname)
+        assert (member.effective_priority is not None) is healthy

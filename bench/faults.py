@@ -1,0 +1,475 @@
+"""Fault campaign (issue 12): partitions, a daemon restart, a reboot, a flapping link and CPU
+pressure on a real swarm, with a client counting every failed request.
+
+Runs on lab 3 (SWARMVIP_LAB_ID=3; scripts/faults.sh brings it up and down): node1 is the
+manager and never disturbed, nodes 2-4 serve one VIP (bench/stacks/faults.yml) with the
+`default` preset (scenario 9: `fast`). Each run is one measured window: the client probe
+(100 requests/s, 200 ms timeout, open loop) and `ip monitor` on every member (both from
+bench.failover_lab), `swarmvip events --json` for what status said and when, then the final
+state. Raw results go to bench/results/faults.json after every run; bench/faults_report.py
+writes faults.md and faults.png. Usage:
+    SWARMVIP_LAB_ID=3 .venv/bin/python -m bench.faults [--runs 3] [--scenarios partition,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from swarmvip_lab import Lab, faults
+from swarmvip_lab.clients import Client
+from swarmvip_lab.layout import vip as lab_vip
+from swarmvip_lab.runner import ROOT, docker, swarmvip
+
+from bench import faults_report
+from bench.failover import repeat
+from bench.failover_lab import Monitor, Watch, client, holders_now, stack_converged, wait_until
+from bench.failover_metrics import (
+    Event,
+    intervals,
+    no_holder_time,
+    probe_measures,
+    rfc_bound,
+    settled_at,
+    two_holder_time,
+)
+from bench.failover_scenarios import NODES, Run
+
+RESULTS = Path(__file__).parent / "results" / "faults.json"
+FILE = ROOT / "bench" / "stacks" / "faults.yml"
+STACK = "faults"
+VIP = lab_vip(3)  # 10.213.3.103 on lab 3
+ADVERT = {"default": 0.25, "fast": 0.1}
+PARTITION_S = 8.0  # how long a partition lasts
+SETTLE_S = 6.0  # observed after a heal / the end of a fault
+FLAP_S = 30.0
+HOG_S = 60.0
+log = logging.getLogger("faults")
+
+
+# -- what status said: `swarmvip events --json` in the background ------------------------------
+class Alarms:
+    """Follows `swarmvip events --json --stack faults`; each event with its arrival time."""
+
+    def __init__(self, lab: Lab) -> None:
+        argv = [sys.executable, "-m", "swarmvip", "events", "--json", "--stack", STACK]
+        self.proc = subprocess.Popen(
+            [*argv, "--interval", "0.25"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, cwd=ROOT, env={**os.environ, "DOCKER_HOST": lab.manager_host},
+        )  # fmt: skip
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                self.events.append((time.time(), json.loads(line)))
+            except ValueError:
+                continue
+
+    def stop(self) -> list[tuple[float, dict[str, Any]]]:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self._thread.join(5)
+        return list(self.events)
+
+
+def alarm_timeline(events: list[tuple[float, dict[str, Any]]], t0: float) -> list[dict[str, Any]]:
+    """Alarm raised/cleared events (arrival time relative to t0), oldest first."""
+    return [
+        {"t": round(at - t0, 3), "event": e["event"], "kind": e.get("kind"),
+         "subject": e.get("subject")}
+        for at, e in events
+        if e.get("event") in ("alarm", "cleared")
+    ]  # fmt: skip
+
+
+def first_alarm(
+    timeline: list[dict[str, Any]], event: str, kind: str, after: float
+) -> float | None:
+    """Seconds from `after` (relative to t0) to the first `event` of `kind` at or after it."""
+    return next(
+        (round(a["t"] - after, 3) for a in timeline
+         if a["event"] == event and a["kind"] == kind and a["t"] >= after),
+        None,
+    )  # fmt: skip
+
+
+# -- one measured window ---------------------------------------------------------------------
+@dataclass
+class Window:
+    """A probe, VIP monitors on every member and the events follower, with named marks."""
+
+    lab: Lab
+    client: Client
+    watch: Watch = field(init=False)
+    alarms: Alarms = field(init=False)
+    t0: float = 0.0
+    marks: dict[str, float] = field(default_factory=dict)
+    dead: dict[str, list[Event]] = field(default_factory=dict)  # events of restarted monitors
+
+    def __post_init__(self) -> None:
+        self.alarms = Alarms(self.lab)
+        self.watch = Watch(self.lab, self.client, VIP, NODES)
+        time.sleep(2.5)  # the events follower's first poll: alarms already active come first
+        self.t0 = time.time()
+
+    def mark(self, name: str) -> float:
+        self.marks[name] = time.time()
+        return self.marks[name]
+
+    def node_died(self, node: str) -> None:
+        """The node's container stopped: its monitor ended with it (the VIP went with its
+        network namespace)."""
+        old = self.watch.monitors[node]
+        self.dead.setdefault(node, []).extend([*old.stop(), (time.time(), False)])
+
+    def node_back(self, node: str) -> None:
+        self.watch.monitors[node] = Monitor(self.lab, node, VIP)
+
+    def stop(self) -> Run:
+        requests, events, t_end = self.watch.stop()
+        for node, evs in self.dead.items():
+            events[node] = sorted(evs + events[node])
+        timeline = alarm_timeline(self.alarms.stop(), self.t0)
+        return measures(self.t0, t_end, requests, events, timeline, self.marks)
+
+
+def measures(
+    t0: float,
+    t_end: float,
+    requests: list[tuple[float, str | None]],
+    events: dict[str, list[Event]],
+    timeline: list[dict[str, Any]],
+    marks: dict[str, float],
+) -> Run:
+    """Client gap and failures, two-holder and no-holder time, moves, settle time after the
+    mark `heal` (or `end`), what status said (alarm timeline), all relative to t0."""
+    spans = {n: intervals(evs, t0, t_end) for n, evs in events.items()}
+    probe = probe_measures([r for r in requests if r[0] >= t0])
+    after = marks.get("heal", marks.get("end", t0))
+    settled = settled_at(spans, after, t_end)
+    adds = sorted(at for evs in events.values() for at, holds in evs if holds and at >= t0)
+    return {
+        "gap": probe.gap,
+        "failed": probe.failed,
+        "requests": probe.requests,
+        "moves": probe.moves,
+        "answered_by": list(probe.answered_by),
+        "vip_adds": len(adds),
+        "two_holders": two_holder_time(spans, t0, t_end),
+        "no_holder": no_holder_time(spans, t0, t_end),
+        "two_holders_after": two_holder_time(spans, after, t_end),
+        "one_holder_after": None if settled is None else settled - after,
+        "adds_after_settled": sum(1 for at in adds if settled is not None and at > settled),
+        "marks": {k: round(v - t0, 3) for k, v in marks.items()},
+        "alarms": timeline,
+        "window": t_end - t0,
+    }
+
+
+# -- final state -------------------------------------------------------------------------------
+def orphan_objects(lab: Lab) -> list[str]:
+    """Configs of the stack no service uses (the stored spec aside) and services pinned to a
+    node the swarm no longer has."""
+    flt = f"label=swarmvip.stack={STACK}"
+    services = docker(lab, "service", "ls", "--filter", flt, "-q").split()
+    used: set[str] = set()
+    pinned: list[tuple[str, str]] = []
+    fmt = "{{json .Spec.TaskTemplate.ContainerSpec.Configs}}|{{json .Spec.TaskTemplate.Placement}}"
+    for sid in services:
+        configs, placement = docker(lab, "service", "inspect", "-f", fmt, sid).split("|", 1)
+        used |= {c["ConfigID"] for c in json.loads(configs) or []}
+        pinned += [(sid, c) for c in (json.loads(placement) or {}).get("Constraints") or []]
+    cfmt = '{{.ID}} {{index .Spec.Labels "swarmvip.kind"}}'
+    orphans = []
+    for line in docker(lab, "config", "ls", "--filter", flt, "-q").split():
+        cid, kind = [*docker(lab, "config", "inspect", "-f", cfmt, line).split(), ""][:2]
+        if kind != "spec" and cid not in used:
+            orphans.append(f"config {cid[:12]}")
+    nodes = set(docker(lab, "node", "ls", "-q").split())
+    for sid, constraint in pinned:
+        if constraint.startswith("node.id==") and constraint.split("==")[1].strip() not in nodes:
+            orphans.append(f"service {sid[:12]} on a departed node")
+    return orphans
+
+
+def final_state(lab: Lab, timers: str) -> dict[str, Any]:
+    """Exactly one holder, no stale VIP on any node, every task on its current config (plan has
+    no action left, every service 1/1), no orphan, and what `status --json` says."""
+    on = holders_now(lab, VIP, [n.name for n in lab.nodes])
+    plan = swarmvip(lab, "plan", "--json", str(FILE), env=_env(timers), timeout=60)
+    actions = json.loads(plan.stdout)["actions"] if plan.returncode == 0 else ["plan failed"]
+    status = swarmvip(lab, "status", "--json", "--stack", STACK, timeout=30)
+    doc = json.loads(status.stdout) if status.stdout.strip() else {}
+    vips = doc.get("vips") or [{}]
+    state = {
+        "vip_on": on,
+        "pending_actions": actions,
+        "tasks_running": stack_converged(lab, STACK),
+        "orphans": orphan_objects(lab),
+        "status_holders": vips[0].get("holders"),
+        "status_alarms": sorted({a["kind"] for a in doc.get("alarms", [])}),
+    }
+    state["clean"] = (
+        len(on) == 1
+        and not actions
+        and state["tasks_running"]
+        and not state["orphans"]
+        and state["status_holders"] == on
+        and not state["status_alarms"]
+    )
+    return state
+
+
+def wait_clean(lab: Lab, timers: str, timeout: float = 60) -> dict[str, Any]:
+    """Poll the final state until clean (bounded); the last state with the seconds it took."""
+    started = time.monotonic()
+    while True:
+        state = final_state(lab, timers)
+        spent = time.monotonic() - started
+        if state["clean"] or spent > timeout:
+            return {**state, "clean_after": round(spent, 1)}
+        time.sleep(1.0)
+
+
+def _env(timers: str) -> dict[str, str]:
+    return {"FAULTS_VIP": f"{VIP}/24", "FAULTS_TIMERS": timers}
+
+
+# -- the campaign ------------------------------------------------------------------------------
+@dataclass
+class Campaign:
+    """Runs the scenarios on the lab through one client container, one timer preset at a time."""
+
+    lab: Lab
+    client: Client
+    timers: str = "default"
+    order: list[str] = field(default_factory=list)  # members by planned priority
+    priorities: dict[str, int] = field(default_factory=dict)
+
+    def deploy(self, timers: str) -> None:
+        self.timers = timers
+        done = swarmvip(self.lab, "deploy", "--resolve-image", "never", str(FILE),
+                        env=_env(timers), timeout=300)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"swarmvip deploy: {done.stdout}{done.stderr}")
+        plan = swarmvip(self.lab, "plan", "--json", str(FILE), env=_env(timers))
+        order = json.loads(plan.stdout)["groups"][0]["order"]
+        self.order = [m["hostname"] for m in order]
+        self.priorities = {m["hostname"]: m["priority"] for m in order}
+        self.steady()
+
+    @property
+    def bound(self) -> float:
+        """Master_Down_Interval of the node that takes over from the top one."""
+        return rfc_bound(ADVERT[self.timers], self.priorities[self.order[1]], 3)
+
+    def holders(self) -> list[str]:
+        return holders_now(self.lab, VIP, NODES)
+
+    def steady(self, timeout: float = 120) -> str:
+        """Wait for the final state to be clean and the holder stable for 1 s; the holder."""
+
+        def stable() -> bool:
+            if not stack_converged(self.lab, STACK) or len(self.holders()) != 1:
+                return False
+            time.sleep(1.0)
+            return len(self.holders()) == 1
+
+        wait_until("steady state", stable, timeout, interval=0.5)
+        return self.holders()[0]
+
+    def window(self, act: Callable[[str, Window], dict[str, Any]]) -> Run:
+        """One run: steady state, a measured window around `act(holder, window)`, final state."""
+        holder = self.steady()
+        w = Window(self.lab, self.client)
+        try:
+            extra = act(holder, w)
+        finally:
+            run = w.stop()
+        return {"holder": holder, **run, **extra, "final": wait_clean(self.lab, self.timers)}
+
+    # -- scenarios --------------------------------------------------------------------------
+    def partition_holder(self) -> Run:
+        """1: the holder cut off from the other members (all IP and ARP), then healed."""
+
+        def act(holder: str, w: Window) -> dict[str, Any]:
+            others = [n for n in NODES if n != holder]
+            w.mark("fault")
+            try:
+                faults.partition(self.lab, holder, others)
+                time.sleep(PARTITION_S)
+            finally:
+                w.mark("heal")
+                faults.heal(self.lab, holder)
+                w.mark("healed")  # the heal's docker exec returned
+            time.sleep(SETTLE_S)
+            return {"partitioned": others}
+
+        return self._with_alarm_times(self.window(act), "split-brain")
+
+    def partition_backup(self) -> Run:
+        """2: the first backup cut off from everyone (its eth0: IP and ARP), then healed."""
+
+        def act(holder: str, w: Window) -> dict[str, Any]:
+            backup = next(n for n in self.order if n != holder)
+            w.mark("fault")
+            try:
+                faults.partition(self.lab, backup)
+                time.sleep(PARTITION_S)
+            finally:
+                w.mark("heal")
+                faults.heal(self.lab, backup)
+                w.mark("healed")  # the heal's docker exec returned
+            time.sleep(SETTLE_S)
+            return {"partitioned": [backup]}
+
+        return self.window(act)
+
+    def _node_down_and_back(self, how: Callable[[str], object], w: Window, holder: str) -> None:
+        w.mark("fault")
+        how(holder)
+        w.node_died(holder)
+        w.mark("down")
+        self.lab.start(holder)
+        w.mark("node_up")
+        w.node_back(holder)
+        wait_until("holder back", lambda: w.watch.holders() == [holder], 90, interval=0.1)
+        w.mark("end")
+        time.sleep(SETTLE_S / 2)
+
+    def dockerd_restart(self) -> Run:
+        """5: the holder's dockerd stopped (orderly daemon shutdown) and started again."""
+
+        def act(holder: str, w: Window) -> dict[str, Any]:
+            self._node_down_and_back(lambda n: faults.stop_dockerd(self.lab, n), w, holder)
+            return {}
+
+        return self.window(act)
+
+    def reboot(self) -> Run:
+        """6: the holder's node crashed (container SIGKILLed) and booted again."""
+
+        def act(holder: str, w: Window) -> dict[str, Any]:
+            self._node_down_and_back(self.lab.kill, w, holder)
+            return {}
+
+        return self.window(act)
+
+    def link_flap(self) -> Run:
+        """7: the holder's eth0 down/up every 2 s for 30 s."""
+
+        def act(holder: str, w: Window) -> dict[str, Any]:
+            w.mark("fault")
+            faults.flap_link(self.lab, holder, FLAP_S)
+            w.mark("end")
+            time.sleep(SETTLE_S)
+            return {"advert_int": ADVERT[self.timers]}
+
+        return self.window(act)
+
+    def cpu_pressure(self) -> Run:
+        """9: a busy loop pinned to each CPU of the holder's node for 60 s (`fast` preset)."""
+
+        def act(holder: str, w: Window) -> dict[str, Any]:
+            w.mark("fault")
+            worst = faults.hog_cpu(self.lab, holder, HOG_S)
+            w.mark("end")
+            time.sleep(2.0)
+            return {"worst_delay": worst, "bound": self.bound, "margin": self.bound - worst}
+
+        return self.window(act)
+
+    @staticmethod
+    def _with_alarm_times(run: Run, kind: str) -> Run:
+        marks = run["marks"]
+        run["alarm_after"] = first_alarm(run["alarms"], "alarm", kind, marks["fault"])
+        run["cleared_after"] = first_alarm(run["alarms"], "cleared", kind, marks["heal"])
+        return run
+
+
+# scenario key -> (Campaign method, timer preset, time budget in s)
+SCENARIOS: dict[str, tuple[str, str, float]] = {
+    "partition_holder": ("partition_holder", "default", 150),
+    "partition_backup": ("partition_backup", "default", 120),
+    "dockerd_restart": ("dockerd_restart", "default", 300),
+    "reboot": ("reboot", "default", 300),
+    "link_flap": ("link_flap", "default", 240),
+    "cpu_pressure": ("cpu_pressure", "fast", 300),
+}
+
+
+def save(results: dict[str, Any]) -> None:
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+
+
+def run_campaign(lab: Lab, names: list[str], runs: int, results: dict[str, Any]) -> None:
+    with client(lab) as c:
+        campaign = Campaign(lab, c)
+        for name in names:
+            method, timers, budget = SCENARIOS[name]
+            if campaign.timers != timers or not campaign.order:
+                campaign.deploy(timers)
+            started = time.monotonic()
+            got = repeat(name, runs, getattr(campaign, method), budget)
+            results["scenarios"][name] = {
+                "timers": timers,
+                "advert_int": ADVERT[timers],
+                "bound": campaign.bound,
+                "runs": got,
+                "seconds": round(time.monotonic() - started, 1),
+            }
+            save(results)
+        swarmvip(lab, "rm", STACK, timeout=120)
+
+
+def prepare(lab: Lab) -> None:
+    """Label the members and leave nothing of an earlier run (stack, stale VIPs, rules)."""
+    swarmvip(lab, "rm", STACK, timeout=120)
+    for node in lab.nodes:
+        faults.heal(lab, node.name)
+        lab.exec(node, "ip", "addr", "del", f"{VIP}/24", "dev", "eth0", check=False)
+    for name in NODES:
+        docker(lab, "node", "update", "--label-add", "web=true", "--availability", "active", name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    if not os.environ.get("SWARMVIP_LAB_ID"):
+        parser.error("set SWARMVIP_LAB_ID (the campaign never uses the default lab)")
+    lab = Lab(nodes=4)
+    prepare(lab)
+    results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results.setdefault("scenarios", {})
+    started = time.monotonic()
+    run_campaign(lab, args.scenarios.split(","), args.runs, results)
+    results["seconds"] = round(time.monotonic() - started, 1)
+    results["cpus"] = os.cpu_count()
+    save(results)
+    faults_report.main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
