@@ -26,8 +26,11 @@ HOUR = 3600.0
 
 
 class FakeClock:
-    def __init__(self, events: list[tuple[float, object]]) -> None:
-        self.now, self.events = 0.0, events
+    """time.time/time.monotonic for the agent; waiting on its queue moves the clock to the next
+    event posted at a time (when, event), or by the wait's timeout (tests/unit uses it too)."""
+
+    def __init__(self, events: list[tuple[float, object]] | None = None, now: float = 0.0) -> None:
+        self.now, self.events = now, events if events is not None else []
 
     def time(self) -> float:
         return self.now

@@ -18,7 +18,16 @@ from swarmvip_lab import Lab
 from swarmvip_lab.clients import Client
 
 from .probe import Probe
-from .vip import ROOT, docker, holders, planned_order, service_labels, swarmvip, wait_for
+from .vip import (
+    ROOT,
+    deploy_with_controller,
+    docker,
+    holders,
+    planned_order,
+    service_labels,
+    swarmvip,
+    wait_for,
+)
 
 pytestmark = pytest.mark.lab
 VIP = "10.213.0.101"
@@ -71,27 +80,7 @@ def tasks_running(lab: Lab) -> bool:
 def controlled(lab: Lab) -> Iterator[None]:
     for node, on in (("node1", True), ("node2", True), ("node3", False)):
         label(lab, node, on)
-    result = swarmvip(lab, "deploy", "--resolve-image", "never", FILE)
-    assert result.returncode == 0, result.stdout + result.stderr
-    docker(
-        lab,
-        "stack",
-        "deploy",
-        "--resolve-image",
-        "never",
-        "-c",
-        str(ROOT / "stacks" / "controller.yml"),
-        "swarmvip",
-    )
-    wait_for(
-        "a healthy controller",
-        lambda: (
-            (s := json.loads(swarmvip(lab, "status", "--json").stdout or "{}").get("controller"))
-            and s["healthy"]
-            and s["leader"]
-        ),
-        timeout=90,
-    )
+    deploy_with_controller(lab, FILE)
     holder = top(lab)
     wait_for(f"{holder} holds", lambda: holders(lab, VIP) == [holder], timeout=30)
     yield

@@ -30,7 +30,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from swarmvip_lab import Lab
 
-from .vip import ROOT, docker, holders, swarmvip, vip_service, wait_for
+from .vip import ROOT, deploy_with_controller, docker, holders, swarmvip, vip_service, wait_for
 
 pytestmark = pytest.mark.lab
 VIP = "10.213.0.101"
@@ -63,27 +63,7 @@ def controlled(lab: Lab) -> Iterator[None]:
     for node, on in (("node1", True), ("node2", True), ("node3", False)):
         label(lab, node, on)
     docker(lab, "node", "update", "--label-add", "swarmvip.priority=250", "node1")
-    result = swarmvip(lab, "deploy", "--resolve-image", "never", FILE)
-    assert result.returncode == 0, result.stdout + result.stderr
-    docker(
-        lab,
-        "stack",
-        "deploy",
-        "--resolve-image",
-        "never",
-        "-c",
-        str(ROOT / "stacks" / "controller.yml"),
-        "swarmvip",
-    )
-    wait_for(
-        "a healthy controller",
-        lambda: (
-            (s := json.loads(swarmvip(lab, "status", "--json").stdout or "{}").get("controller"))
-            and s["healthy"]
-            and s["leader"]
-        ),
-        timeout=90,
-    )
+    deploy_with_controller(lab, FILE)
     wait_for("node1 holds", lambda: holders(lab, VIP) == ["node1"], timeout=30)
     yield
     docker(lab, "stack", "rm", "swarmvip", check=False)

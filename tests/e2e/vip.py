@@ -91,3 +91,21 @@ def vip_service(lab: Lab, stack: str, hostname: str) -> str:
         "{{.Name}}",
     ).split()
     return names[0] if names else ""
+
+
+def deploy_with_controller(lab: Lab, file: str) -> None:
+    """`swarmvip deploy FILE`, then stacks/controller.yml as stack `swarmvip`, until the
+    controller reports healthy and leading (status --json)."""
+    result = swarmvip(lab, "deploy", "--resolve-image", "never", file)
+    assert result.returncode == 0, result.stdout + result.stderr
+    controller = str(ROOT / "stacks" / "controller.yml")
+    docker(lab, "stack", "deploy", "--resolve-image", "never", "-c", controller, "swarmvip")
+    wait_for(
+        "a healthy controller",
+        lambda: (
+            (s := json.loads(swarmvip(lab, "status", "--json").stdout or "{}").get("controller"))
+            and s["healthy"]
+            and s["leader"]
+        ),
+        timeout=90,
+    )

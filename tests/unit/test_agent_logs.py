@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import io
 import itertools
-import queue
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.agent_logs import FakeClock
 from swarmvip.agent import run, state
 from swarmvip.agent.keepalived import Layout
 from swarmvip.model import NodePlan
@@ -23,31 +23,8 @@ from tests.agent import agentlab as lab
 HOUR = 3600.0
 
 
-class FakeClock:
-    """time.time/time.monotonic for the agent; waiting on its queue moves the clock."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-        self.events: list[tuple[float, object]] = []  # (when, event), posted at that time
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def get(self, timeout: float | None = None) -> object:
-        due = self.now + (timeout or 0.0)
-        if self.events and self.events[0][0] <= due:
-            when, event = self.events.pop(0)
-            self.now = max(self.now, when)
-            return event
-        self.now = due
-        raise queue.Empty
-
-
 def _agent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **opts: Any) -> run.Agent:
-    clock = FakeClock()
+    clock = FakeClock(now=1_000_000.0)
     monkeypatch.setattr(run, "time", clock)
     node = NodePlan("id-a", "node-a", None, "10.77.0.1", (lab.instance("10.77.0.1", (), 150),))
     layout = Layout(conf=tmp_path / "k.conf", run_dir=tmp_path, secrets_dir=tmp_path)
