@@ -81,6 +81,12 @@ def effective_priority(
     return max(1, min(254, plan.priority + sum(weights)))
 
 
+def _settled(report: Report) -> bool:
+    """Every VRRP instance of the report has left keepalived's start (MASTER or BACKUP): a
+    task whose keepalived runs but has not yet joined VRRP could not take over a VIP."""
+    return all(i.vrrp_state in ("MASTER", "BACKUP") for i in report.instances)
+
+
 def _runs_its_spec(dep: DeployedNode, report: Report | None) -> bool:
     """The task runs: Docker says so, or says "starting" (its HEALTHCHECK has not passed yet,
     5 s after a start) while the task's own agent reports the service's current spec hash.
@@ -267,7 +273,7 @@ def _node_status(
             sorted(
                 (r.stack, r.spec)
                 for r in reports
-                if r.spec and r.keepalived == "running" and clocks.fresh(r)
+                if r.spec and r.keepalived == "running" and clocks.fresh(r) and _settled(r)
             )
         ),
     )

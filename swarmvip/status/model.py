@@ -132,8 +132,9 @@ class NodeStatus:
     holds: tuple[str, ...]  # stack/group it holds
     report_age: float | None
     interface: str | None
-    # (stack, service spec hash) of each fresh report with keepalived running: which spec the
-    # node's agents run, told by the agents themselves (writers wait on it, not on Docker)
+    # (stack, service spec hash) of each fresh report with keepalived running and every VRRP
+    # instance MASTER or BACKUP: which spec the node's agents run and take part in VRRP with,
+    # told by the agents themselves (writers wait on it, not on Docker)
     running_specs: tuple[tuple[str, str], ...] = ()
 
 

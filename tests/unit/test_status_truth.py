@@ -502,3 +502,17 @@ def test_a_restarted_task_counts_as_healthy_once_its_agent_reports_the_new_spec(
         snap = fold(Observation(NOW, NODES, deployed, (seen, _report(node2, NOW - 0.2, ()))))
         member = next(m for m in snap.vips[0].members if m.hostname == node1.hostname)
         assert (member.effective_priority is not None) is healthy
+
+
+def test_a_restarted_task_runs_its_spec_once_every_instance_joined_vrrp() -> None:
+    """Writers go on when the agent reports the new spec: only once keepalived left its start
+    (MASTER or BACKUP), else the next phase could restart a holder with no backup ready."""
+    plan = _plan("web", "10.0.0.100/24")
+    node1, _ = plan.nodes
+    ready = dataclasses.replace(_report(node1, NOW - 0.2, ()), spec="h")
+    inst = dataclasses.replace(ready.instances[0], vrrp_state="UNKNOWN")
+    joining = dataclasses.replace(ready, instances=(inst,))
+    for seen, listed in ((ready, True), (joining, False)):
+        snap = fold(Observation(NOW, NODES, _deployed(plan), (seen,)))
+        status = next(n for n in snap.nodes if n.node_id == node1.node_id)
+        assert (("web", "h") in status.running_specs) is listed
