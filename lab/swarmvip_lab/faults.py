@@ -6,10 +6,10 @@ host engine (a unix socket: a partitioned or link-down node can still be reached
 are pure text (unit-tested) and bounded in time: a busy loop or a flapping loop ends by itself
 even when the exec client dies (LAB-NOTES: `docker exec` children outlive their client).
 
-- partition: iptables (IPv4 and IPv6) and arptables rules in two chains of their own
-  (`SWARMVIP-FAULT-IN` / `-OUT`, arptables' INPUT/OUTPUT, which the node's dockerd never uses):
-  a real partition also stops ARP, or an isolated node that takes the VIP would steal the
-  clients' ARP entries with its gratuitous ARPs. `heal` removes exactly those rules.
+- partition from peers: iptables rules in two chains of their own (`SWARMVIP-FAULT-IN` /
+  `-OUT`) and arptables rules (INPUT/OUTPUT, which the node's dockerd never uses).
+- partition from everyone: layer 2, every frame of eth0 redirected by tc to a down ifb device
+  (see `isolate_lines`: netfilter misses keepalived's gratuitous ARPs). `heal` removes both.
 - dockerd restart: dockerd is the node container's PID 1 (the entrypoint `exec`s it), so a
   SIGTERM is the daemon's orderly shutdown (its containers get their stop signal, as with
   `systemctl stop docker`) and the container exits with it; `Lab.start` starts it again.
@@ -27,19 +27,21 @@ from swarmvip_lab.lab import Lab
 CHAIN_IN = "SWARMVIP-FAULT-IN"
 CHAIN_OUT = "SWARMVIP-FAULT-OUT"
 VRRP = "112"  # IP protocol number of VRRP
+SINK = "svfault0"  # an ifb device, kept down: frames redirected to it are dropped
 
 
 def partition_script(peers: Sequence[str] = (), vrrp_only: bool = False, dev: str = "eth0") -> str:
-    """Shell that drops traffic between this node and `peers` (addresses) in both directions:
-    every IP packet and ARP, or only VRRP (`vrrp_only`); no peers: everything on `dev`."""
-    ipt = ["iptables"] + ([] if peers else ["ip6tables"])
+    """Shell that cuts this node off from `peers` (addresses) in both directions: every IP
+    packet and ARP, or only VRRP (`vrrp_only`), with iptables/arptables. No peers: everything
+    on `dev` (`isolate_lines`)."""
+    if not peers:
+        return isolate_lines(dev)
     lines = ["set -e"]
-    for tool in ipt:
-        for chain, hook in ((CHAIN_IN, "INPUT"), (CHAIN_OUT, "OUTPUT")):
-            lines += [
-                f"{tool} -N {chain} 2>/dev/null || {tool} -F {chain}",
-                f"{tool} -C {hook} -j {chain} 2>/dev/null || {tool} -I {hook} 1 -j {chain}",
-            ]
+    for chain, hook in ((CHAIN_IN, "INPUT"), (CHAIN_OUT, "OUTPUT")):
+        lines += [
+            f"iptables -N {chain} 2>/dev/null || iptables -F {chain}",
+            f"iptables -C {hook} -j {chain} 2>/dev/null || iptables -I {hook} 1 -j {chain}",
+        ]
     proto = f" -p {VRRP}" if vrrp_only else ""
     for peer in peers:
         p = shlex.quote(peer)
@@ -49,28 +51,42 @@ def partition_script(peers: Sequence[str] = (), vrrp_only: bool = False, dev: st
         ]
         if not vrrp_only:
             lines += [f"arptables -A INPUT -s {p} -j DROP", f"arptables -A OUTPUT -d {p} -j DROP"]
-    if not peers:
-        d = shlex.quote(dev)
-        for tool in ipt:
-            lines += [
-                f"{tool} -A {CHAIN_IN} -i {d} -j DROP",
-                f"{tool} -A {CHAIN_OUT} -o {d} -j DROP",
-            ]
-        lines += [f"arptables -A INPUT -i {d} -j DROP", f"arptables -A OUTPUT -o {d} -j DROP"]
     return "\n".join(lines) + "\n"
 
 
-def heal_script() -> str:
+def isolate_lines(dev: str = "eth0") -> str:
+    """Shell that drops every frame `dev` sends or receives, at layer 2: tc filters on a
+    `clsact` qdisc redirect all of them to an ifb device that stays down (this kernel has no
+    gact/matchall; mirred and u32 are there). Netfilter would not do: keepalived sends its
+    gratuitous ARPs on a packet socket, which arptables never sees, so an "isolated" node
+    that took the VIP would still steal the clients' ARP entries."""
+    d = shlex.quote(dev)
+    redirect = f"u32 match u32 0 0 action mirred egress redirect dev {SINK}"
+    return (
+        "set -e\n"
+        f"ip link add {SINK} type ifb 2>/dev/null || true\n"
+        f"ip link set {SINK} down\n"
+        f"tc qdisc replace dev {d} clsact\n"
+        f"tc filter add dev {d} egress protocol all prio 1 {redirect}\n"
+        f"tc filter add dev {d} ingress protocol all prio 1 {redirect}\n"
+    )
+
+
+def heal_script(dev: str = "eth0") -> str:
     """Shell that removes what `partition_script` added (idempotent)."""
     lines = []
-    for tool in ("iptables", "ip6tables"):
-        for chain, hook in ((CHAIN_IN, "INPUT"), (CHAIN_OUT, "OUTPUT")):
-            lines += [
-                f"while {tool} -D {hook} -j {chain} 2>/dev/null; do :; done",
-                f"{tool} -F {chain} 2>/dev/null || true",
-                f"{tool} -X {chain} 2>/dev/null || true",
-            ]
-    lines += ["arptables -F INPUT", "arptables -F OUTPUT"]
+    for chain, hook in ((CHAIN_IN, "INPUT"), (CHAIN_OUT, "OUTPUT")):
+        lines += [
+            f"while iptables -D {hook} -j {chain} 2>/dev/null; do :; done",
+            f"iptables -F {chain} 2>/dev/null || true",
+            f"iptables -X {chain} 2>/dev/null || true",
+        ]
+    lines += [
+        "arptables -F INPUT",
+        "arptables -F OUTPUT",
+        f"tc qdisc del dev {shlex.quote(dev)} clsact 2>/dev/null || true",
+        f"ip link del {SINK} 2>/dev/null || true",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -32,18 +32,25 @@ def test_a_vrrp_only_partition_drops_protocol_112_and_no_arp() -> None:
     assert "arptables" not in script
 
 
-def test_a_partition_from_everyone_drops_the_whole_interface_ipv6_too() -> None:
+def test_a_partition_from_everyone_drops_every_frame_at_layer_2() -> None:
+    """keepalived's gratuitous ARPs leave on a packet socket: only tc stops them."""
     script = faults.partition_script()
     assert _syntax_ok(script)
-    assert f"ip6tables -A {faults.CHAIN_IN} -i eth0 -j DROP" in script
-    assert "arptables -A OUTPUT -o eth0 -j DROP" in script
+    assert "tc qdisc replace dev eth0 clsact" in script
+    for hook in ("egress", "ingress"):
+        assert (
+            f"tc filter add dev eth0 {hook} protocol all prio 1 u32 match u32 0 0 "
+            f"action mirred egress redirect dev {faults.SINK}"
+        ) in script
+    assert f"ip link set {faults.SINK} down" in script  # a down device drops what it gets
 
 
-def test_heal_removes_the_jumps_and_chains_and_is_valid_shell() -> None:
+def test_heal_removes_the_rules_the_chains_and_the_layer_2_filter() -> None:
     script = faults.heal_script()
     assert _syntax_ok(script)
     assert f"iptables -D INPUT -j {faults.CHAIN_IN}" in script
     assert f"iptables -X {faults.CHAIN_OUT}" in script
+    assert "tc qdisc del dev eth0 clsact" in script and f"ip link del {faults.SINK}" in script
 
 
 def test_the_flap_loop_is_bounded_and_keeps_ipv6_addresses() -> None:
