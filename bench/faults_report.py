@@ -168,6 +168,15 @@ def final_text(final: dict[str, Any]) -> str:
     return "NOT CLEAN: " + ", ".join(parts)
 
 
+def repair_text(run: dict[str, Any]) -> str:
+    """The campaign's repair after a run whose node's logs could not be read any more."""
+    if not run.get("repaired"):
+        return ""
+    after = run.get("after_repair") or {}
+    state = f"clean after {after['clean_after']:g} s" if after.get("clean") else "still not clean"
+    return f"; repaired: dockerd restarted on {', '.join(run['repaired'])}, then {state}"
+
+
 def extra_text(key: str, run: dict[str, Any]) -> str:
     if key == "partition_holder":
         return f"alarm after {run.get('alarm_after')} s, cleared {run.get('cleared_after')} s"
@@ -196,7 +205,8 @@ def runs_section(data: dict[str, Any]) -> list[str]:
             lines.append(
                 f"| {i} | {run['holder']} | {run['gap']:.3f} s | {run['failed']} "
                 f"| {run['two_holders']:.3f} s | {run['no_holder']:.3f} s | {run['moves']} "
-                f"| {extra_text(key, run)} | {alarms_text(run)} | {final_text(run['final'])} |"
+                f"| {extra_text(key, run)} | {alarms_text(run)} | {final_text(run['final'])}"
+                f"{repair_text(run)} |"
             )
         lines.append("")
     return lines
@@ -231,7 +241,7 @@ def main() -> None:
     doc = json.loads((RESULTS / "faults.json").read_text())
     data = doc.get("scenarios", {})
     analysis = RESULTS / "faults-analysis.md"
-    minutes = f"{doc['seconds'] / 60:.1f} min" if "seconds" in doc else "?"
+    minutes = f"{sum(d['seconds'] for d in data.values()) / 60:.1f} min"
     lines = [
         "# Fault campaign (issue 12)",
         "",
@@ -244,7 +254,8 @@ def main() -> None:
         "changes of the answering host. 'status said': `swarmvip events --json` (the fold behind",
         "`status --json`), arrival time. 'final clean': exactly one node has the VIP and status",
         "agrees, no alarm, `swarmvip plan` has no action left, every service 1/1, no orphan",
-        f"config or service. Campaign wall time: {minutes} ({doc.get('cpus', '?')} CPUs).",
+        f"config or service. Scenarios' wall time: {minutes} ({doc.get('cpus', '?')} CPUs; lab",
+        "up, deploys and lab down add about 2 min).",
         "",
         *measures_table(data),
         "",
