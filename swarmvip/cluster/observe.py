@@ -184,7 +184,7 @@ def _read(
 ) -> None:
     """Put each report of one service's log stream in `sink`, stamped with its arrival;
     `newest[service_id]` follows the newest report's ts (the node's clock)."""
-    failed = False
+    failed, delivered = False, False
     try:
         chunks = api.service_logs(
             service_id,
@@ -201,13 +201,16 @@ def _read(
             failed = failed or line.startswith(ENGINE_LOG_ERROR)
             report = parse_report(line)
             if report is not None:
+                delivered = True
                 sink.put(Received(report, time.time()))
                 if newest is not None:
                     newest[service_id] = max(report.ts, newest.get(service_id, 0.0))
     except STREAM_ERRORS:
         pass
     finally:
-        sink.put(StreamEnd(service_id, failed))
+        # an error about an old task's node (down then, back now) beside the current task's
+        # reports is no reason to distrust them: only a stream that delivered none failed
+        sink.put(StreamEnd(service_id, failed and not delivered))
 
 
 def read_reports(

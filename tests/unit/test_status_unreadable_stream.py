@@ -42,3 +42,11 @@ def test_a_stream_the_engine_could_not_read_is_silent_the_others_answer() -> Non
 def test_an_empty_stream_that_ends_normally_answered() -> None:
     received, silent = read_reports(Api({"sid1": []}), ["sid1"], budget=1.0)  # type: ignore[arg-type]
     assert (received, silent) == ([], set())
+
+
+def test_an_old_tasks_error_beside_fresh_reports_is_no_reason_to_distrust_them() -> None:
+    """After a node was down, the engine also writes its error for the old task's logs; the
+    new task's reports in the same stream answer for the node (tests/e2e/test_hardening.py)."""
+    api = Api({"sid1": [UNREADABLE, json.dumps(REPORT) + "\n"]})
+    received, silent = read_reports(api, ["sid1"], budget=1.0)  # type: ignore[arg-type]
+    assert silent == set() and [r.report.node for r in received] == ["node1"]
