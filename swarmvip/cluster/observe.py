@@ -40,10 +40,6 @@ from swarmvip.wire.report import parse_report
 
 STREAM_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 READ_BUDGET = 1.0  # seconds a one-shot read waits for every stream's backlog
-# What the engine writes into a log stream (moby's write_log_stream) when it cannot read a
-# node's logs, e.g. "…incomplete log stream… node X is not available": a worker that was cut
-# off from the manager can stay so after it is back (fault campaign, bench/results/faults.md).
-ENGINE_LOG_ERROR = "Error grabbing logs:"
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
@@ -163,11 +159,9 @@ def controller_line(api: docker.APIClient, timeout: float = 3.0) -> dict[str, An
 
 @dataclass(frozen=True, slots=True)
 class StreamEnd:
-    """A service's log stream ended (normally or on an error). `failed`: the engine wrote
-    that it could not read the logs (ENGINE_LOG_ERROR), so it did not answer for that node."""
+    """A service's log stream ended (normally or on an error)."""
 
     service_id: str
-    failed: bool = False
 
 
 Item = Received | StreamEnd
@@ -184,7 +178,6 @@ def _read(
 ) -> None:
     """Put each report of one service's log stream in `sink`, stamped with its arrival;
     `newest[service_id]` follows the newest report's ts (the node's clock)."""
-    failed, delivered = False, False
     try:
         chunks = api.service_logs(
             service_id,
@@ -198,33 +191,27 @@ def _read(
         for line in _lines(chunks):
             if stop is not None and stop.is_set():
                 return
-            failed = failed or line.startswith(ENGINE_LOG_ERROR)
             report = parse_report(line)
             if report is not None:
-                delivered = True
                 sink.put(Received(report, time.time()))
                 if newest is not None:
                     newest[service_id] = max(report.ts, newest.get(service_id, 0.0))
     except STREAM_ERRORS:
         pass
     finally:
-        # an error about an old task's node (down then, back now) beside the current task's
-        # reports is no reason to distrust them: only a stream that delivered none failed
-        sink.put(StreamEnd(service_id, failed and not delivered))
+        sink.put(StreamEnd(service_id))
 
 
 def read_reports(
     api: docker.APIClient, service_ids: list[str], budget: float = READ_BUDGET
 ) -> tuple[list[Received], set[str]]:
     """Each service's recent reports, and the services whose stream did not end within
-    `budget` seconds (a node paused, down or cut off) or ended with the engine's error that it
-    could not read that node's logs: never waits longer than that."""
+    `budget` seconds (a node paused, down or cut off): never waits longer than that."""
     sink: queue.Queue[Item] = queue.Queue()
     for sid in service_ids:
         threading.Thread(target=_read, args=(api, sid, 0.0, False, sink), daemon=True).start()
     received: list[Received] = []
     pending, deadline = set(service_ids), time.monotonic() + budget
-    unread: set[str] = set()
     while pending:
         try:
             item = sink.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -232,10 +219,9 @@ def read_reports(
             break  # the rest hang: their nodes show as stale, the others do not wait
         if isinstance(item, StreamEnd):
             pending.discard(item.service_id)
-            unread |= {item.service_id} if item.failed else set()
         else:
             received.append(item)
-    return received, pending | unread
+    return received, pending
 
 
 @dataclass

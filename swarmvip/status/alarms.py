@@ -85,10 +85,7 @@ def _report_alarm(
     dep: DeployedNode, subject: str, report: Report | None, clocks: Clocks
 ) -> list[Alarm]:
     answered = clocks.answered(dep.stack, dep.plan.node_id)
-    silent = (
-        "its log stream did not answer in time: node paused, down or cut off (or its engine "
-        "cannot serve its logs since a partition: restart Docker on that node)"
-    )
+    silent = "its log stream did not answer in time: node paused, down or cut off"
     if report is None:
         if not answered:
             return [Alarm("stale-report", subject, silent)]
