@@ -153,6 +153,13 @@ def _heard(
     return dataclasses.replace(step, nodes=kept)
 
 
+def _top_running(running: Mapping[str, NodePlan], group: str) -> int:
+    """The highest priority any running task of `group` has, live or not: a lift goes above it,
+    so a member still boosted by an interrupted pass (not live yet) never ties with the lifted
+    node (a tie is decided by address, not by the plan)."""
+    return max((i.priority for n in running.values() if (i := _instance(n, group))), default=0)
+
+
 def _lifted(
     current: Plan, running: Mapping[str, NodePlan], top: NodePlan, group: str, holder: NodePlan
 ) -> Plan | None:
@@ -160,9 +167,10 @@ def _lifted(
     itself untouched), or None: past 254, or `top` is a newcomer that could not start in that
     step (unheard in another of its groups)."""
     have = _instance(holder, group)
-    if have is None or have.priority + 1 > MAX_PRIORITY:
+    above = _top_running(running, group) + 1
+    if have is None or above > MAX_PRIORITY:
         return None
-    raised = _with_priority(top, group, have.priority + 1, have.unicast_src)
+    raised = _with_priority(top, group, above, have.unicast_src)
     lifted = _replace(current, {holder.node_id: holder, top.node_id: raised})
     step = _heard(lifted, running, (top.node_id, group))
     return step if _node(step, top.node_id) is not None else None
@@ -212,16 +220,16 @@ def steps(
             top.node_id == holder
             and _node(current, holder) != running[holder]
             and len(ranked) > 1
-            and have.priority + 2 <= MAX_PRIORITY
+            and (base := _top_running(running, group)) + 2 <= MAX_PRIORITY
         ):
             second = _node(current, ranked[1][1].node_id)
             planned = _node(plan, holder)
             assert second is not None and planned is not None
             current = _replace(
-                current, {**keep, second.node_id: _with_priority(second, group, have.priority + 1)}
+                current, {**keep, second.node_id: _with_priority(second, group, base + 1)}
             )
             out.append(Step(_heard(current, running), group, second.node_id))
-            current = _replace(current, {holder: _with_priority(planned, group, have.priority + 2)})
+            current = _replace(current, {holder: _with_priority(planned, group, base + 2)})
             out.append(Step(_heard(current, running), group, holder))
     final = final_plan(plan, {n.node_id: n for n in current.nodes}, expected, live)
     return out, final
