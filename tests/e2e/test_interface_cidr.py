@@ -47,7 +47,7 @@ def nic_with(lab: Lab, node: str, address: str) -> str | None:
 @pytest.fixture(scope="module")
 def second_network(lab: Lab) -> Iterator[dict[str, str]]:
     """{hostname: its address in the second network}, attached to every node."""
-    lab.host.run("network", "rm", NETWORK, check=False)
+    _remove_network(lab)  # one an interrupted run left, still attached to the nodes
     lab.host.run("network", "create", "--internal", "--subnet", f"{SUBNET}.0/24", NETWORK)
     addresses = {}
     try:
@@ -56,9 +56,13 @@ def second_network(lab: Lab) -> Iterator[dict[str, str]]:
             lab.host.run("network", "connect", "--ip", f"{SUBNET}.{i}", NETWORK, node.container)
         yield addresses
     finally:
-        for node in lab.nodes:
-            lab.host.run("network", "disconnect", "-f", NETWORK, node.container, check=False)
-        lab.host.run("network", "rm", NETWORK, check=False)
+        _remove_network(lab)
+
+
+def _remove_network(lab: Lab) -> None:
+    for node in lab.nodes:
+        lab.host.run("network", "disconnect", "-f", NETWORK, node.container, check=False)
+    lab.host.run("network", "rm", NETWORK, check=False)
 
 
 @pytest.fixture
