@@ -67,6 +67,24 @@ def _le(value: float | None, limit: float) -> bool:
 
 
 Goal = tuple[str, Callable[[Runs, dict[str, Any]], bool]]
+# A fault on the holder's node (its dockerd, or the node itself): the same three goals.
+MOVES_AND_RETURNS: list[Goal] = [
+    (
+        "the VIP moves and returns (preferred)",
+        lambda r, d: (
+            all(
+                len(x["answered_by"]) >= 2 and x["answered_by"][-1] == x["holder"]
+                for x in ok_runs(r)
+            )
+            and bool(ok_runs(r))
+        ),
+    ),
+    (
+        "no stale VIP: two holders only for a handover (<= advert_int)",
+        lambda r, d: _le(worst(r, "two_holders"), d["advert_int"]),
+    ),
+    ("final state clean", lambda r, d: all_clean(r)),
+]
 GOALS: dict[str, list[Goal]] = {
     "partition_holder": [
         ("split-brain alarm within 3 s", lambda r, d: _le(worst(r, "alarm_after"), 3.0)
@@ -82,22 +100,8 @@ GOALS: dict[str, list[Goal]] = {
         ("the holder keeps the VIP", lambda r, d: worst(r, "moves") == 0),
         ("final state clean", lambda r, d: all_clean(r)),
     ],
-    "dockerd_restart": [
-        ("the VIP moves and returns (preferred)", lambda r, d: all(
-            len(x["answered_by"]) >= 2 and x["answered_by"][-1] == x["holder"]
-            for x in ok_runs(r)) and bool(ok_runs(r))),
-        ("no stale VIP: two holders only for a handover (<= advert_int)",
-         lambda r, d: _le(worst(r, "two_holders"), d["advert_int"])),
-        ("final state clean", lambda r, d: all_clean(r)),
-    ],
-    "reboot": [
-        ("the VIP moves and returns (preferred)", lambda r, d: all(
-            len(x["answered_by"]) >= 2 and x["answered_by"][-1] == x["holder"]
-            for x in ok_runs(r)) and bool(ok_runs(r))),
-        ("no stale VIP: two holders only for a handover (<= advert_int)",
-         lambda r, d: _le(worst(r, "two_holders"), d["advert_int"])),
-        ("final state clean", lambda r, d: all_clean(r)),
-    ],
+    "dockerd_restart": MOVES_AND_RETURNS,
+    "reboot": MOVES_AND_RETURNS,
     "link_flap": [
         ("bounded moves (at most 2 per flap: 30)", lambda r, d: _le(worst(r, "moves"), 30)),
         ("two holders after the flapping <= one advert_int",
