@@ -1,15 +1,16 @@
-"""Planned moves (issue 13): drain + undrain cycles, both wait paths side by side in one run.
+"""Planned moves (issue 13): drain + undrain cycles, the restart and runtime paths in one run.
 
 Each cycle drains the VIP holder with `swarmvip drain` and brings it back with `swarmvip
-undrain`, while a client sends a request every 10 ms and `ip monitor` in every node times the
-VIP. The two paths differ only in what a writer waits on between make-before-break phases:
-`docker` (SWARMVIP_PHASE_WAIT=docker: Swarm's task state, i.e. the image's HEALTHCHECK, as
-before) and `reports` (the agents' own reports of the new spec, the default). Paths alternate
-cycle by cycle, so both see the same machine load.
+undrain`, while a client sends a request every 10 ms and `ip monitor` in every member times the
+VIP. The two paths differ in how a writer changes priorities: `restart` (SWARMVIP_MOVE=restart:
+new configs, tasks restarted make-before-break, as before) and `runtime` (the default: the
+agents get the new priorities over the runtime channel, no task restarts). The paths are
+interleaved in each layout, so both see the same machine load.
 
-Runs on lab 2 (SWARMVIP_LAB_ID=2), 4 nodes, node1 the manager and not a member; the stack is
-bench/stacks/default.yml. Writes bench/results/planned.{json,md}. Usage:
-    SWARMVIP_LAB_ID=2 .venv/bin/python -m bench.planned_moves [--cycles 8]
+Two layouts, each with a web server beside the VIP on every member (bench/stacks/default.yml,
+`default` timers): the manager (node1) not a member (nodes 2-4), and the manager a member too
+(nodes 1-4). Runs on lab 2 (SWARMVIP_LAB_ID=2), 4 nodes. Writes bench/results/planned.{json,md}.
+    SWARMVIP_LAB_ID=2 .venv/bin/python -m bench.planned_moves [--runtime 20] [--restart 6]
 """
 
 from __future__ import annotations
@@ -28,17 +29,22 @@ from swarmvip_lab import Lab
 from swarmvip_lab.runner import docker, swarmvip
 
 from bench.failover_lab import Watch, client
-from bench.failover_scenarios import NODES, SETUPS, Bench, Run
-from swarmvip.ops.agentwait import WAIT_ENV
+from bench.failover_scenarios import SETUPS, Bench, Run
+from swarmvip.ops.runtime import MOVE_ENV
 
 RESULTS = Path(__file__).parent / "results"
-PATHS = ("docker", "reports")
+PATHS = ("restart", "runtime")
+LAYOUTS = {
+    "manager not a member": ("node2", "node3", "node4"),
+    "manager a member": ("node1", "node2", "node3", "node4"),
+}
+ADVERT = 0.25  # `default` timers: the goal allows at most one advert interval of two holders
 log = logging.getLogger("bench")
 
 
-def cycle(bench: Bench, path: str) -> Run:
+def cycle(bench: Bench, path: str, layout: str) -> Run:
     """One drain + undrain of the holder on `path`, measured in one window."""
-    env = {WAIT_ENV: path}
+    env = {MOVE_ENV: path}
 
     def act(holder: str, watch: Watch) -> dict[str, Any]:
         t0 = time.time()
@@ -56,15 +62,25 @@ def cycle(bench: Bench, path: str) -> Run:
         time.sleep(1.0)
         return {
             "path": path,
+            "layout": layout,
             "drain_rc": drained.returncode,
             "undrain_rc": undrained.returncode,
             "t_drain_command": t_drain,
             "t_undrain_command": t_undrain,
             "t_back": t_back,
             "moved_to": moved,
+            "restarted": "update service" in drained.stdout + undrained.stdout,
         }
 
     return bench.measure(act)
+
+
+def schedule(runtime: int, restart: int) -> list[str]:
+    """The paths in order, the restart cycles spread evenly among the runtime ones."""
+    total = runtime + restart
+    marks = {round((i + 0.5) * total / restart) for i in range(restart)} if restart else set()
+    out = ["restart" if i in marks else "runtime" for i in range(total)]
+    return out
 
 
 def _stat(values: list[float]) -> str:
@@ -76,88 +92,152 @@ def _stat(values: list[float]) -> str:
     return f"{median:.2f} s (p95 {p95:.2f}, {low:.2f}..{high:.2f})"
 
 
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+
+
 def table(runs: list[Run]) -> str:
     lines = [
-        "| path | cycles | drain → new holder on its NIC | drain command | undrain → VIP back"
-        " | undrain command | failed requests (total) | largest gap | moves per cycle"
-        " | two holders (max) | commands failed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| layout | path | cycles | drain → new holder on its NIC | undrain → VIP back"
+        " | drain command | undrain command | failed requests (total) | largest gap"
+        " | moves per cycle | two holders (max) | tasks restarted | commands failed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for path in PATHS:
-        mine = [r for r in runs if r["path"] == path]
-        moves = sorted({r["moves"] for r in mine})
-        lines.append(
-            f"| {path} | {len(mine)} "
-            f"| {_stat([r['t_vip'] for r in mine if r['t_vip'] is not None])} "
-            f"| {_stat([r['t_drain_command'] for r in mine])} "
-            f"| {_stat([r['t_back'] for r in mine if r['t_back'] is not None])} "
-            f"| {_stat([r['t_undrain_command'] for r in mine])} "
-            f"| {sum(r['failed'] for r in mine)} "
-            f"| {max((r['gap'] for r in mine), default=0) * 1000:.0f} ms "
-            f"| {', '.join(map(str, moves))} "
-            f"| {max((r['two_holders'] for r in mine), default=0) * 1000:.0f} ms "
-            f"| {sum(1 for r in mine if r['drain_rc'] or r['undrain_rc'])} |"
-        )
+    for layout in LAYOUTS:
+        for path in PATHS:
+            mine = [r for r in runs if r["path"] == path and r.get("layout") == layout]
+            if not mine:
+                continue
+            moves = sorted({r["moves"] for r in mine})
+            lines.append(
+                f"| {layout} | {path} | {len(mine)} "
+                f"| {_stat([r['t_vip'] for r in mine if r['t_vip'] is not None])} "
+                f"| {_stat([r['t_back'] for r in mine if r['t_back'] is not None])} "
+                f"| {_stat([r['t_drain_command'] for r in mine])} "
+                f"| {_stat([r['t_undrain_command'] for r in mine])} "
+                f"| {sum(r['failed'] for r in mine)} "
+                f"| {max((r['gap'] for r in mine), default=0) * 1000:.0f} ms "
+                f"| {', '.join(map(str, moves))} "
+                f"| {max((r['two_holders'] for r in mine), default=0) * 1000:.0f} ms "
+                f"| {sum(1 for r in mine if r.get('restarted'))} "
+                f"| {sum(1 for r in mine if r['drain_rc'] or r['undrain_rc'])} |"
+            )
     return "\n".join(lines)
 
 
-def report(runs: list[Run], seconds: float) -> str:
+def goals(runs: list[Run]) -> str:
+    """The issue's goals for the runtime path, per layout: met or missed, with the figures."""
+    out = []
+    for layout in LAYOUTS:
+        mine = [r for r in runs if r["path"] == "runtime" and r.get("layout") == layout]
+        if not mine:
+            continue
+        moved = [r["t_vip"] for r in mine if r["t_vip"] is not None]
+        back = [r["t_back"] for r in mine if r["t_back"] is not None]
+        checks = [
+            ("drain → new holder median ≤ 1 s", bool(moved) and statistics.median(moved) <= 1.0,
+             f"{statistics.median(moved):.2f} s" if moved else "-"),
+            ("drain → new holder p95 ≤ 2 s", bool(moved) and _p95(moved) <= 2.0,
+             f"{_p95(moved):.2f} s" if moved else "-"),
+            ("undrain → VIP back median ≤ 1 s", bool(back) and statistics.median(back) <= 1.0,
+             f"{statistics.median(back):.2f} s" if back else "-"),
+            ("0 failed requests", sum(r["failed"] for r in mine) == 0,
+             str(sum(r["failed"] for r in mine))),
+            ("two holders ≤ 1 advert interval", max(r["two_holders"] for r in mine) <= ADVERT,
+             f"{max(r['two_holders'] for r in mine) * 1000:.0f} ms"),
+            ("exactly 2 moves per cycle", all(r["moves"] == 2 for r in mine),
+             ", ".join(str(r["moves"]) for r in mine)),
+            ("no task restarted", not any(r.get("restarted") for r in mine),
+             str(sum(1 for r in mine if r.get("restarted")))),
+        ]  # fmt: skip
+        out.append(f"**{layout}** ({len(mine)} cycles):")
+        out += [f"- {'met' if ok else 'MISSED'}: {name} ({value})" for name, ok, value in checks]
+        out.append("")
+    return "\n".join(out)
+
+
+def report(runs: list[Run], seconds: float, load: str) -> str:
     return "\n".join(
         [
-            "# Planned moves: drain + undrain (issue 13)",
+            "# Planned moves: drain + undrain, restart path vs runtime path (issue 13)",
             "",
-            "Generated by `bench/planned_moves.py` on lab 2 (4 nodes; node1 the manager, not a",
-            "member; nodes 2-4 members with a web server; `default` timers). Each cycle drains",
-            "the holder and undrains it; a client sends a request every 10 ms (200 ms timeout).",
-            "The two paths alternate cycle by cycle on the same lab: `docker` waits between",
-            "make-before-break phases on Swarm's task state (healthy: the image's HEALTHCHECK,",
-            "as before), `reports` on the agents' own reports of the new spec (the default).",
+            "Generated by `bench/planned_moves.py` on lab 2 (4 nodes, node1 the manager; a web",
+            "server beside the VIP on every member; `default` timers, advert 0.25 s). Each cycle",
+            "drains the holder and undrains it while a client sends a request every 10 ms (200 ms",
+            "timeout). `restart` = SWARMVIP_MOVE=restart (new configs, tasks restarted",
+            "make-before-break: the path before the runtime channel); `runtime` = the default",
+            "(priorities sent to the running agents). The paths are interleaved within a layout.",
             "Times: median (p95, min..max). 'drain → new holder' is when the VIP appeared on",
-            "another node's interface (ip monitor), from the start of the drain command.",
+            "another node's interface (ip monitor), from the start of the drain command;",
+            "'undrain → VIP back' likewise from the start of the undrain command.",
+            f"Load average during the run: {load}.",
             "",
             table(runs),
             "",
+            "Goals of the runtime path:",
+            "",
+            goals(runs),
             f"Total time {seconds:.0f} s.",
         ]
     )
 
 
+def _layout(lab: Lab, members: tuple[str, ...]) -> None:
+    for node in ("node1", "node2", "node3", "node4"):
+        flag = "--label-add" if node in members else "--label-rm"
+        value = "web=true" if node in members else "web"
+        docker(lab, "node", "update", flag, value, "--availability", "active", node, check=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cycles", type=int, default=8, help="cycles per path")
+    parser.add_argument("--runtime", type=int, default=20, help="runtime cycles per layout")
+    parser.add_argument("--restart", type=int, default=6, help="restart cycles per layout")
     parser.add_argument("--setup", default="default")
+    parser.add_argument("--layout", choices=list(LAYOUTS), action="append")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if not os.environ.get("SWARMVIP_LAB_ID"):
         parser.error("set SWARMVIP_LAB_ID (the benchmark never uses the default lab)")
     lab = Lab(nodes=4)
-    for node in NODES:
-        docker(lab, "node", "update", "--label-add", "web=true", "--availability", "active", node)
     setup = next(s for s in SETUPS if s.name == args.setup)
     started = time.monotonic()
     runs: list[Run] = []
+    loads: list[float] = []
     with client(lab) as c:
-        bench = Bench(lab, c, setup)
-        bench.deploy()
-        try:
-            for i in range(args.cycles * len(PATHS)):
-                path = PATHS[i % len(PATHS)]
-                run = cycle(bench, path)
-                log.info(
-                    "%s: drain→moved %.2fs, drain %.1fs, undrain %.1fs, moves %d, failed %d",
-                    path,
-                    run["t_vip"] or -1,
-                    run["t_drain_command"],
-                    run["t_undrain_command"],
-                    run["moves"],
-                    run["failed"],
-                )
-                runs.append(run)
-                (RESULTS / "planned.json").write_text(json.dumps(runs, indent=1))
-        finally:
-            bench.remove()
-    (RESULTS / "planned.md").write_text(report(runs, time.monotonic() - started) + "\n")
+        for layout in args.layout or list(LAYOUTS):
+            _layout(lab, LAYOUTS[layout])
+            bench = Bench(lab, c, setup, LAYOUTS[layout])
+            bench.deploy()
+            try:
+                for path in schedule(args.runtime, args.restart):
+                    run = cycle(bench, path, layout)
+                    loads.append(os.getloadavg()[0])
+                    log.info(
+                        "%s/%s: drain→moved %.2fs, back %.2fs, drain %.1fs, undrain %.1fs,"
+                        " moves %d, failed %d",
+                        layout,
+                        path,
+                        run["t_vip"] or -1,
+                        run["t_back"] or -1,
+                        run["t_drain_command"],
+                        run["t_undrain_command"],
+                        run["moves"],
+                        run["failed"],
+                    )
+                    runs.append(run)
+                    (RESULTS / "planned.json").write_text(json.dumps(runs, indent=1))
+            finally:
+                bench.remove()
+    load = (
+        f"{statistics.median(loads):.1f} median ({min(loads):.1f}..{max(loads):.1f})"
+        if loads
+        else "-"
+    )
+    (RESULTS / "planned.md").write_text(report(runs, time.monotonic() - started, load) + "\n")
     print(table(runs))
+    print(goals(runs))
     return 0
 
 

@@ -84,6 +84,8 @@ def _environment() -> jinja2.Environment:
         fmt_seconds=fmt_seconds,
         track_name=lambda i, c: paths.track_name(i.group, c.name),
         track_path=lambda i, c, d=paths.TRACK_DIR: paths.track_path(i.group, c.name, d),
+        priority_track_name=lambda i: paths.priority_track_name(i.group),
+        priority_track_path=lambda i, d=paths.TRACK_DIR: paths.priority_track_path(i.group, d),
         auth_param=lambda i: "$" + paths.auth_param(i.group),
         vip_dev=vip_dev,
         garp_lines=garp_lines,

@@ -118,11 +118,22 @@ PROBES: dict[CheckKind, Callable[[HealthCheck], bool]] = {
 }
 
 
+def write_value(path: Path, value: int) -> None:
+    """Atomically replace a track file with one integer.
+
+    A temporary file in the same directory, renamed over the track file: keepalived watches the
+    directory (inotify) and re-reads a track file on IN_MOVED_TO of its name (the temporary's
+    own IN_CLOSE_WRITE/IN_MOVED_FROM carry another name and are ignored), so it never reads a
+    half-written file.
+    """
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(f"{value}\n")
+    os.replace(tmp, path)
+
+
 def write_track(path: Path, ok: bool) -> None:
     """Atomically replace the track file: 0 healthy, 1 failing."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("0\n" if ok else "1\n")
-    os.replace(tmp, path)
+    write_value(path, 0 if ok else 1)
 
 
 def probe(check: HealthCheck) -> bool:

@@ -1,4 +1,8 @@
-"""`swarmvip agent`: the entrypoint of the keepalived task image (stdlib + pyroute2 only)."""
+"""`swarmvip agent`: the entrypoint of the keepalived task image (stdlib + pyroute2 only).
+
+Also the relay task's: `swarmvip agent relay` (its idle PID 1) and `swarmvip agent send` (run in
+it by `docker exec`, a wire.relay.MovePlan on stdin, one MoveResult JSON line on stdout).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from swarmvip.wire.report import HEARTBEAT
 DESCRIPTION = """Run keepalived for this node as a supervised child and report its state as
 JSON lines on stdout (schema: swarmvip.wire.report). Meant to be PID 1 of a swarmvip task."""
 STOP_GRACE_ENV = paths.STOP_GRACE_ENV  # set by the service spec (cluster/core.py)
+STATE_DIR_ENV = "SWARMVIP_STATE_DIR"  # where the runtime priorities are kept (agent.control)
 
 
 def _env_grace() -> float:
@@ -22,6 +27,17 @@ def _env_grace() -> float:
         return float(os.environ.get(STOP_GRACE_ENV, "10"))
     except ValueError:
         return 10.0
+
+
+def _env_control_port() -> int:
+    from swarmvip.agent.control import PORT_ENV, PORT_SPAN
+    from swarmvip.wire.command import PORT
+
+    try:
+        port = int(os.environ.get(PORT_ENV, PORT))
+    except ValueError:
+        return PORT
+    return port if 1 <= port <= 65536 - PORT_SPAN else PORT
 
 
 def _env_spec_hash() -> str:
@@ -73,7 +89,64 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--keepalived", default="keepalived", help="keepalived binary")
     parser.add_argument("--hostname", default=None, help="node name in reports (uname)")
+    parser.add_argument(
+        "--state-dir",
+        default=os.environ.get(STATE_DIR_ENV, paths.STATE_DIR),
+        help="where the runtime priorities are kept across restarts "
+        "(default: $SWARMVIP_STATE_DIR or %(default)s)",
+    )
+    parser.add_argument(
+        "--control-port",
+        type=int,
+        default=_env_control_port(),
+        help="UDP port of the runtime priority listener; the next free one up to +31 if taken "
+        "(default: $SWARMVIP_CONTROL_PORT or %(default)s)",
+    )
     parser.set_defaults(func=run_agent)
+    sub = parser.add_subparsers(dest="agent_command", metavar="{relay,send}")
+    relay = sub.add_parser(
+        "relay",
+        help="the relay task's PID 1: idle until SIGTERM; moves are run in it with `send`",
+        description="Idle until SIGTERM/SIGINT; exists to be `docker exec`ed for `send`.",
+    )
+    relay.set_defaults(func=run_relay)
+    send = sub.add_parser(
+        "send",
+        help="run a planned move (JSON on stdin) against the agents",
+        description="Read a move plan (swarmvip.wire.relay) as JSON on stdin, send its signed "
+        "commands step by step, print one result JSON line; exit 0 iff every step was done.",
+    )
+    send.add_argument("--key-file", default=paths.CONTROL_KEY, help="the channel key (%(default)s)")
+    send.add_argument(
+        "--retry", type=float, default=0.1, help="seconds between re-sends (%(default)s)"
+    )
+    send.set_defaults(func=run_send)
+
+
+def run_relay(args: argparse.Namespace) -> int:
+    from swarmvip.agent.sender import relay
+
+    return relay(lambda message: print(message, file=sys.stderr, flush=True))
+
+
+def run_send(args: argparse.Namespace) -> int:
+    from swarmvip.agent import sender
+    from swarmvip.wire.command import CommandError, read_key
+    from swarmvip.wire.relay import MoveResult, plan_from_json, result_to_json
+
+    try:
+        plan = plan_from_json(sys.stdin.read())
+        key = read_key(args.key_file)
+    except (OSError, CommandError) as exc:
+        print(result_to_json(MoveResult(False, (), str(exc))), flush=True)
+        return int(ExitCode.USAGE)
+    transport = sender.UdpTransport()
+    try:
+        result = sender.run_plan(plan, key, transport, retry=max(0.01, args.retry))
+    finally:
+        transport.close()
+    print(result_to_json(result), flush=True)
+    return int(ExitCode.OK if result.ok else ExitCode.FAILURE)
 
 
 def run_agent(args: argparse.Namespace) -> int:
@@ -87,7 +160,10 @@ def run_agent(args: argparse.Namespace) -> int:
         print(f"swarmvip agent: cannot load agent spec {args.spec}: {exc}", file=sys.stderr)
         return int(ExitCode.USAGE)
     layout = Layout(
-        conf=Path(args.conf), run_dir=Path(args.run_dir), secrets_dir=Path(args.secrets_dir)
+        conf=Path(args.conf),
+        run_dir=Path(args.run_dir),
+        secrets_dir=Path(args.secrets_dir),
+        state_dir=Path(args.state_dir),
     )
     opts = Options(
         layout=layout,
@@ -97,5 +173,6 @@ def run_agent(args: argparse.Namespace) -> int:
         stop_timeout=stop_timeout_for(args.stop_grace),
         hostname=args.hostname or os.uname().nodename,
         spec_hash=_env_spec_hash(),
+        control_port=args.control_port,
     )
     return Agent(spec, opts).run()

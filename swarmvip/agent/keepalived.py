@@ -33,6 +33,12 @@ class Layout:
     conf: Path = Path(paths.KEEPALIVED_CONF)
     run_dir: Path = Path(paths.RUN_DIR)
     secrets_dir: Path = Path(paths.SECRETS_DIR)
+    state_dir: Path = Path(paths.STATE_DIR)  # the runtime priorities kept across restarts
+
+    @property
+    def control_key(self) -> Path:
+        """The runtime priority channel's key: paths.CONTROL_KEY under secrets_dir."""
+        return self.secrets_dir / Path(paths.CONTROL_KEY).name
 
     @property
     def wrapper(self) -> Path:

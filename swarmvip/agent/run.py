@@ -18,8 +18,14 @@ No VIP left behind, and no VIP taken from another agent:
   (shorter than the task's stop grace period) it is SIGKILLed; either way the agent removes its
   VIPs itself before it exits.
 
-Helper threads (checks, the netlink watcher, the FIFO reader) are supervised: one that dies is
-restarted, and the death is reported as an agent fault (`faults` in the report).
+Helper threads (checks, the netlink watcher, the FIFO reader, the runtime priority listener)
+are supervised: one that dies is restarted, and the death is reported as an agent fault
+(`faults` in the report).
+
+Runtime priorities (agent.control): before keepalived first starts, the boot rule writes every
+group's priority delta file; the listener thread hands each authentic command to this loop
+(a `control.Request` event) and waits for the answer, so the loop stays the only owner of the
+priorities, their saved copy and the delta files.
 """
 
 from __future__ import annotations
@@ -38,11 +44,12 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from swarmvip import __version__
-from swarmvip.agent import checks, hooks, keepalived, netlink, procs, state
+from swarmvip.agent import checks, control, hooks, keepalived, netlink, procs, release, state
 from swarmvip.agent.keepalived import Layout
 from swarmvip.model import HealthCheck, IPInterface
 from swarmvip.wire import paths
 from swarmvip.wire.agentspec import AgentSpec
+from swarmvip.wire.command import PORT, Command, CommandError, Reply, read_key
 from swarmvip.wire.report import HEARTBEAT, Kind, to_line
 
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -73,6 +80,7 @@ class Options:
     keepalived_bin: str = "keepalived"
     hostname: str = field(default_factory=lambda: os.uname().nodename)
     spec_hash: str = ""  # $SWARMVIP_SPEC: repeated in every report (wire.report "spec")
+    control_port: int = PORT  # the runtime priority listener's first port to try
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +128,18 @@ class Agent:
         self.crashes: dict[str, str] = {}  # thread name -> the exception that ended it
         self.vip_ifaces: dict[str, str] = {}  # group -> its own VIP NIC (`interface:`)
         self.priorities: dict[str, int] = {}  # group -> keepalived's last notified priority
+        self.control = control.Control(
+            control.Identity(
+                spec.stack,
+                spec.node.node_id,
+                opts.spec_hash,
+                {i.group: i.priority for i in spec.node.instances},
+                os.environ.get(paths.SERVICE_ID_ENV, ""),
+            ),
+            opts.layout.state_dir / f"{spec.stack}.json",
+            opts.layout.track_dir,
+        )
+        self.control_stats = control.Stats()
 
     # --- output ---------------------------------------------------------------------------
     def emit(self, kind: Kind) -> None:
@@ -129,6 +149,9 @@ class Agent:
         )
         if self.opts.spec_hash:
             report = dataclasses.replace(report, spec=self.opts.spec_hash)
+        if report.control is not None:
+            drops = dataclasses.replace(report.control, drops=self.control_stats.drops)
+            report = dataclasses.replace(report, control=drops)
         self.out.write(to_line(report) + "\n")
         self.out.flush()
         self.next_beat = time.monotonic() + self.opts.heartbeat
@@ -188,6 +211,7 @@ class Agent:
         self.emit("state")
         if not self._lock_host():
             return 0
+        self._boot_control()
         iface = self._prepare_until_ready()
         if iface is None:
             return 0
@@ -211,6 +235,14 @@ class Agent:
                 return False
         self.lock = lock
         return True
+
+    def _boot_control(self) -> None:
+        """The boot rule (agent.control): every priority delta file, before keepalived."""
+        try:
+            self.control.boot()
+        except CommandError as exc:
+            self.fault("runtime priorities", str(exc))
+        self.apply(self.control.event())
 
     def _vips(self) -> list[IPInterface]:
         return [a for i in self.spec.node.instances for a in i.addresses]
@@ -297,6 +329,7 @@ class Agent:
         keepalived.ensure_fifo(layout.fifo)
         self._supervised("notify fifo reader", self._fifo_reader)
         self._supervised("netlink watcher", lambda: self._watcher(iface))
+        self._start_listener()
         runners = [
             self._supervised(f"check {inst.group}.{check.name}", self._runner(inst.group, check))
             for inst in self.spec.node.instances
@@ -305,6 +338,67 @@ class Agent:
         for runner in runners:  # keepalived starts with real check results, not a guess
             assert isinstance(runner, checks.CheckRunner)
             runner.first_done.wait(checks.timeout_of(runner.check) + 1.0)
+
+    def _start_listener(self) -> None:
+        """The runtime priority listener, if the control key is mounted."""
+        path = self.opts.layout.control_key
+        if not path.exists():
+            print(
+                f"swarmvip agent: no control key {path}: runtime priority changes are off",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
+        try:
+            key = read_key(str(path))
+        except (OSError, CommandError) as exc:
+            self.fault("control listener", f"cannot read the control key: {exc}")
+            return
+        node = self.spec.node
+        addresses = control.listen_addresses(
+            (node.unicast_src, *(i.unicast_src for i in node.instances))
+        )
+        self._supervised(
+            "control listener",
+            lambda: control.Listener(
+                addresses,
+                self.opts.control_port,
+                key,
+                self._ask,
+                lambda port: self.post(state.ControlListening(port)),
+                self.control_stats,
+            ),
+        )
+
+    def _ask(self, command: Command) -> Reply | None:
+        """From the listener thread: the loop's answer to a command (None: no answer in time)."""
+        request = control.Request(command)
+        self.post(request)
+        return request.wait(control.ANSWER_TIMEOUT)
+
+    def _on_command(self, request: control.Request) -> None:
+        states = {i.group: i.vrrp_state for i in self.state.instances}
+        try:
+            reply = self.control.handle(request.command, states)
+        except Exception as exc:  # a bug must not end the loop: refused, and reported
+            self.fault("control", f"unexpected error: {exc!r}")
+            request.answer(None)
+            return
+        for group, address in self.control.releases.items():
+            self._release(group, address)
+        request.answer(reply)
+        self.apply(self.control.event())
+
+    def _release(self, group: str, address: str) -> None:
+        """Hand `group` to the lifted node at `address` now (agent.release); on failure it
+        preempts by itself after 3 x advert_int, so a failure is logged, not a fault."""
+        inst = next(i for i in self.spec.node.instances if i.group == group)
+        try:
+            release.hand_over(inst, address, self.secrets.get(group))
+        except (OSError, ValueError) as exc:
+            print(f"swarmvip agent: no release of {group} to {address}: {exc}", file=sys.stderr)
+            return
+        print(f"swarmvip agent: released {group} to {address}", file=sys.stderr, flush=True)
 
     def _fifo_reader(self) -> threading.Thread:
         return keepalived.FifoReader(self.opts.layout.fifo, self._on_fifo_line)
@@ -424,6 +518,9 @@ class Agent:
             return self._on_signal(event.signum)
         if isinstance(event, _Exited):
             return self._on_exit(event.returncode)
+        if isinstance(event, control.Request):
+            self._on_command(event)
+            return None
         if isinstance(event, state.VrrpChanged) and event.priority is not None:
             self.priorities[event.group] = event.priority  # before apply: the hooks get it
         self.apply(event)  # type: ignore[arg-type]

@@ -2,9 +2,11 @@
 
 Events come from the supervisor (keepalived started/exited, interface found or missing), the
 notify FIFO (VRRP state per instance), the netlink watcher (addresses on the interface) and the
-health-check runners, and helper-thread faults (a check, the watcher or a hook hit an unexpected
-error, or a helper thread died and was restarted). `to_report` projects a state into a `Report`;
-`entered_states` tells which instances entered a new VRRP state, for the notify hooks.
+health-check runners, the runtime priority channel (agent.control: its listener's port, the
+priorities in force and the last applied command's seq), and helper-thread faults (a check, the
+watcher or a hook hit an unexpected error, or a helper thread died and was restarted).
+`to_report` projects a state into a `Report`; `entered_states` tells which instances entered a
+new VRRP state, for the notify hooks.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from swarmvip.model import IPInterface, NodePlan
-from swarmvip.wire.report import InstanceReport, Kind, Report
+from swarmvip.wire.report import ControlReport, InstanceReport, Kind, Report
 
 VRRP_STATES = ("MASTER", "BACKUP", "FAULT", "STOP")
 _FIFO_LINE = re.compile(r'^INSTANCE\s+"?([^"\s]+)"?\s+([A-Z_]+)\s+(\d+)\s*$')
@@ -24,7 +26,7 @@ _FIFO_LINE = re.compile(r'^INSTANCE\s+"?([^"\s]+)"?\s+([A-Z_]+)\s+(\d+)\s*$')
 class InstanceState:
     group: str
     vrid: int
-    priority: int
+    priority: int  # the one it runs with: configured + runtime delta (before check weights)
     vips: tuple[IPInterface, ...]
     vrrp_state: str = "UNKNOWN"
     checks: tuple[tuple[str, str], ...] = ()
@@ -41,6 +43,8 @@ class AgentState:
     present: frozenset[str] = frozenset()  # addresses (no prefix) on the interface
     reason: str | None = None
     faults: tuple[tuple[str, str], ...] = ()  # (component, message), sorted: agent faults
+    control_port: int | None = None  # the runtime priority listener's port; None: no listener
+    control_seq: tuple[int, int] | None = None  # the last applied command's seq
 
 
 # --- events -------------------------------------------------------------------------------
@@ -87,6 +91,21 @@ class ComponentFault:
     message: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ControlListening:
+    """The runtime priority listener is bound to this port (None: it is not listening)."""
+
+    port: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PrioritiesChanged:
+    """The runtime priorities in force (group -> priority) and the last applied seq."""
+
+    priorities: tuple[tuple[str, int], ...]
+    seq: tuple[int, int] | None
+
+
 Event = (
     InterfaceFound
     | Fault
@@ -95,6 +114,8 @@ Event = (
     | AddressesObserved
     | CheckChanged
     | ComponentFault
+    | ControlListening
+    | PrioritiesChanged
 )
 
 
@@ -144,6 +165,12 @@ def _set_fault(state: AgentState, ev: ComponentFault) -> AgentState:
     return replace(state, faults=tuple(sorted(faults.items())))
 
 
+def _set_priorities(state: AgentState, ev: PrioritiesChanged) -> AgentState:
+    wanted = dict(ev.priorities)
+    insts = tuple(replace(i, priority=wanted.get(i.group, i.priority)) for i in state.instances)
+    return replace(state, instances=insts, control_seq=ev.seq)
+
+
 def fold(state: AgentState, event: Event) -> AgentState:
     """The state after one event; unknown groups are ignored."""
     match event:
@@ -161,6 +188,10 @@ def fold(state: AgentState, event: Event) -> AgentState:
             return _set_check(state, event)
         case ComponentFault():
             return _set_fault(state, event)
+        case ControlListening(port=port):
+            return replace(state, control_port=port)
+        case PrioritiesChanged():
+            return _set_priorities(state, event)
     return state
 
 
@@ -215,6 +246,9 @@ def to_report(
         interval=interval,
         version=version,
         faults=tuple(f"{component}: {message}" for component, message in state.faults),
+        control=None
+        if state.control_port is None
+        else ControlReport(port=state.control_port, seq=state.control_seq),
     )
 
 

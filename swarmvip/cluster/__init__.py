@@ -4,7 +4,11 @@
 implements it over an engine, and only swarmvip.commands connects one.
 """
 
-from swarmvip.cluster.core import DockerCluster
-from swarmvip.cluster.port import Cluster, Connect
+from swarmvip.cluster.sdk import import_docker
+
+import_docker()  # before any module of this package imports docker
+
+from swarmvip.cluster.core import DockerCluster  # noqa: E402
+from swarmvip.cluster.port import Cluster, Connect  # noqa: E402
 
 __all__ = ["Cluster", "Connect", "DockerCluster"]

@@ -14,14 +14,16 @@ from typing import Any
 
 import docker
 
-from swarmvip.cluster import lease, nodes, observe
+from swarmvip.cluster import control, lease, nodes, observe
 from swarmvip.cluster.connection import Endpoint, Options, client_kwargs, resolve
 from swarmvip.cluster.errors import (
     ENGINE_ERRORS,
+    NO_LEADER_TEXT,
     ExistsError,
     InUseError,
     NotFoundError,
     is_a,
+    quorum_lost,
     retry_on_conflict,
     translated,
 )
@@ -40,11 +42,13 @@ from swarmvip.plan.diff import (
     CreateConfig,
     CreateSecret,
     CreateService,
+    EnsureControl,
     Observed,
     ObservedObject,
     ObservedService,
     RelabelObject,
     RemoveConfig,
+    RemoveControl,
     RemoveSecret,
     RemoveService,
     UpdateService,
@@ -55,6 +59,7 @@ from swarmvip.wire.keys import (
     NODE_LABEL,
     OWNED,
     SERVICE_TOP_PRIORITY,
+    SHAPE_LABEL,
     STACK_LABEL,
     STACK_NAMESPACE_LABEL,
     VRIDS_LABEL,
@@ -88,6 +93,19 @@ class DockerCluster:
             cluster.require_manager()
         return cluster
 
+    @staticmethod
+    def ping(target: Endpoint, timeout: int = 2) -> str:
+        """The engine at `target` answers its own API (`/version`, `/_ping`: no swarm call, so no
+        raft leader needed) within `timeout` s: its description; else UnavailableError."""
+        where = target.describe()
+        with translated(f"cannot reach the Docker engine at {where}"):
+            api = docker.APIClient(timeout=timeout, **client_kwargs(target))  # asks /version
+            try:
+                api.ping()
+            finally:
+                api.close()
+        return where
+
     def require_manager(self) -> None:
         version = self._api.version()
         api = str(version.get("ApiVersion", "0"))
@@ -106,6 +124,9 @@ class DockerCluster:
             raise UnavailableError(
                 "this engine is a swarm worker: point -H, --context or DOCKER_HOST at a manager"
             )
+        error = str(swarm.get("Error") or "")
+        if NO_LEADER_TEXT in error:  # the manager has been without a leader for a while
+            raise quorum_lost(f"docker info: {error}")
 
     # --- reading -------------------------------------------------------------------------
     def nodes(self) -> tuple[Node, ...]:
@@ -174,7 +195,7 @@ class DockerCluster:
 
     def read_reports(
         self, service_ids: list[str], budget: float
-    ) -> tuple[list[Received], set[str]]:
+    ) -> tuple[list[Received], set[str], dict[str, str]]:
         return observe.read_reports(self._api, service_ids, budget)
 
     def feed(self, reuse: Feed | None = None) -> Feed:
@@ -182,6 +203,14 @@ class DockerCluster:
             reuse.rebind(self._api)
             return reuse
         return ReportFeed(self._api)
+
+    def raft_index(self) -> int:
+        with translated("reading the swarm's raft index"):
+            return control.raft_index(self._api)
+
+    def run_relay(self, plan_json: str) -> str:
+        with translated("running the relay (swarmvip agent send)"):
+            return control.run_relay(self._api, plan_json)
 
     def lease_labels(self) -> dict[str, str]:
         with translated("reading the swarmvip write lease"):
@@ -220,6 +249,10 @@ class DockerCluster:
 
     def _apply(self, action: Action) -> None:
         match action:
+            case EnsureControl(image):
+                control.ensure_control(self._api, image)
+            case RemoveControl():
+                self._remove_when_unused(lambda _: control.remove_control(self._api), "")
             case CreateConfig(obj):
                 self._api.create_config(obj.name, obj.data, labels=dict(obj.labels))
             case CreateSecret(obj):
@@ -404,6 +437,12 @@ def _observed_service(raw: dict[str, Any]) -> ObservedService:
         spec_hash=labels.get(HASH_LABEL, ""),
         top_priority=int(labels.get(SERVICE_TOP_PRIORITY, "0") or 0),
         namespace=labels.get(STACK_NAMESPACE_LABEL, ""),
+        shape_hash=labels.get(SHAPE_LABEL, ""),
+        mounts=tuple(
+            ref.get("ConfigName") or ref.get("SecretName") or ""
+            for key in ("Configs", "Secrets")
+            for ref in raw["Spec"]["TaskTemplate"]["ContainerSpec"].get(key) or []
+        ),
     )
 
 

@@ -113,8 +113,10 @@ class Cluster(Protocol):
 
     def read_reports(
         self, service_ids: list[str], budget: float
-    ) -> tuple[list[Received], set[str]]:
-        """Each service's recent reports, and those whose stream did not end in `budget` s."""
+    ) -> tuple[list[Received], set[str], dict[str, str]]:
+        """Each service's recent reports, those whose stream did not end in `budget` s, and
+        {service: the engine's error} of those whose logs the engine could not read (no
+        report: "node X is not available")."""
         ...
 
     def feed(self, reuse: Feed | None = None) -> Feed:
@@ -124,6 +126,15 @@ class Cluster(Protocol):
 
     def controller_line(self, timeout: float) -> dict[str, Any] | None:
         """The controller service's newest status line, if any."""
+        ...
+
+    def raft_index(self) -> int:
+        """The swarm's newest raft index (every write raises it): a planned move's seq."""
+        ...
+
+    def run_relay(self, plan_json: str) -> str:
+        """Run a wire.relay plan in the relay task of this manager; its JSON result line.
+        cluster.control.RelayUnavailable when there is no relay to run it."""
         ...
 
     def lease_labels(self) -> dict[str, str]:

@@ -61,6 +61,7 @@ def service_spec(
         env=[
             f"{STOP_GRACE_ENV}={service.stop_grace_period:g}",
             f"{paths.SPEC_ENV}={service.spec_hash}",  # the agent reports it: wait on reports
+            f"{paths.SERVICE_ID_ENV}={paths.SERVICE_ID_TEMPLATE}",  # Swarm fills in the id
             *service.env,
         ],
         # The wrapper holding the VRRP password never touches the container's disk layer.
@@ -71,6 +72,12 @@ def service_spec(
                 type="tmpfs",
                 tmpfs_size=RUN_TMPFS_BYTES,
                 tmpfs_mode=0o700,
+            ),
+            # The runtime channel's last command survives a task restart (wire.command).
+            *(
+                [docker.types.Mount(target=paths.STATE_DIR, source=service.state_volume)]
+                if service.state_volume
+                else []
             ),
             # x-swarmvip.agent.volumes: host paths for checks and hooks, read-only only.
             *(

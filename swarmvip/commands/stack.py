@@ -180,13 +180,15 @@ def _cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def _apply_deploy(args: argparse.Namespace, cluster: Cluster, ready: _Ready) -> int:
-    """Hitless steps on a re-deploy (the VIP already has a holder), a plain apply otherwise."""
+    """Hitless steps on a re-deploy (the VIP already has a holder), a plain apply otherwise. A
+    re-deploy converges even with no swarm change: new priorities go over the runtime channel,
+    and on the restart path what earlier runtime changes left is reset (ops.converge)."""
     from swarmvip.ops.converge import converge
     from swarmvip.ops.deploy import apply_phases
 
     say = lambda line: _print(f"  {line}")  # noqa: E731
     prepared, source = ready.prepared, ready.source
-    if source is not None and prepared.actions:
+    if source is not None:
         return converge(prepared.spec, prepared.plan.stack, cluster, source, say, args.timeout)
     apply_phases(prepared, cluster, say, args.timeout)
     return len(prepared.actions)

@@ -18,6 +18,10 @@ from swarmvip.ops.controller import Controller
 from swarmvip.ops.drain import ClusterActions
 
 SOURCE_TIMEOUT = 10  # seconds: the engine client's timeout for a status source's reads
+# seconds `swarmvip status` waits for the swarm at most: a swarm without a raft leader leaves
+# its managers' swarm calls hanging for 20 s; status says so after this (ClusterSource)
+STATUS_DEADLINE = 5.0
+PING_TIMEOUT = 2  # seconds: does the engine itself answer (when the swarm did not)
 
 
 def endpoint(args: argparse.Namespace) -> Endpoint:
@@ -51,11 +55,20 @@ def connector(target: Endpoint, timeout: int = 30) -> Connect:
 
 
 def status_source(
-    target: Endpoint, stack: str | None = None, follow: bool = False
+    target: Endpoint,
+    stack: str | None = None,
+    follow: bool = False,
+    deadline: float | None = None,
 ) -> ClusterSource:
+    """A status source for `target`; with `deadline`, each observe answers within it (and
+    tells a swarm without a leader from an engine that does not answer)."""
     import swarmvip.cluster.status_source as module  # looked up now: tests replace the class
 
-    return module.ClusterSource(connector(target, SOURCE_TIMEOUT), stack, follow)
+    connect = connector(target, SOURCE_TIMEOUT)
+    if deadline is None:
+        return module.ClusterSource(connect, stack, follow)
+    ping = partial(DockerCluster.ping, target, PING_TIMEOUT)
+    return module.ClusterSource(connect, stack, follow, deadline=deadline, ping=ping)
 
 
 def drain_actions(target: Endpoint, timeout: float = 60.0) -> ClusterActions:

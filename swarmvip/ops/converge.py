@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from functools import partial
 
 from swarmvip.cluster.port import Cluster
 from swarmvip.errors import UnavailableError
 from swarmvip.model import NodePlan, Plan, StackSpec
 from swarmvip.ops.deploy import (
+    ObservedStack,
     Progress,
     apply_phases,
     materialize,
@@ -29,7 +31,9 @@ from swarmvip.ops.deploy import (
     refreshed,
     stored_spec,
 )
+from swarmvip.ops.runtime import agents_of, reconcile, runtime_moves
 from swarmvip.plan.handover import Step, steps
+from swarmvip.plan.moves import AgentRuntime, RuntimeRefused, same_shape
 from swarmvip.status.fold import fold
 from swarmvip.status.model import NodeStatus, Snapshot, StatusSource
 from swarmvip.status.rules import cannot_run
@@ -143,8 +147,69 @@ def converge(
     progress: Progress,
     timeout: float = 120.0,
 ) -> int:
-    """Apply every change the stack needs; returns the number of actions applied. Members that
-    cannot run are reported and left out of the handover (see the module docstring)."""
+    """Apply every change the stack needs; returns the number of actions applied (a runtime
+    priority change counts as one). Members that cannot run are reported and left out of the
+    handover (see the module docstring). Priorities go over the runtime channel
+    (ops.runtime) when every live member has a listener; otherwise, or when the relay cannot
+    do it, by restarting tasks make-before-break as before."""
+    try:
+        return _converge(spec, stack, cluster, source, progress, timeout, runtime_moves())
+    except RuntimeRefused as why:
+        progress(f"runtime priorities not possible ({why}): restarting tasks instead")
+    return _converge(spec, stack, cluster, source, progress, timeout, runtime=False)
+
+
+def _as_reported(
+    running: Mapping[str, NodePlan], agents: Mapping[str, AgentRuntime]
+) -> dict[str, NodePlan]:
+    """The running plans with the priorities their agents report running (a runtime change
+    leaves a task's config as it was): the handover lifts above what really runs."""
+    out = dict(running)
+    for node_id, now in running.items():
+        agent = agents.get(node_id)
+        if agent is not None and agent.port is not None:
+            out[node_id] = replace(
+                now,
+                instances=tuple(
+                    replace(i, priority=agent.priorities.get(i.group, i.priority))
+                    for i in now.instances
+                ),
+            )
+    return out
+
+
+def _shaped_running(
+    plan: Plan, running: Mapping[str, NodePlan], observed: ObservedStack
+) -> dict[str, NodePlan]:
+    """running, with each node whose task differs from the plan in priorities only (and has a
+    shape label) counted as running the plan: the runtime channel changes it, no restart."""
+    shaped = {s.node_id for s in observed.objects.services if s.shape_hash}
+    planned = {n.node_id: n for n in plan.nodes}
+    return {
+        node_id: planned[node_id]
+        if node_id in planned and node_id in shaped and same_shape(now, planned[node_id])
+        else now
+        for node_id, now in running.items()
+    }
+
+
+def _priorities_only(plan: Plan, running: Mapping[str, NodePlan]) -> bool:
+    """Every planned node runs a task of its plan's shape and no other node runs one: what is
+    left to change are priorities."""
+    return set(running) == {n.node_id for n in plan.nodes} and all(
+        same_shape(running[n.node_id], n) for n in plan.nodes
+    )
+
+
+def _converge(
+    spec: StackSpec,
+    stack: str,
+    cluster: Cluster,
+    source: StatusSource,
+    progress: Progress,
+    timeout: float,
+    runtime: bool,
+) -> int:
     snap = snapshot(source)
     holders = holders_of(snap, stack)
     notes = unrunnable(snap, stack)  # said only when there is something to do
@@ -152,10 +217,17 @@ def converge(
     stored = stored_spec(spec, stack, observed.objects)
     plan = plan_stack(spec, stack, observed)
     live = live_nodes(snap, stack) | newcomers(snap, plan, observed.running)
-    todo, final = steps(plan, observed.running, holders, live)
+    runtime = runtime and runtime_ready(plan, snap, live_nodes(snap, stack))
+    running = _as_reported(observed.running, agents_of(snap, stack))
+    if runtime:
+        running = _shaped_running(plan, running, observed)
+    todo: list[Step] = []
+    final = plan  # with only priorities to change, the runtime channel moves the VIP
+    if not (runtime and _priorities_only(plan, running)):
+        todo, final = steps(plan, running, holders, live)
     applied = 0
     for step in todo:
-        prepared = materialize(spec, step.plan, observed, holders, stored)
+        prepared = materialize(spec, step.plan, observed, holders, stored, runtime=False)
         notes = _say(progress, notes)
         progress(f"make-before-break: lift {_host(step)} to take {step.group}")
         apply_phases(prepared, cluster, progress, timeout=timeout, source=source)
@@ -165,11 +237,52 @@ def converge(
             progress(f"{_host(step)} did not take {step.group} within {TAKEOVER:g}s; going on")
         holders = holders_of(snap, stack) or holders
         observed = refreshed(observed, cluster)
-    prepared = materialize(spec, final, observed, holders, stored)
+    prepared = materialize(spec, final, observed, holders, stored, runtime=runtime)
     if prepared.actions:
-        _say(progress, notes)
+        notes = _say(progress, notes)
     apply_phases(prepared, cluster, progress, timeout=timeout, source=source)
-    return applied + len(prepared.actions)
+    applied += len(prepared.actions)
+    snap = snapshot(source) if prepared.actions or todo or runtime else snap
+    if runtime:
+        if reconcile(
+            plan, snap, holders_of(snap, stack), live_nodes(snap, stack), cluster, progress
+        ):
+            _say(progress, notes)
+            applied += 1
+    else:
+        applied += _reset_runtime(plan, snap, stack, cluster, progress)
+    return applied
+
+
+def _reset_runtime(
+    plan: Plan, snap: Snapshot, stack: str, cluster: Cluster, progress: Progress
+) -> int:
+    """After the restart path: agents that still run priorities an earlier runtime move gave
+    them (their task's spec did not change, so no restart reset it; a restart with the same
+    spec keeps them, by design) are given the plan's over the runtime channel, make-before-break
+    like any runtime move. Agents without a listener are left out; if the relay cannot do it,
+    say so: the next converge tries again."""
+    agents = agents_of(snap, stack)
+    listening = frozenset(n for n, a in agents.items() if a.port is not None)
+    live = live_nodes(snap, stack) & listening
+    if not live:
+        return 0
+    try:
+        return int(reconcile(plan, snap, holders_of(snap, stack), live, cluster, progress))
+    except RuntimeRefused as why:
+        progress(f"agents still run earlier runtime priorities ({why}); a re-run retries")
+        return 0
+
+
+def runtime_ready(plan: Plan, snap: Snapshot, live: frozenset[str]) -> bool:
+    """Every live member reports a runtime listener. An agent older than the runtime channel
+    has none: the restart path runs (and restarts it with one where its spec changes)."""
+    agents = agents_of(snap, plan.stack)
+    return all(
+        (agent := agents.get(node.node_id)) is not None and agent.port is not None
+        for node in plan.nodes
+        if node.node_id in live
+    )
 
 
 def _say(progress: Progress, lines: list[str]) -> list[str]:

@@ -26,6 +26,7 @@ from swarmvip.cluster.port import Cluster
 from swarmvip.errors import ClusterError, ConfigError, Problem
 from swarmvip.model import Node, NodePlan, Plan, StackSpec
 from swarmvip.ops.agentwait import wait_for_agents, waits_on_reports
+from swarmvip.ops.runtime import runtime_moves
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import (
     STACK_NAME,
@@ -38,7 +39,9 @@ from swarmvip.plan.desired import (
 from swarmvip.plan.diff import (
     Action,
     CreateService,
+    EnsureControl,
     Observed,
+    RemoveControl,
     UpdateService,
     diff,
     phases,
@@ -50,6 +53,7 @@ from swarmvip.spec.specdoc import spec_document
 from swarmvip.spec.stackfile import dump_document
 from swarmvip.status.model import StatusSource
 from swarmvip.wire import agentspec
+from swarmvip.wire.command import KEY_SECRET
 
 Progress = Callable[[str], None]
 
@@ -212,9 +216,11 @@ def materialize(
     observed: ObservedStack,
     holders: Mapping[str, str],
     stored: StoredSpec,
+    runtime: bool | None = None,
 ) -> Prepared:
     """Everything one apply of `plan` will do: render, the desired objects, the diff against
-    `observed.objects`. holders ({group: node id} holding it now) are updated last."""
+    `observed.objects`. holders ({group: node id} holding it now) are updated last. runtime:
+    leave priority-only changes to the runtime channel (default: ops.runtime.runtime_moves)."""
     confs, specs = render_all(plan)
     desired = desired_state(
         plan, confs, specs, spec.secrets, stored.text, stored.naming, agent=spec.agent
@@ -223,7 +229,10 @@ def materialize(
     if problems:
         raise ConfigError(problems)
     holder_ids = tuple(sorted(set(holders.values())))
-    actions = diff(desired, observed.objects, holder_ids)
+    runtime = runtime_moves() if runtime is None else runtime
+    actions = diff(desired, observed.objects, holder_ids, runtime=runtime)
+    if KEY_SECRET not in observed.secret_names:
+        actions = (EnsureControl(plan.image), *actions)
     return Prepared(spec, plan, desired, actions, confs, holder_ids)
 
 
@@ -241,7 +250,7 @@ def _missing(spec: StackSpec, desired: DesiredState, observed: ObservedStack) ->
             if name in auth
             else f"docker secret create {name} FILE",
         )
-        for name in sorted(set(desired.external_secrets) - observed.secret_names)
+        for name in sorted(set(desired.external_secrets) - observed.secret_names - {KEY_SECRET})
     ]
     if observed.config_names is not None:
         missing += [
@@ -425,4 +434,7 @@ def remove(stack: str, cluster: Cluster, progress: Progress, identity: str = "rm
         for action in actions:
             progress(action.describe())
             cluster.apply(action)
+        if actions and not cluster.stored_specs():  # the last swarmvip stack is gone
+            progress(RemoveControl().describe())
+            cluster.apply(RemoveControl())
     return len(actions)

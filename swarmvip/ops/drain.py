@@ -104,7 +104,7 @@ class ClusterActions:
             f"removed {NODE_DRAIN} from {host}; "
             + (f"availability {availability}" if availability else "availability unchanged")
         )
-        stacks = sorted({v.stack for v in snap.vips if host in {m.hostname for m in v.members}})
+        stacks = undrain_stacks(snap, host, lambda: list(cluster.stored_specs()))
         self._converge(cluster, source, stacks, progress)  # waits on the agents' reports
         if not waits_on_reports():  # $SWARMVIP_PHASE_WAIT=docker: the previous path, measured
             cluster.wait_running_all(stacks, self.timeout)
@@ -113,6 +113,16 @@ class ClusterActions:
             f"{v.key} on {','.join(v.holders) or 'nobody'}" for v in final.vips if v.stack in stacks
         )
         return DrainOutcome(True, f"{host} is back in service; {who or 'no VIP group'}")
+
+
+def undrain_stacks(snap: Snapshot, host: str, stored: Callable[[], list[str]]) -> list[str]:
+    """The stacks an undrain converges: those whose VIPs list the node as a member, or, when
+    none does, every stored stack. A member is known from its reports; right after its task
+    restarted the manager may not have read one yet (measured after restart-path moves), and
+    an undrain that converged nothing would leave the VIP away. Converging a stack that does
+    not involve the node changes nothing. `stored` is asked only then (an engine read)."""
+    mine = sorted({v.stack for v in snap.vips if host in {m.hostname for m in v.members}})
+    return mine or sorted(stored())
 
 
 def drain_change(mode: DrainMode, availability: str, label: str | None) -> tuple[str, str | None]:

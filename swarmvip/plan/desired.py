@@ -41,6 +41,7 @@ from functools import lru_cache
 from swarmvip.errors import ConfigError, Problem
 from swarmvip.model import AgentTask, NodePlan, Plan, SecretSource, TaskBind
 from swarmvip.wire import paths
+from swarmvip.wire.command import KEY_SECRET
 from swarmvip.wire.keys import (
     HASH_LABEL,
     KIND_CONFIG,
@@ -52,6 +53,7 @@ from swarmvip.wire.keys import (
     OWNER,
     OWNER_LABEL,
     SERVICE_TOP_PRIORITY,
+    SHAPE_LABEL,
     STACK_LABEL,
     STACK_NAMESPACE_LABEL,
     VRIDS_LABEL,
@@ -71,6 +73,10 @@ SALT = re.compile(r"^[0-9a-f]{8}$")
 SECRET_ROUNDS = 100_000
 _SWARM_ID = re.compile(r"^[a-z0-9]{8,}$")
 _SUFFIX = re.compile(r"^(?P<salt>[0-9a-f]{8})(?P<tag>[0-9a-f]{8})$")
+_PRIORITY_LINE = re.compile(r"(?m)^(\s+priority )\d+$")
+# The runtime channel: every task mounts the swarm-wide key and keeps its last command on a
+# named volume of its node (wire.command, wire.paths.STATE_DIR).
+CONTROL_KEY_MOUNT = KEY_SECRET
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +108,15 @@ class DesiredService:
     top_priority: int
     env: tuple[str, ...] = ()  # x-swarmvip.agent.environment, KEY=VALUE
     binds: tuple[TaskBind, ...] = ()  # x-swarmvip.agent.volumes, read-only
+    state_volume: str = ""  # the named volume on STATE_DIR (runtime priorities)
 
     @property
     def spec_hash(self) -> str:
         return dict(self.labels)[HASH_LABEL]
+
+    @property
+    def shape_hash(self) -> str:
+        return dict(self.labels).get(SHAPE_LABEL, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +225,24 @@ def _secret_objects(
     return made
 
 
+def state_volume(stack: str) -> str:
+    """The named volume a stack's tasks keep their runtime priorities on (one per node)."""
+    return f"{stack}_vip-state"
+
+
+def shape_of_config(kind: str, text: str) -> str:
+    """A config's digest with its priorities left out: `priority N` lines of keepalived.conf,
+    the instances' `priority` of agent.json (the only places a priority is written)."""
+    if kind == "as":
+        doc = json.loads(text)
+        for inst in doc.get("instances", []):
+            inst["priority"] = 0
+        text = json.dumps(doc, sort_keys=True)
+    else:
+        text = _PRIORITY_LINE.sub(r"\1_", text)
+    return digest(text.encode())
+
+
 def _mounted_as(mounts: tuple[Mount, ...]) -> list[tuple[str | int, ...]]:
     """A mount's part of the spec hash: the agent's own keep their (source, target) hash."""
     return [
@@ -228,32 +257,41 @@ def _service(
     configs: tuple[Mount, ...],
     secrets: tuple[Mount, ...],
     agent: AgentTask,
+    shapes: Mapping[str, str],
 ) -> DesiredService:
+    """shapes: {config name: its shape digest} of the node's own configs (shape_of_config)."""
     vrids = ",".join(f"{i.group}={i.vrid}" for i in node.instances)
     top = max(i.priority for i in node.instances)
     env = tuple(f"{k}={v}" for k, v in agent.environment)
     extra = [list(env), [(b.source, b.target) for b in agent.volumes]]
-    identity = json.dumps(
-        [
-            plan.image,
-            node.node_id,
-            _mounted_as(configs),
-            _mounted_as(secrets),
-            plan.stop_grace_period,
-            CAPABILITIES,
-            CAP_DROP,
-            RUN_TMPFS_BYTES,
-            STOP_GRACE_ENV,
-            *([extra] if env or agent.volumes else []),  # without: the hash stays as it was
-        ],
-        sort_keys=True,
-    ).encode()
+    volume = state_volume(plan.stack)
+
+    def identity(config_mounts: list[tuple[str | int, ...]]) -> bytes:
+        return json.dumps(
+            [
+                plan.image,
+                node.node_id,
+                config_mounts,
+                _mounted_as(secrets),
+                plan.stop_grace_period,
+                CAPABILITIES,
+                CAP_DROP,
+                RUN_TMPFS_BYTES,
+                STOP_GRACE_ENV,
+                *([extra] if env or agent.volumes else []),  # without: the hash stays as it was
+                ["runtime", volume, paths.STATE_DIR],
+            ],
+            sort_keys=True,
+        ).encode()
+
+    shaped = _mounted_as(tuple(Mount(shapes.get(m.source, m.source), m.target) for m in configs))
     labels = (
         *base_labels(plan.stack, KIND_KEEPALIVED),
         (NODE_LABEL, node.node_id),
         (VRIDS_LABEL, vrids),
         (SERVICE_TOP_PRIORITY, str(top)),
-        (HASH_LABEL, digest(identity)),
+        (HASH_LABEL, digest(identity(_mounted_as(configs)))),
+        (SHAPE_LABEL, digest(identity(shaped))),
     )
     return DesiredService(
         name=name,
@@ -267,6 +305,7 @@ def _service(
         top_priority=top,
         env=env,
         binds=agent.volumes,
+        state_volume=volume,
     )
 
 
@@ -340,6 +379,7 @@ def desired_state(
     services: dict[str, DesiredService] = {}
     for node in plan.nodes:
         mounts = []
+        shapes = {}
         for kind, text, target in (
             ("kc", keepalived_confs[node.node_id], paths.KEEPALIVED_CONF),
             ("as", agent_specs[node.node_id], paths.AGENT_SPEC),
@@ -347,9 +387,13 @@ def desired_state(
             data = text.encode()
             obj = _config(plan.stack, f"{plan.stack}_vip-{kind}-{digest(data)}", data, KIND_CONFIG)
             configs[obj.name] = obj
+            shapes[obj.name] = f"{kind}-shape-{shape_of_config(kind, text)}"
             mounts.append(Mount(source=obj.name, target=target))
         used = sorted({i.auth_secret for i in node.instances if i.auth_secret})
-        secret_mounts = tuple(Mount(source=sources.get(s, s), target=s) for s in used)
+        secret_mounts = (
+            *(Mount(source=sources.get(s, s), target=s) for s in used),
+            Mount(source=KEY_SECRET, target=CONTROL_KEY_MOUNT),
+        )
         name = service_name(plan.stack, node.hostname, node.node_id)
         if name in services:
             raise _same_name(plan.stack, name, services[name], node)
@@ -360,11 +404,13 @@ def desired_state(
             (*mounts, *extra_configs),
             (*secret_mounts, *extra_secrets),
             agent,
+            shapes,
         )
     if spec_text:
         data = spec_text.encode()
         stored = _config(plan.stack, f"{plan.stack}{SPEC_MARK}{digest(data)}", data, KIND_SPEC)
         configs[stored.name] = stored
+    # (the runtime key is mounted too, but it is the swarm's, not the stack's: never removed)
     external = tuple(sorted({s.object or s.name for s in secrets if s.data is None}))
     return DesiredState(
         stack=plan.stack,

@@ -6,6 +6,11 @@ lists them as a peer), removals of services, and last the configs and secrets no
 any more. An unchanged stack yields no action. Nothing a desired service mounts, nor an
 external secret of the stack, is ever removed; an update never renames a service.
 
+Priorities: a service whose spec differs from the desired one only in VRRP priorities (same
+`swarmvip.shape`) is not updated when `runtime` is on: the runtime channel (ops.runtime) gives
+its running task the new priorities without a restart. Off (or a service written before shape
+labels), every difference restarts the task, as before.
+
 An object written under another docker stack namespace (swarmvip before 0.2 labelled the VIP
 layer `<stack>`, now `<stack>-vip`) is moved by a label-only write: an UpdateService whose
 spec hash is unchanged (the adapter changes the service's labels only, so no task restarts)
@@ -29,6 +34,8 @@ class ObservedService:
     spec_hash: str
     top_priority: int = 0
     namespace: str | None = None  # its docker stack namespace label; None: not compared
+    shape_hash: str = ""  # its swarmvip.shape label ("" on services written before it)
+    mounts: tuple[str, ...] = ()  # names of the configs and secrets its spec mounts
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,25 @@ class CreateSecret:
 
     def describe(self) -> str:
         return f"create secret {self.obj.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class EnsureControl:
+    """The swarm-wide runtime channel: the key secret (random, made by the adapter) and the
+    relay service on the managers (wire.relay), created when missing. Never removed here."""
+
+    image: str
+
+    def describe(self) -> str:
+        return "create the runtime channel (secret swarmvip_control_key, service swarmvip_relay)"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveControl:
+    """The runtime channel's key and relay, once the swarm has no swarmvip stack left."""
+
+    def describe(self) -> str:
+        return "remove the runtime channel (service swarmvip_relay, secret swarmvip_control_key)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +148,9 @@ class RemoveSecret:
 
 
 Action = (
-    CreateConfig
+    EnsureControl
+    | RemoveControl
+    | CreateConfig
     | CreateSecret
     | CreateService
     | UpdateService
@@ -134,39 +162,74 @@ Action = (
 
 
 def diff(
-    desired: DesiredState, observed: Observed, holders: Collection[str] = ()
+    desired: DesiredState, observed: Observed, holders: Collection[str] = (), runtime: bool = False
 ) -> tuple[Action, ...]:
-    """holders: node ids observed holding a VIP, updated last whatever their priority."""
+    """holders: node ids observed holding a VIP, updated last whatever their priority.
+    runtime: priority-only differences are left to the runtime channel (module docstring)."""
     have_configs = {c.name for c in observed.configs}
     have_secrets = {s.name for s in observed.secrets}
     by_node = {s.node_id: s for s in observed.services}
     wanted_nodes = {s.node_id for s in desired.services}
-    actions: list[Action] = [CreateSecret(s) for s in desired.secrets if s.name not in have_secrets]
-    actions += [CreateConfig(c) for c in desired.configs if c.name not in have_configs]
-    actions += _relabels("secret", desired.secrets, observed.secrets)
-    actions += _relabels("config", desired.configs, observed.configs)
     updates = [
         s
         for s in desired.services
         if s.node_id in by_node
         and (
-            by_node[s.node_id].spec_hash != s.spec_hash
+            _changed(by_node[s.node_id], s, runtime)
             or _moved(by_node[s.node_id].namespace, s.labels)
         )
     ]
     updates.sort(key=lambda s: (s.node_id in holders, s.top_priority, s.name))
+    updated = {s.node_id for s in updates}
+    # the configs of a service left with its priorities (runtime) are not made: nothing uses them
+    left = {
+        s.node_id
+        for s in desired.services
+        if s.node_id in by_node
+        and s.node_id not in updated
+        and s.spec_hash != by_node[s.node_id].spec_hash
+    }
+    used = {m.source for s in desired.services if s.node_id not in left for m in s.configs}
+    unused = {m.source for s in desired.services if s.node_id in left for m in s.configs} - used
+    actions: list[Action] = [CreateSecret(s) for s in desired.secrets if s.name not in have_secrets]
+    actions += [
+        CreateConfig(c)
+        for c in desired.configs
+        if c.name not in have_configs and c.name not in unused
+    ]
+    actions += _relabels("secret", desired.secrets, observed.secrets)
+    actions += _relabels("config", desired.configs, observed.configs)
     actions += [UpdateService(by_node[s.node_id], _named(s, by_node[s.node_id])) for s in updates]
     actions += [CreateService(s) for s in desired.services if s.node_id not in by_node]
     actions += [RemoveService(s) for s in observed.services if s.node_id not in wanted_nodes]
-    keep_configs = {c.name for c in desired.configs} | _mounted(desired, "configs")
+    # a service left as it is (a priority-only difference) keeps mounting what it mounts
+    kept = {
+        name
+        for s in desired.services
+        if s.node_id in by_node and s.node_id not in updated
+        for name in by_node[s.node_id].mounts
+    }
+    keep_configs = {c.name for c in desired.configs} | _mounted(desired, "configs") | kept
     keep_secrets = (
         {s.name for s in desired.secrets}
         | _mounted(desired, "secrets")
         | set(desired.external_secrets)
+        | kept
     )
     actions += [RemoveConfig(c) for c in observed.configs if c.name not in keep_configs]
     actions += [RemoveSecret(s) for s in observed.secrets if s.name not in keep_secrets]
     return tuple(actions)
+
+
+def _changed(current: ObservedService, service: DesiredService, runtime: bool) -> bool:
+    if current.spec_hash == service.spec_hash:
+        return False
+    return not (runtime and current.shape_hash and current.shape_hash == service.shape_hash)
+
+
+def priority_only(current: ObservedService, service: DesiredService) -> bool:
+    """The running service differs from the desired one in priorities only."""
+    return bool(current.shape_hash) and current.shape_hash == service.shape_hash
 
 
 def namespace_of(labels: tuple[tuple[str, str], ...]) -> str:
@@ -226,7 +289,7 @@ def phases(actions: tuple[Action, ...], holders: Collection[str]) -> tuple[tuple
     def phase(action: Action) -> int:
         if isinstance(action, UpdateService):
             return 2 if action.service.node_id in holders else 1
-        if isinstance(action, CreateConfig | CreateSecret | RelabelObject):
+        if isinstance(action, EnsureControl | CreateConfig | CreateSecret | RelabelObject):
             return 1
         return 3
 

@@ -6,7 +6,8 @@ The output deploys with `docker stack deploy` alone, as the VIP layer's own stac
 `docker stack rm` never touch it. Services are named `<stack>-vip_<host>-<id8>` that way (as
 long as `swarmvip deploy`'s `<stack>_vip-<host>-<id8>`, so within swarmkit's 63 characters).
 It is a snapshot of today's labels, so re-render after node or label changes (or run the
-controller).
+controller). The runtime priority channel is left out (no key, no spec hash): a rendered stack
+changes priorities by a re-render and a redeploy, which restarts the tasks concerned.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from swarmvip.plan.desired import (
 )
 from swarmvip.render import fmt_seconds
 from swarmvip.wire import paths
+from swarmvip.wire.command import KEY_SECRET
 
 
 class PreparedLike(Protocol):
@@ -51,7 +53,9 @@ def compose_document(desired: DesiredState, config_dir: str = "configs") -> dict
                 {"source": m.source, "target": m.target, "mode": 0o444} for m in svc.configs
             ],
             "secrets": [
-                {"source": m.source, "target": m.target, "mode": 0o400} for m in svc.secrets
+                {"source": m.source, "target": m.target, "mode": 0o400}
+                for m in svc.secrets
+                if m.source != KEY_SECRET  # the runtime channel needs `swarmvip deploy`
             ]
             or None,
             "deploy": {

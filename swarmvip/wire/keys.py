@@ -31,10 +31,16 @@ KIND_CONTROLLER = "controller"  # the controller service (stacks/controller.yml 
 KIND_SPEC = "spec"  # the stored stack spec (a config)
 KIND_CONFIG = "config"  # a keepalived.conf or agent.json config
 KIND_SECRET = "secret"  # a VRRP password made from a file
+KIND_CONTROL_KEY = "control-key"  # the swarm-wide runtime channel key (wire.command.KEY_SECRET)
+KIND_RELAY = "relay"  # the swarm-wide relay service on the managers (wire.relay)
+RELAY_SERVICE = "swarmvip_relay"
 # A keepalived service also carries:
 NODE_LABEL = "swarmvip.node"  # the id of the node it is pinned to
 VRIDS_LABEL = "swarmvip.vrids"  # "group=vrid,..." of its instances
 HASH_LABEL = "swarmvip.hash"  # a digest of the service spec swarmvip wrote
+# The same digest with every VRRP priority left out: two specs of one shape differ only in
+# priorities, which the runtime channel (wire.command) changes without restarting the task.
+SHAPE_LABEL = "swarmvip.shape"
 # The highest priority among its instances (diff orders updates by it). A SERVICE label that
 # happens to share its key with the node label NODE_PRIORITY below: deployed services carry it,
 # so the string stays.

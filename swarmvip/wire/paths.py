@@ -20,6 +20,10 @@ STOP_GRACE_ENV = "SWARMVIP_STOP_GRACE"  # the task's stop grace period, for the 
 # The service's spec hash (swarmvip.hash): the agent repeats it in every report, so a writer
 # knows when a restarted task runs its new spec from the agent itself (not Docker's health).
 SPEC_ENV = "SWARMVIP_SPEC"
+# The service's id, filled in by Swarm from a template (service_spec): runtime state saved on the
+# node belongs to this service only (a removed and re-deployed stack starts from its configs).
+SERVICE_ID_ENV = "SWARMVIP_SERVICE_ID"
+SERVICE_ID_TEMPLATE = "{{.Service.ID}}"
 
 
 def auth_param(group: str) -> str:
@@ -39,3 +43,19 @@ def track_name(group: str, check: str) -> str:
 
 def track_path(group: str, check: str, track_dir: str = TRACK_DIR) -> str:
     return f"{track_dir}/{track_name(group, check)}"
+
+
+# The runtime priority of a group (wire.command): a track file with weight 1 holding the delta
+# from the configured priority. ".." never occurs in `group.check` (a check name has no dot).
+def priority_track_name(group: str) -> str:
+    return f"{group}..priority"
+
+
+def priority_track_path(group: str, track_dir: str = TRACK_DIR) -> str:
+    return f"{track_dir}/{priority_track_name(group)}"
+
+
+# Where the agent keeps the last applied runtime command across task restarts: a named volume
+# (one per stack and node, created by Docker on first use).
+STATE_DIR = "/var/lib/swarmvip"
+CONTROL_KEY = f"{SECRETS_DIR}/swarmvip_control_key"  # wire.command.KEY_SECRET, mounted

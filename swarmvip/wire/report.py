@@ -13,7 +13,11 @@ within a version, new optional keys may be added):
      "stack": "web", "node": "<hostname>", "node_id": "<swarm node id>",
      "interface": "eth0" | null,  # null until detected
      "keepalived": "starting" | "running" | "exited" | "stopped",
-     "instances": [{"group": "web", "vrid": 51, "priority": 150,
+     "instances": [{"group": "web", "vrid": 51,
+                    "priority": 150,   # the priority the instance runs with: the configured one
+                                       # plus the runtime delta (wire.command), before check
+                                       # weights (the configured one from agents that
+                                       # report no "control" key)
                     "vrrp_state": "MASTER" | "BACKUP" | "FAULT" | "STOP" | "UNKNOWN",
                     "vips": ["10.0.0.100/24"],          # configured
                     "vips_present": ["10.0.0.100/24"],  # observed on the interface (netlink)
@@ -21,9 +25,14 @@ within a version, new optional keys may be added):
                     "checks": {"http": "ok" | "failing" | "unknown"}}],
      "reason": null | "why the agent is in fault / keepalived is not running",
      "spec": "3f2a9c0e1b7d",      # optional: the task's service spec hash ($SWARMVIP_SPEC)
-     "faults": ["check web.http: ..."]}  # optional, only when non-empty: agent faults (a
+     "faults": ["check web.http: ..."],  # optional, only when non-empty: agent faults (a
                                          # helper thread hit an unexpected error or died and
                                          # was restarted); absent = none
+     "control": {"port": 9816,    # optional: the runtime priority listener (wire.command): its
+                 "seq": [812, 2], # UDP port on the VRRP source address(es), the last applied
+                 "drops": 0}}     # command's seq (null: none yet), datagrams dropped as not
+                                  # authentic or malformed; null = no listener (no key mounted,
+                                  # or not bound yet); absent = an agent without the channel
 
 `parse_report` accepts the raw line or one carrying `docker service logs` prefixes (an RFC 3339
 timestamp from `-t`, and/or `svc.1.taskid@node    | `) and returns None for anything else.
@@ -61,6 +70,15 @@ class InstanceReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ControlReport:
+    """The agent's runtime priority listener (optional key "control")."""
+
+    port: int
+    seq: tuple[int, int] | None = None  # the last applied command's (index, step)
+    drops: int = 0  # datagrams dropped (not authentic, malformed) since the agent started
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """One report line, as written by an agent."""
 
@@ -79,6 +97,7 @@ class Report:
     schema: int = SCHEMA
     faults: tuple[str, ...] = ()  # agent faults (helper threads); optional key "faults"
     spec: str = ""  # the task's service spec hash; optional key "spec" ("" = not told)
+    control: ControlReport | None = None  # optional key "control"; None: null or absent
 
 
 def _instance_doc(inst: InstanceReport) -> dict[str, Any]:
@@ -115,7 +134,29 @@ def to_line(report: Report) -> str:
         doc["faults"] = list(report.faults)
     if report.spec:
         doc["spec"] = report.spec
+    doc["control"] = _control_doc(report.control)
     return json.dumps(doc, separators=(",", ":"))
+
+
+def _control_doc(control: ControlReport | None) -> dict[str, Any] | None:
+    if control is None:
+        return None
+    return {
+        "port": control.port,
+        "seq": None if control.seq is None else list(control.seq),
+        "drops": control.drops,
+    }
+
+
+def _control_from(doc: Any) -> ControlReport | None:
+    if not isinstance(doc, dict):
+        return None
+    seq = doc.get("seq")
+    return ControlReport(
+        port=int(doc["port"]),
+        seq=None if seq is None else (int(seq[0]), int(seq[1])),
+        drops=int(doc.get("drops", 0)),
+    )
 
 
 def _instance_from(doc: dict[str, Any]) -> InstanceReport:
@@ -149,6 +190,7 @@ def _from_doc(doc: dict[str, Any]) -> Report | None:
         version=str(doc.get("version", "")),
         faults=tuple(str(f) for f in doc.get("faults") or ()),
         spec=str(doc.get("spec") or ""),
+        control=_control_from(doc.get("control")),
     )
 
 
@@ -162,5 +204,5 @@ def parse_report(line: str) -> Report | None:
     try:
         doc, _ = json.JSONDecoder().raw_decode(line, start)
         return _from_doc(doc) if isinstance(doc, dict) else None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, IndexError):
         return None

@@ -125,7 +125,10 @@ def start_agent(
     *extra: str,
     stack: str = "t",
     wrap: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> AgentProc:
+    """env: added to this process's environment (e.g. SWARMVIP_SPEC); the runtime priorities
+    are kept in workdir/state."""
     run_dir = workdir / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
     spec, conf = workdir / "agent.json", workdir / "keepalived.conf"
@@ -137,9 +140,17 @@ def start_agent(
     )
     argv = [*wrap, "ip", "netns", "exec", ns, sys.executable, "-m", "swarmvip", "agent"]
     argv += ["--spec", str(spec), "--conf", str(conf), "--run-dir", str(run_dir)]
-    argv += ["--secrets-dir", str(workdir / "secrets"), "--heartbeat", "0.5", *extra]
-    with open(workdir / "stderr.log", "w") as err:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO)
+    argv += ["--secrets-dir", str(workdir / "secrets"), "--heartbeat", "0.5"]
+    argv += ["--state-dir", str(workdir / "state"), *extra]
+    with open(workdir / "stderr.log", "a") as err:
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+        )
     agent = AgentProc(ns, proc)
     threading.Thread(target=agent._read, daemon=True).start()
     return agent

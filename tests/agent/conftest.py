@@ -38,3 +38,14 @@ def pair(make_ns: Callable[[str], str]) -> tuple[str, str]:
     lab.sh("ip", "-n", a, "addr", "add", "10.77.0.1/24", "dev", "eth0")
     lab.sh("ip", "-n", b, "addr", "add", "10.77.0.2/24", "dev", "eth0")
     return a, b
+
+
+@pytest.fixture
+def agents(make_ns: Callable[[str], str]) -> Iterator[list[lab.AgentProc]]:
+    """Agents a test started: killed at the end if still running (before the namespaces go)."""
+    started: list[lab.AgentProc] = []
+    yield started
+    for agent in started:
+        if agent.proc.poll() is None:
+            agent.proc.kill()
+            agent.proc.wait(5)

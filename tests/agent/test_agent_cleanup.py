@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,16 +34,6 @@ def _plans() -> tuple[NodePlan, NodePlan]:
 
 def _holder(r: Report) -> bool:
     return r.instances[0].vrrp_state == "MASTER" and r.instances[0].holds_vip
-
-
-@pytest.fixture
-def agents() -> Iterator[list[lab.AgentProc]]:
-    started: list[lab.AgentProc] = []
-    yield started
-    for agent in started:
-        if agent.proc.poll() is None:
-            agent.proc.kill()
-            agent.proc.wait(5)
 
 
 def _pid(path: Path) -> int:

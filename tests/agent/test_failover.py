@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,16 +37,6 @@ def _holder(r: Report) -> bool:
 
 def _backup(r: Report) -> bool:
     return r.instances[0].vrrp_state == "BACKUP" and not r.instances[0].holds_vip
-
-
-@pytest.fixture
-def agents(pair: tuple[str, str], tmp_path: Path) -> Iterator[list[lab.AgentProc]]:
-    started: list[lab.AgentProc] = []
-    yield started
-    for agent in started:
-        if agent.proc.poll() is None:
-            agent.proc.kill()
-            agent.proc.wait(5)
 
 
 def _wait_single_holder(ns: str, other: str, timeout: float = 10.0) -> None:
@@ -93,8 +82,13 @@ def test_sigkill_leaves_a_stale_vip_that_restart_removes(
     agents += [a, b]
     a.wait_for(_holder)
     _wait_single_holder(pair[0], pair[1])
-    for pid in lab.sh("ip", "netns", "pids", pair[0]).stdout.split():
-        os.kill(int(pid), signal.SIGKILL)  # agent and keepalived, like a killed container
+    pids = [int(pid) for pid in lab.sh("ip", "netns", "pids", pair[0]).stdout.split()]
+    # Freeze all first: keepalived's children have PR_SET_PDEATHSIG=SIGTERM, so killing
+    # the parent before the VRRP child lets the child clean up the VIP (a race under load).
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)  # agent and keepalived, like a killed container
     a.proc.wait(5)
     b.wait_for(_holder, timeout=5)
     assert VIP in lab.addrs(pair[0], "eth0"), "SIGKILL should leave the VIP behind"

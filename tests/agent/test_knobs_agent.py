@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -110,16 +110,6 @@ def _plans(options: InstanceOptions) -> tuple[NodePlan, NodePlan]:
 
 def _holder(r: Report) -> bool:
     return r.instances[0].vrrp_state == "MASTER" and r.instances[0].holds_vip
-
-
-@pytest.fixture
-def agents() -> Iterator[list[lab.AgentProc]]:
-    started: list[lab.AgentProc] = []
-    yield started
-    for agent in started:
-        if agent.proc.poll() is None:
-            agent.proc.kill()
-            agent.proc.wait(5)
 
 
 def test_the_vip_goes_on_the_group_nic_and_leaves_when_a_tracked_interface_drops(

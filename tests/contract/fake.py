@@ -22,6 +22,7 @@ from typing import Any
 import docker.errors
 
 from swarmvip.cluster import lease
+from swarmvip.cluster.control import RelayUnavailable
 from swarmvip.cluster.errors import retry_on_conflict, translated
 from swarmvip.cluster.port import Cluster, Feed, TaskProgress, Watcher
 from swarmvip.errors import ClusterError, ConfigError, Problem
@@ -32,11 +33,13 @@ from swarmvip.plan.diff import (
     CreateConfig,
     CreateSecret,
     CreateService,
+    EnsureControl,
     Observed,
     ObservedObject,
     ObservedService,
     RelabelObject,
     RemoveConfig,
+    RemoveControl,
     RemoveSecret,
     RemoveService,
     UpdateService,
@@ -44,12 +47,14 @@ from swarmvip.plan.diff import (
 from swarmvip.status.model import DeployedNode, Received
 from swarmvip.status.rules import cannot_run
 from swarmvip.wire import agentspec, paths
+from swarmvip.wire.command import KEY_SECRET
 from swarmvip.wire.keys import (
     HASH_LABEL,
     KIND_LABEL,
     NODE_LABEL,
     OWNER_LABEL,
     SERVICE_TOP_PRIORITY,
+    SHAPE_LABEL,
     STACK_LABEL,
     STACK_NAMESPACE_LABEL,
     VRIDS_LABEL,
@@ -166,6 +171,9 @@ class FakeCluster:
         self.writes: list[str] = []  # action descriptions and node updates, in order
         self.controller: dict[str, Any] | None = None
         self.log_driver = "json-file"  # the engine's default logging driver (docker info)
+        self.relay: Callable[[str], str] | None = None  # answers run_relay; None: no relay
+        self.relayed: list[str] = []  # plans given to run_relay, in order
+        self.relay_image: str | None = None  # EnsureControl's image
         self._nodes = {n.id: n for n in nodes}
         self._node_versions = {n.id: 1 for n in nodes}
         self._services: dict[str, _Service] = {}
@@ -220,6 +228,8 @@ class FakeCluster:
                         s.labels.get(HASH_LABEL, ""),
                         int(s.labels.get(SERVICE_TOP_PRIORITY, "0") or 0),
                         s.labels.get(STACK_NAMESPACE_LABEL, ""),
+                        s.labels.get(SHAPE_LABEL, ""),
+                        tuple(m.source for m in (*s.desired.configs, *s.desired.secrets)),
                     )
                     for s in self._ours(stack)
                 ),
@@ -284,6 +294,14 @@ class FakeCluster:
 
     def _apply(self, action: Action) -> None:
         match action:
+            case EnsureControl(image):
+                if not any(o.name == KEY_SECRET for o in self._secrets.values()):
+                    self._create(self._secrets, KEY_SECRET, b"k" * 64, {})
+                self.relay_image = image
+            case RemoveControl():
+                for oid in [i for i, o in self._secrets.items() if o.name == KEY_SECRET]:
+                    del self._secrets[oid]
+                self.relay_image = None
             case CreateConfig(obj):
                 self._create(self._configs, obj.name, obj.data, dict(obj.labels))
             case CreateSecret(obj):
@@ -466,9 +484,10 @@ class FakeCluster:
 
     def read_reports(
         self, service_ids: list[str], budget: float
-    ) -> tuple[list[Received], set[str]]:
+    ) -> tuple[list[Received], set[str], dict[str, str]]:
         now = time.time()
-        return [Received(r, now) for sid in service_ids for r in self._reports.get(sid, [])], set()
+        received = [Received(r, now) for sid in service_ids for r in self._reports.get(sid, [])]
+        return received, set(), {}
 
     def feed(self, reuse: Feed | None = None) -> Feed:
         return reuse if isinstance(reuse, FakeFeed) else FakeFeed(self)
@@ -478,6 +497,17 @@ class FakeCluster:
 
     def lease_labels(self) -> dict[str, str]:
         return lease.lease_labels(self.swarm.inspect_swarm())
+
+    def raft_index(self) -> int:
+        return next(self._ids)
+
+    def run_relay(self, plan_json: str) -> str:
+        """Records the plan; `relay` (a callable: plan JSON -> result JSON) answers it, and
+        without one there is no relay, as on a swarm deployed before the runtime channel."""
+        self.relayed.append(plan_json)
+        if self.relay is None:
+            raise RelayUnavailable("no relay task on this manager (fake)")
+        return self.relay(plan_json)
 
 
 def _is_a_cluster(fake: FakeCluster) -> Cluster:

@@ -26,9 +26,11 @@ from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import DesiredObject, DesiredState, desired_state
 from swarmvip.plan.diff import (
     CreateSecret,
+    EnsureControl,
     ObservedObject,
     RelabelObject,
     RemoveConfig,
+    RemoveControl,
     RemoveSecret,
     RemoveService,
     UpdateService,
@@ -36,6 +38,7 @@ from swarmvip.plan.diff import (
     teardown,
 )
 from swarmvip.spec.stackfile import parse_stack
+from swarmvip.wire.command import KEY_SECRET
 from swarmvip.wire.keys import (
     LEASE_LABELS,
     LEASE_LEADER,
@@ -88,7 +91,10 @@ def _lab(request: pytest.FixtureRequest) -> Iterator[Backend]:
 
 @pytest.fixture(params=["fake", pytest.param("lab", marks=pytest.mark.lab)])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
-    yield from (_fake() if request.param == "fake" else _lab(request))
+    for made in _fake() if request.param == "fake" else _lab(request):
+        # deploy makes the runtime channel first (ops.deploy.materialize): every task mounts its key
+        made.cluster.apply(EnsureControl(_desired(made).services[0].image))
+        yield made
 
 
 def _label(stack: str) -> str:
@@ -323,3 +329,18 @@ def test_wait_running_skips_a_service_whose_node_is_not_in_the_swarm(backend: Ba
     assert sorted(skipped) == sorted(
         f"{s.name} skipped: node {s.node_id} is not in the swarm" for s in desired.services
     )
+
+
+def test_the_runtime_channel_is_made_once_and_removed_with_the_last_stack(
+    backend: Backend,
+) -> None:
+    """EnsureControl (the fixture applied it) leaves the key in place when applied again;
+    RemoveControl takes it away and stays quiet when it is already gone."""
+    assert KEY_SECRET in backend.cluster.secret_names()
+    image = _desired(backend).services[0].image
+    backend.cluster.apply(EnsureControl(image))
+    assert KEY_SECRET in backend.cluster.secret_names()
+    if backend.stack.startswith("contract-fake"):  # on the lab, other stacks may still use it
+        backend.cluster.apply(RemoveControl())
+        assert KEY_SECRET not in backend.cluster.secret_names()
+        backend.cluster.apply(RemoveControl())

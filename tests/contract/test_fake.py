@@ -7,6 +7,7 @@ import pytest
 from swarmvip.cluster.errors import ConflictError
 from swarmvip.errors import LeaseLost
 from swarmvip.model import Node, Role
+from swarmvip.plan.diff import EnsureControl
 
 from .fake import FakeCluster
 from .test_cluster_contract import Backend, _deploy, _desired
@@ -28,6 +29,7 @@ def test_node_updates_retry_a_few_conflicts_and_report_a_persistent_one() -> Non
 def test_service_updates_retry_conflicts() -> None:
     fake = FakeCluster([NODE])
     backend = Backend(fake, "web", NODE.id)
+    fake.apply(EnsureControl("swarmvip-agent:test"))
     _deploy(backend, _desired(backend))
     fake.conflicts = 4
     changed = _desired(backend, "x-swarmvip:\n  vips:\n    web: {addresses: [10.9.9.7/24]}\n")

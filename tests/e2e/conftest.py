@@ -18,7 +18,7 @@ import pytest
 from swarmvip_lab import Lab
 from swarmvip_lab.clients import Client
 from swarmvip_lab.engine import host_engine
-from swarmvip_lab.layout import LABEL, vip_offset
+from swarmvip_lab.layout import LABEL, LABEL_FILTER, vip_offset
 from swarmvip_lab.runner import docker
 
 
@@ -63,7 +63,10 @@ def _start_clean(lab: Lab) -> None:
         args = [f"--label-rm={k}" for k in json.loads(labels or "{}") or {}]
         docker(lab, "node", "update", *args, "--availability", "active", node.hostname)
         _drop_stale_vips(lab, node.hostname)
-    stale_clients = lab.host.out("ps", "-aq", "--filter", f"label={LABEL}.client").split()
+    # this lab's clients only: another lab (a benchmark on lab 2) may run beside it
+    stale_clients = lab.host.out(
+        "ps", "-aq", "--filter", LABEL_FILTER, "--filter", f"label={LABEL}.client"
+    ).split()
     if stale_clients:  # clients of an interrupted run (their probes may still be running)
         lab.host.run("rm", "-f", *stale_clients, check=False)
 

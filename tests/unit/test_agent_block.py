@@ -323,11 +323,17 @@ def test_every_task_gets_the_variables_mounts_and_binds(files: Path) -> None:
     assert container["Env"] == [
         "SWARMVIP_STOP_GRACE=10",
         f"SWARMVIP_SPEC={service.spec_hash}",
+        "SWARMVIP_SERVICE_ID={{.Service.ID}}",
         "API_URL=https://api.example.com",
         "MODE=hot",
     ]
-    tmpfs, bind = container["Mounts"]
+    tmpfs, state, bind = container["Mounts"]
     assert tmpfs["Type"] == "tmpfs"
+    assert (state["Type"], state["Source"], state["Target"]) == (
+        "volume",
+        "s_vip-state",
+        "/var/lib/swarmvip",
+    )
     assert (bind["Type"], bind["Source"], bind["Target"], bind["ReadOnly"]) == (
         "bind",
         "/run/haproxy/admin.sock",
@@ -339,7 +345,11 @@ def test_every_task_gets_the_variables_mounts_and_binds(files: Path) -> None:
     }
     token = next(o.name for o in desired.secrets)
     assert token.startswith("s_vrrp-token-") and token in made  # created as auth secrets are
-    assert secrets == {"token": (token, 0o400), "/etc/app/cloud.key": ("cloud-api-key", 0o440)}
+    assert secrets == {
+        "token": (token, 0o400),
+        "/etc/app/cloud.key": ("cloud-api-key", 0o440),
+        "swarmvip_control_key": ("swarmvip_control_key", 0o400),
+    }
     assert desired.external_secrets == ("cloud-api-key",)
     configs = {
         c["File"]["Name"]: (c["ConfigName"], c["File"]["Mode"]) for c in container["Configs"]

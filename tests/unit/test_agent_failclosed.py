@@ -421,7 +421,11 @@ def test_the_keepalived_task_drops_all_caps_and_keeps_its_run_dir_on_a_tmpfs() -
     container = spec["task_template"]["ContainerSpec"]
     assert container["CapabilityDrop"] == ["ALL"]
     assert container["CapabilityAdd"] == ["CAP_NET_ADMIN", "CAP_NET_RAW"]
-    assert container["Env"] == [f"{STOP_GRACE_ENV}=7.5", "SWARMVIP_SPEC=x"]  # the hash label
+    assert container["Env"] == [  # the hash label, and the service id Swarm fills in
+        f"{STOP_GRACE_ENV}=7.5",
+        "SWARMVIP_SPEC=x",
+        "SWARMVIP_SERVICE_ID={{.Service.ID}}",
+    ]
     (mount,) = container["Mounts"]
     assert mount["Type"] == "tmpfs" and mount["Target"] == "/run/swarmvip"
     assert mount["TmpfsOptions"]["Mode"] == 0o700

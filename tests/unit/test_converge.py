@@ -20,6 +20,7 @@ from swarmvip.plan.diff import (
     Action,
     CreateConfig,
     CreateService,
+    EnsureControl,
     Observed,
     ObservedObject,
     ObservedService,
@@ -33,6 +34,7 @@ from swarmvip.spec.stackfile import parse_stack
 from swarmvip.status.fold import fold
 from swarmvip.status.model import DeployedNode, Observation
 from swarmvip.wire import agentspec, paths
+from swarmvip.wire.command import KEY_SECRET
 from swarmvip.wire.keys import NODE_LABEL, NODE_PRIORITY, VipKey
 from swarmvip.wire.report import InstanceReport, Report
 
@@ -114,6 +116,7 @@ class FakeSwarm(DockerCluster):
         self.unheard: list[str] = []  # newcomers started before every running node listed them
         self.passes = 0
         self.restarted: set[str] = set()  # services updated since their node was paused
+        self.control = False  # the runtime channel's key exists (EnsureControl)
 
     def runs(self, node_id: str) -> bool:
         """As Swarm: a paused node keeps its running task until the service is updated."""
@@ -129,7 +132,7 @@ class FakeSwarm(DockerCluster):
         return {"web": {i.group: i.vrid for p in self.plans().values() for i in p.instances}}
 
     def secret_names(self) -> set[str]:
-        return set()
+        return {KEY_SECRET} if self.control else set()
 
     def config_names(self) -> set[str]:
         return set()
@@ -160,6 +163,8 @@ class FakeSwarm(DockerCluster):
 
     def apply(self, action: Action) -> None:
         match action:
+            case EnsureControl():
+                self.control = True
             case CreateConfig(obj):
                 self.configs[obj.name] = obj.data
             case CreateService(svc) | UpdateService(_, svc):

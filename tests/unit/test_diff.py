@@ -296,3 +296,67 @@ def test_rendered_compose_deploys_as_the_vip_layers_own_stack() -> None:
     assert {
         v["deploy"]["labels"]["com.docker.stack.namespace"] for v in doc["services"].values()
     } == {"s-vip"}
+
+
+def shaped_observed(desired: DesiredState) -> Observed:
+    """What the swarm holds after a deploy of `desired` by this version: shape labels, mounts."""
+    return Observed(
+        services=tuple(
+            ObservedService(
+                f"sid-{s.node_id}",
+                s.name,
+                s.node_id,
+                s.spec_hash,
+                s.top_priority,
+                shape_hash=s.shape_hash,
+                mounts=tuple(m.source for m in (*s.configs, *s.secrets)),
+            )
+            for s in desired.services
+        ),
+        configs=tuple(ObservedObject(f"cid-{c.name}", c.name) for c in desired.configs),
+    )
+
+
+def test_a_priority_only_change_keeps_the_shape_and_is_left_to_the_runtime_channel() -> None:
+    before = desired_for()
+    drained = tuple(
+        dataclasses.replace(n, labels=(("swarmvip.drain", "true"),)) if i == 0 else n
+        for i, n in enumerate(THREE)
+    )
+    after = desired_for(nodes=drained)
+    old = {s.node_id: s for s in before.services}
+    changed = [s for s in after.services if s.spec_hash != old[s.node_id].spec_hash]
+    assert changed, "draining node1 changes its priority"
+    assert all(s.shape_hash == old[s.node_id].shape_hash for s in after.services)
+    observed = shaped_observed(before)
+    updates = [a for a in diff(after, observed) if isinstance(a, UpdateService)]
+    assert {a.service.node_id for a in updates} == {s.node_id for s in changed}
+    runtime = diff(after, observed, runtime=True)
+    assert not [a for a in runtime if isinstance(a, UpdateService)]
+    # a service written before shape labels restarts, as before
+    unlabelled = dataclasses.replace(
+        observed, services=tuple(dataclasses.replace(s, shape_hash="") for s in observed.services)
+    )
+    assert [a for a in diff(after, unlabelled, runtime=True) if isinstance(a, UpdateService)]
+
+
+def test_another_vip_changes_the_shape() -> None:
+    before = desired_for()
+    after = desired_for(vips=WEB.replace("10.213.0.100", "10.213.0.101"))
+    assert {s.shape_hash for s in before.services}.isdisjoint(s.shape_hash for s in after.services)
+
+
+def test_a_service_left_with_its_priorities_keeps_its_configs() -> None:
+    """The runtime channel leaves a priority-only service as it is: the configs it mounts stay
+    (removing them fails: Docker refuses to remove a config in use)."""
+    before = desired_for()
+    drained = tuple(
+        dataclasses.replace(n, labels=(("swarmvip.drain", "true"),)) if i == 0 else n
+        for i, n in enumerate(THREE)
+    )
+    after = desired_for(nodes=drained)
+    observed = shaped_observed(before)
+    runtime = diff(after, observed, runtime=True)
+    assert runtime == (), runtime  # nothing removed, nothing made that no service would mount
+    restart = diff(after, observed)
+    assert [a for a in restart if isinstance(a, RemoveConfig)]  # once updated, the old go

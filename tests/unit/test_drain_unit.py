@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -185,3 +186,13 @@ def test_undrain_of_an_unknown_node_is_refused_before_any_write(fake: Any) -> No
     with pytest.raises(DrainRefused, match="no node named 'nodeX'"):
         actions(cluster).undrain("nodeX", lambda line: None)
     assert cluster.writes == []
+
+
+def test_undrain_converges_every_stored_stack_when_no_vip_lists_the_node() -> None:
+    from swarmvip.ops.drain import undrain_stacks
+
+    listed = snap("node2")
+    unasked = lambda: pytest.fail("stored specs read although a VIP lists the node")  # noqa: E731
+    assert undrain_stacks(listed, "node1", unasked) == ["s"]  # node1 is a member of s
+    unlisted = dataclasses.replace(listed, vips=())  # no report read yet: no member known
+    assert undrain_stacks(unlisted, "node1", lambda: ["s", "other"]) == ["other", "s"]

@@ -27,6 +27,7 @@ from swarmvip.plan.diff import (
     CreateConfig,
     CreateSecret,
     CreateService,
+    EnsureControl,
     Observed,
     ObservedObject,
     ObservedService,
@@ -40,6 +41,7 @@ from swarmvip.render import render_keepalived
 from swarmvip.spec.stackfile import parse_stack, read_stack
 from swarmvip.spec.values import SECRET_NAME
 from swarmvip.wire import agentspec
+from swarmvip.wire.command import KEY_SECRET
 
 from .builders import spec
 
@@ -232,6 +234,7 @@ class MemorySwarm:
         self.services: dict[str, ObservedService] = {}
         self.configs: dict[str, bytes] = {}
         self.secrets: set[str] = set()
+        self.swarm_secrets: set[str] = set()  # the runtime key: the swarm's, no stack's
 
     def nodes(self) -> tuple[Node, ...]:
         return self.nodes_
@@ -240,7 +243,7 @@ class MemorySwarm:
         return {}
 
     def secret_names(self) -> set[str]:
-        return set(self.secrets)
+        return set(self.secrets) | self.swarm_secrets
 
     def config_names(self) -> set[str]:
         return set(self.configs)
@@ -257,7 +260,9 @@ class MemorySwarm:
 
     def apply(self, actions: tuple[Any, ...]) -> None:
         for a in actions:
-            if isinstance(a, CreateSecret):
+            if isinstance(a, EnsureControl):
+                self.swarm_secrets.add(KEY_SECRET)
+            elif isinstance(a, CreateSecret):
                 self.secrets.add(a.obj.name)
             elif isinstance(a, CreateConfig):
                 self.configs[a.obj.name] = a.obj.data

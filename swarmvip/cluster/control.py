@@ -1,0 +1,139 @@
+"""The runtime channel's swarm side (wire.command, wire.relay): the key, the relay, the index.
+
+* ensure_control: the swarm-wide key secret (random, made here, never read back: Docker does
+  not return a secret's data) and the relay service, a global service on the managers that only
+  idles so the CLI can `docker exec` the sender in it with the key mounted. Both are created
+  when missing and kept when present (several stacks share them).
+* raft_index: the highest Version.Index of the swarm object and of the nodes. Every write to
+  the swarm (a label, the write lease) raises it, so each planned move gets a fresh one.
+* run_relay: `docker exec` of `swarmvip agent send` in the relay task of the engine we talk
+  to (a manager, locally or over ssh://), the plan on its standard input.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import secrets
+from typing import Any
+
+import docker.types
+
+from swarmvip.errors import ClusterError
+from swarmvip.wire.command import KEY_BYTES, KEY_SECRET
+from swarmvip.wire.keys import (
+    KIND_CONTROL_KEY,
+    KIND_LABEL,
+    KIND_RELAY,
+    OWNER,
+    OWNER_LABEL,
+    RELAY_SERVICE,
+)
+
+SERVICE_NAME_LABEL = "com.docker.swarm.service.name"  # on every task container
+RELAY_ARGS = ["relay"]  # after the image's entrypoint `python3 -m swarmvip agent`
+SEND_ARGV = ["python3", "-m", "swarmvip", "agent", "send"]
+
+
+class RelayUnavailable(ClusterError):
+    """No relay task runs on the manager we talk to (or it failed): use the restart path."""
+
+
+def _labels(kind: str) -> dict[str, str]:
+    return {OWNER_LABEL: OWNER, KIND_LABEL: kind}
+
+
+def _key_id(api: Any) -> str | None:
+    for found in api.secrets(filters={"name": KEY_SECRET}):  # a name filter matches prefixes
+        if found["Spec"]["Name"] == KEY_SECRET:
+            return str(found["ID"])
+    return None
+
+
+def ensure_control(api: Any, image: str) -> None:
+    key_id = _key_id(api)
+    if key_id is None:
+        key = secrets.token_hex(KEY_BYTES).encode()
+        key_id = str(api.create_secret(KEY_SECRET, key, labels=_labels(KIND_CONTROL_KEY))["ID"])
+    if any(s["Spec"]["Name"] == RELAY_SERVICE for s in api.services()):
+        return
+    spec = docker.types.ContainerSpec(
+        image=image,
+        args=RELAY_ARGS,
+        labels=_labels(KIND_RELAY),
+        cap_drop=["ALL"],  # it only sends UDP datagrams
+        healthcheck=docker.types.Healthcheck(test=["NONE"]),  # the image's checks keepalived
+        secrets=[docker.types.SecretReference(key_id, KEY_SECRET, filename=KEY_SECRET, mode=0o400)],
+    )
+    template = docker.types.TaskTemplate(
+        container_spec=spec,
+        placement=docker.types.Placement(constraints=["node.role==manager"]),
+        restart_policy=docker.types.RestartPolicy(condition="any", delay=1_000_000_000),
+        networks=[docker.types.NetworkAttachmentConfig(target="host")],
+    )
+    api.create_service(
+        template,
+        name=RELAY_SERVICE,
+        labels=_labels(KIND_RELAY),
+        mode=docker.types.ServiceMode("global"),
+    )
+
+
+def remove_control(api: Any) -> None:
+    """The relay service, then the key (Docker refuses to remove a secret a service uses)."""
+    for service in api.services(filters={"name": RELAY_SERVICE}):
+        if service["Spec"]["Name"] == RELAY_SERVICE:
+            api.remove_service(service["ID"])
+    key_id = _key_id(api)
+    if key_id is not None:
+        api.remove_secret(key_id)
+
+
+def raft_index(api: Any) -> int:
+    indexes = [int(api.inspect_swarm()["Version"]["Index"])]
+    indexes += [int(n["Version"]["Index"]) for n in api.nodes()]
+    return max(indexes)
+
+
+def relay_container(api: Any) -> str:
+    found = api.containers(
+        filters={"label": f"{SERVICE_NAME_LABEL}={RELAY_SERVICE}", "status": "running"}
+    )
+    if not found:
+        raise RelayUnavailable(
+            f"no running {RELAY_SERVICE} task on this manager (it is created by deploy; it"
+            " starts on every manager within seconds)"
+        )
+    return str(found[0]["Id"])
+
+
+def _collect(stream: Any) -> tuple[list[bytes], list[bytes]]:
+    """Read an exec's (stdout, stderr) frames to the end. Closing the hijacked connection
+    afterwards can fail over ssh:// (docker-py's ssh transport flushes into a pipe the
+    finished `docker system dial-stdio` already closed): the output is complete by then."""
+    outs: list[bytes] = []
+    errs: list[bytes] = []
+    try:
+        for out, err in stream:
+            outs += [out] if out else []
+            errs += [err] if err else []
+    finally:
+        with contextlib.suppress(Exception):  # docker-py's own close fails in several ways
+            stream.close()
+    return outs, errs
+
+
+def run_relay(api: Any, plan_json: str) -> str:
+    """The relay's JSON result line; RelayUnavailable when it could not run at all."""
+    container = relay_container(api)
+    encoded = base64.b64encode(plan_json.encode()).decode()  # [A-Za-z0-9+/=]: nothing to quote
+    argv = ["sh", "-c", f"printf %s {encoded} | base64 -d | {' '.join(SEND_ARGV)}"]
+    exec_id = api.exec_create(container, argv, stdout=True, stderr=True)["Id"]
+    outs, errs = _collect(api.exec_start(exec_id, stream=True, demux=True))
+    stdout, stderr = b"".join(outs), b"".join(errs)
+    code = api.exec_inspect(exec_id).get("ExitCode")
+    text = (stdout or b"").decode(errors="replace").strip()
+    if not text:
+        why = (stderr or b"").decode(errors="replace").strip()[-300:]
+        raise RelayUnavailable(f"the relay printed nothing (exit {code}): {why}")
+    return text.splitlines()[-1]

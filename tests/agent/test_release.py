@@ -1,0 +1,129 @@
+"""The priority-0 release for real: keepalived accepts the agent's advert and hands over at once.
+
+Two agents + keepalived in namespaces with a 1 s advert interval, so plain preemption takes
+3 s + skew and a release is told apart from it by a wide margin. B is lifted above the holder
+A; then A is told to release the group to B. B must be MASTER well before 3 adverts, and A must
+keep the VIP until B has it (make-before-break). VRRPv3, and VRRPv2 with a PASS secret (the
+advert carries it; keepalived drops a v2 advert with a wrong password). The control case sends
+no release and shows plain preemption's wait.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from swarmvip.model import NodePlan, Timers
+from swarmvip.wire.command import PORT
+from swarmvip.wire.relay import MovePlan, Step, Target, Until, plan_to_json, result_from_json
+from swarmvip.wire.report import Report
+from tests.agent import agentlab as lab
+from tests.agent.conftest import needs_root
+
+pytestmark = [pytest.mark.netns, needs_root]
+VIP = "10.77.0.100"
+ADVERT = 1.0
+KEY = b"k" * 32
+A_ID, B_ID = "id-a", "id-b"
+A_ADDR, B_ADDR = "10.77.0.1", "10.77.0.2"
+FAST = 0.5  # a release: Skew_Time at 254 (8 ms) plus the command's round trips
+SLOW = 3 * ADVERT  # plain preemption cannot be quicker than 3 adverts
+
+
+def _plans(version: int, auth: str | None) -> tuple[NodePlan, NodePlan]:
+    timers = Timers(advert_int=ADVERT, version=version)  # type: ignore[arg-type]
+    a = lab.instance(A_ADDR, (B_ADDR,), 150, advert=ADVERT, auth_secret="pw" if auth else None)
+    b = lab.instance(B_ADDR, (A_ADDR,), 100, advert=ADVERT, auth_secret="pw" if auth else None)
+    a, b = dataclasses.replace(a, timers=timers), dataclasses.replace(b, timers=timers)
+    return (
+        NodePlan(A_ID, "node-a", None, A_ADDR, (a,)),
+        NodePlan(B_ID, "node-b", None, B_ADDR, (b,)),
+    )
+
+
+def _start(ns: str, workdir: Path, plan: NodePlan, auth: str | None) -> lab.AgentProc:
+    secrets = workdir / "secrets"
+    secrets.mkdir(parents=True, exist_ok=True)
+    (secrets / "swarmvip_control_key").write_bytes(KEY + b"\n")
+    if auth:
+        (secrets / "pw").write_text(auth + "\n")
+    return lab.start_agent(ns, workdir, plan, env={"SWARMVIP_SPEC": "spec1"})
+
+
+def _holder(r: Report) -> bool:
+    return r.instances[0].vrrp_state == "MASTER" and r.instances[0].holds_vip
+
+
+def _backup(r: Report) -> bool:
+    return r.instances[0].vrrp_state == "BACKUP" and not r.instances[0].holds_vip
+
+
+def _send(ns: str, tmp: Path, plan: MovePlan) -> subprocess.CompletedProcess[str]:
+    key = tmp / "relay.key"
+    key.write_bytes(KEY)
+    argv = ["ip", "netns", "exec", ns, sys.executable, "-m", "swarmvip", "agent", "send"]
+    return subprocess.run(
+        [*argv, "--key-file", str(key)],
+        input=plan_to_json(plan),
+        capture_output=True,
+        text=True,
+        cwd=lab.REPO,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "auth", "release_to"),
+    [
+        (3, None, B_ADDR),
+        (2, "secret12", B_ADDR),
+        (3, None, None),  # control: no release, plain preemption
+    ],
+    ids=["v3", "v2-pass", "no-release"],
+)
+def test_a_release_hands_the_vip_over_within_the_skew_make_before_break(
+    pair: tuple[str, str],
+    tmp_path: Path,
+    agents: list[lab.AgentProc],
+    version: int,
+    auth: str | None,
+    release_to: str | None,
+) -> None:
+    a_plan, b_plan = _plans(version, auth)
+    a = _start(pair[0], tmp_path / "a", a_plan, auth)
+    b = _start(pair[1], tmp_path / "b", b_plan, auth)
+    agents += [a, b]
+    a.wait_for(_holder, timeout=15)
+    b.wait_for(lambda r: _backup(r) and r.control is not None, timeout=15)
+    lift = Target(B_ID, B_ADDR, PORT, "spec1", {"web": 254})
+    first = _send(pair[0], tmp_path, MovePlan("t", 7, (Step((lift,)),)))
+    assert first.returncode == 0, first.stdout + first.stderr
+    released = {"web": release_to} if release_to else {}
+    hand = Target(A_ID, A_ADDR, PORT, "spec1", {}, released)
+    sampler = lab.Sampler(pair, VIP)
+    sampler.start()
+    time.sleep(0.1)
+    seen = len(a.reports)
+    t0 = time.monotonic()
+    plan = MovePlan("t", 8, (Step((hand, lift), Until(B_ID, "web")),), timeout=10)
+    proc = _send(pair[0], tmp_path, plan)
+    took = time.monotonic() - t0
+    time.sleep(0.2)
+    sampler.stop()
+    result = result_from_json(proc.stdout)
+    assert proc.returncode == 0 and result.ok, proc.stdout + proc.stderr
+    print(f"\nv{version} release={release_to}: B MASTER after {took * 1000:.0f} ms")
+    if release_to:
+        assert took < FAST, f"a release should hand over within {FAST}s, took {took:.2f}s"
+        assert f"released web to {B_ADDR}" in (tmp_path / "a" / "stderr.log").read_text()
+    else:
+        # its master-down timer runs from the lift, one `agent send` earlier
+        assert took > SLOW - 1.0, "without a release B waits for its master-down timer"
+    assert sampler.handover_gap(t0, 0, 1) <= 0.02  # make-before-break: no hole
+    a.wait_for(_backup, start=seen, timeout=5)
+    assert a.stop() == 0 and b.stop() == 0
