@@ -64,8 +64,11 @@ SETUPS = (
 class Bench:
     """Runs the scenarios of one setup on the lab, through one client container."""
 
-    def __init__(self, lab: Lab, client: Client, setup: Setup) -> None:
+    def __init__(
+        self, lab: Lab, client: Client, setup: Setup, members: tuple[str, ...] = NODES
+    ) -> None:
         self.lab, self.client, self.setup = lab, client, setup
+        self.members = members  # the nodes whose interfaces are watched for the VIP
 
     # -- stack lifecycle ---------------------------------------------------------------------
     def deploy(self) -> float:
@@ -89,7 +92,7 @@ class Bench:
         wait_until("VIP released", lambda: not self.holders(), 30)
 
     def holders(self) -> list[str]:
-        return holders_now(self.lab, self.setup.vip, NODES)
+        return holders_now(self.lab, self.setup.vip, self.members)
 
     def steady(self, timeout: float = 120) -> str:
         """Wait until the stack has all tasks running and one holder, stable for 1 s."""
@@ -113,7 +116,7 @@ class Bench:
         does not count (killed, or frozen: its kernel keeps the address but nobody runs).
         """
         holder = self.steady()
-        watch = Watch(self.lab, self.client, self.setup.vip, NODES)
+        watch = Watch(self.lab, self.client, self.setup.vip, self.members)
         time.sleep(0.5)
         t0 = time.time()
         extra = action(holder, watch)

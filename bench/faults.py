@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -31,9 +32,9 @@ from swarmvip_lab.clients import Client
 from swarmvip_lab.layout import vip as lab_vip
 from swarmvip_lab.runner import ROOT, docker, swarmvip
 
-from bench import faults_report
+from bench import faults_control, faults_report
 from bench.failover import repeat
-from bench.failover_lab import Monitor, Watch, client, holders_now, stack_converged, wait_until
+from bench.failover_lab import Monitor, Watch, holders_now, stack_converged, wait_until
 from bench.failover_metrics import (
     Event,
     intervals,
@@ -117,6 +118,17 @@ def first_alarm(
 
 
 # -- one measured window ---------------------------------------------------------------------
+class Gone:
+    """The monitor of a node that is down: it holds nothing, and has nothing more to say."""
+
+    node = ""
+    events: list[Event] = []  # noqa: RUF012 (never appended to)
+    holds = False
+
+    def stop(self) -> list[Event]:
+        return []
+
+
 @dataclass
 class Window:
     """A probe, VIP monitors on every member and the events follower, with named marks."""
@@ -131,7 +143,11 @@ class Window:
 
     def __post_init__(self) -> None:
         self.alarms = Alarms(self.lab)
-        self.watch = Watch(self.lab, self.client, VIP, NODES)
+        try:
+            self.watch = Watch(self.lab, self.client, VIP, NODES)
+        except BaseException:
+            self.alarms.stop()  # and the monitors Watch started end on their stdin's EOF
+            raise
         time.sleep(2.5)  # the events follower's first poll: alarms already active come first
         self.t0 = time.time()
 
@@ -141,9 +157,10 @@ class Window:
 
     def node_died(self, node: str) -> None:
         """The node's container stopped: its monitor ended with it (the VIP went with its
-        network namespace)."""
+        network namespace); a stand-in holds nothing until `node_back`."""
         old = self.watch.monitors[node]
         self.dead.setdefault(node, []).extend([*old.stop(), (time.time(), False)])
+        self.watch.monitors[node] = Gone()  # type: ignore[assignment]
 
     def node_back(self, node: str) -> None:
         self.watch.monitors[node] = Monitor(self.lab, node, VIP)
@@ -185,6 +202,9 @@ def measures(
         "one_holder_after": None if settled is None else settled - after,
         "adds_after_settled": sum(1 for at in adds if settled is not None and at > settled),
         "marks": {k: round(v - t0, 3) for k, v in marks.items()},
+        "held": {
+            n: [[round(a - t0, 3), round(b - t0, 3)] for a, b in got] for n, got in spans.items()
+        },
         "alarms": timeline,
         "window": t_end - t0,
     }
@@ -192,23 +212,28 @@ def measures(
 
 # -- final state -------------------------------------------------------------------------------
 def orphan_objects(lab: Lab) -> list[str]:
-    """Configs of the stack no service uses (the stored spec aside) and services pinned to a
-    node the swarm no longer has."""
+    """Configs and secrets of the stack no service uses (the stored spec aside) and services
+    pinned to a node the swarm no longer has."""
     flt = f"label=swarmvip.stack={STACK}"
     services = docker(lab, "service", "ls", "--filter", flt, "-q").split()
     used: set[str] = set()
     pinned: list[tuple[str, str]] = []
-    fmt = "{{json .Spec.TaskTemplate.ContainerSpec.Configs}}|{{json .Spec.TaskTemplate.Placement}}"
+    spec = "{{json .Spec.TaskTemplate.ContainerSpec.Configs}}|{{json .Spec.TaskTemplate.Placement}}"
+    fmt = spec + "|{{json .Spec.TaskTemplate.ContainerSpec.Secrets}}"
     for sid in services:
-        configs, placement = docker(lab, "service", "inspect", "-f", fmt, sid).split("|", 1)
+        configs, placement, secrets = docker(lab, "service", "inspect", "-f", fmt, sid).split(
+            "|", 2
+        )
         used |= {c["ConfigID"] for c in json.loads(configs) or []}
+        used |= {c["SecretID"] for c in json.loads(secrets) or []}
         pinned += [(sid, c) for c in (json.loads(placement) or {}).get("Constraints") or []]
     cfmt = '{{.ID}} {{index .Spec.Labels "swarmvip.kind"}}'
     orphans = []
-    for line in docker(lab, "config", "ls", "--filter", flt, "-q").split():
-        cid, kind = [*docker(lab, "config", "inspect", "-f", cfmt, line).split(), ""][:2]
-        if kind != "spec" and cid not in used:
-            orphans.append(f"config {cid[:12]}")
+    for what in ("config", "secret"):
+        for line in docker(lab, what, "ls", "--filter", flt, "-q").split():
+            cid, kind = [*docker(lab, what, "inspect", "-f", cfmt, line).split(), ""][:2]
+            if kind != "spec" and cid not in used:
+                orphans.append(f"{what} {cid[:12]}")
     nodes = set(docker(lab, "node", "ls", "-q").split())
     for sid, constraint in pinned:
         if constraint.startswith("node.id==") and constraint.split("==")[1].strip() not in nodes:
@@ -274,6 +299,8 @@ class Campaign:
     timers: str = "default"
     order: list[str] = field(default_factory=list)  # members by planned priority
     priorities: dict[str, int] = field(default_factory=dict)
+    _chaos: dict[str, Any] = field(default_factory=lambda: {"index": 0})
+    _rng: random.Random = field(default_factory=lambda: random.Random(faults_control.CHAOS_SEED))
 
     def deploy(self, timers: str) -> None:
         self.timers = timers
@@ -307,16 +334,51 @@ class Campaign:
         wait_until("steady state", stable, timeout, interval=0.5)
         return self.holders()[0]
 
-    def window(self, act: Callable[[str, Window], dict[str, Any]]) -> Run:
-        """One run: steady state, a measured window around `act(holder, window)`, final state."""
-        holder = self.steady()
+    def window(
+        self,
+        act: Callable[[str, Window], dict[str, Any]],
+        final: bool = True,
+        wait_steady: bool = True,
+    ) -> Run:
+        """One run: steady state (`wait_steady`; else the one holder now), a measured window
+        around `act(holder, window)`, then the final state unless `final` is False (the
+        caller restores the lab first and calls `clean_final`)."""
+        holder = self.steady() if wait_steady else self.holders()[0]
+        self.ensure_client()
         w = Window(self.lab, self.client)
         try:
             extra = act(holder, w)
         finally:
             run = w.stop()
-        final = wait_clean(self.lab, self.timers)
-        return {"holder": holder, **run, **extra, "final": final, **self.repair(final)}
+        if not final:
+            return {"holder": holder, **run, **extra}
+        state = wait_clean(self.lab, self.timers)
+        return {"holder": holder, **run, **extra, "final": state, **self.repair(state)}
+
+    def ensure_client(self) -> None:
+        """A new client container if ours is gone (it was once removed under a campaign)."""
+        state = self.lab.host.run("inspect", "-f", "{{.State.Running}}", self.client.name,
+                                  check=False)  # fmt: skip
+        if state.stdout.strip() != "true":
+            log.warning("the client container %s is gone: starting a new one", self.client.name)
+            self.client = faults_control.campaign_client(self.lab)
+
+    def clean_final(self, timeout: float = 60) -> dict[str, Any]:
+        return wait_clean(self.lab, self.timers, timeout)
+
+    @property
+    def file(self) -> Path:
+        return FILE
+
+    @property
+    def advert(self) -> float:
+        return ADVERT[self.timers]
+
+    def env(self) -> dict[str, str]:
+        return _env(self.timers)
+
+    def converged_tasks(self) -> bool:
+        return stack_converged(self.lab, STACK)
 
     def repair(self, final: dict[str, Any]) -> dict[str, Any]:
         """A node whose reports cannot be read (the engine's log stream from it stays broken
@@ -421,6 +483,23 @@ class Campaign:
 
         return self.window(act)
 
+    def controller_chaos(self) -> Run:
+        """8: a label change, the controller killed at a random point of its apply, converged
+        by its restart (one of CHAOS_KILLS)."""
+        index = self._chaos["index"]
+        self._chaos["index"] = index + 1
+        return faults_control.controller_chaos(self, index, self._rng, self._chaos)
+
+    def manager_loss(self) -> Run:
+        """3: the raft leader's node killed; every other run the leader is the VIP holder."""
+        index = self._chaos.setdefault("manager_runs", 0)
+        self._chaos["manager_runs"] = index + 1
+        return faults_control.manager_loss(self, holder_is_leader=index % 2 == 1)
+
+    def quorum_loss(self) -> Run:
+        """4: two of three managers killed, then the holder (the last manager) too."""
+        return faults_control.quorum_loss(self)
+
     @staticmethod
     def _with_alarm_times(run: Run, kind: str) -> Run:
         marks = run["marks"]
@@ -438,7 +517,12 @@ SCENARIOS: dict[str, tuple[str, str, float]] = {
     "link_flap": ("link_flap", "default", 240),
     "link_flap_delay": ("link_flap", "default+preempt_delay", 240),
     "cpu_pressure": ("cpu_pressure", "fast", 300),
+    "controller_chaos": ("controller_chaos", "default", 540),
+    "manager_loss": ("manager_loss", "default", 660),
+    "quorum_loss": ("quorum_loss", "default", 420),
 }
+NEEDS_CONTROLLER = ("controller_chaos", "manager_loss", "quorum_loss")
+NEEDS_MANAGERS = ("manager_loss", "quorum_loss")
 
 
 def save(results: dict[str, Any]) -> None:
@@ -446,28 +530,74 @@ def save(results: dict[str, Any]) -> None:
     RESULTS.write_text(json.dumps(results, indent=1) + "\n")
 
 
-def run_campaign(lab: Lab, names: list[str], runs: int, results: dict[str, Any]) -> None:
-    with client(lab) as c:
-        campaign = Campaign(lab, c)
-        for name in names:
-            method, timers, budget = SCENARIOS[name]
-            if campaign.timers != timers or not campaign.order:
-                campaign.deploy(timers)
-            started = time.monotonic()
-            got = repeat(name, runs, getattr(campaign, method), budget)
-            results["scenarios"][name] = {
-                "timers": timers,
-                "advert_int": ADVERT[timers],
-                "bound": campaign.bound,
-                "runs": got,
-                "seconds": round(time.monotonic() - started, 1),
-            }
-            save(results)
-        swarmvip(lab, "rm", STACK, timeout=120)
+def run_campaign(
+    lab: faults_control.ManagedLab,
+    names: list[str],
+    runs: int,
+    results: dict[str, Any],
+    kills: int = faults_control.CHAOS_KILLS,
+) -> None:
+    campaign = Campaign(lab, faults_control.campaign_client(lab))
+    try:
+        _scenarios(campaign, names, runs, results, kills)
+    finally:
+        _restore(lab, names)
+        campaign.client.remove()
+
+
+def _scenarios(
+    campaign: Campaign, names: list[str], runs: int, results: dict[str, Any], kills: int
+) -> None:
+    lab = campaign.lab
+    for name in names:
+        method, timers, budget = SCENARIOS[name]
+        if campaign.timers != timers or not campaign.order:
+            campaign.deploy(timers)
+        if name in NEEDS_CONTROLLER and faults_control.controller_node(lab) is None:
+            faults_control.deploy_controller(lab)
+        started = time.monotonic()
+        count = runs
+        if name == "controller_chaos":
+            count = faults_control.CHAOS_BASELINE - (-kills // faults_control.CHAOS_PER_CHANGE)
+        got = repeat(name, count, getattr(campaign, method), budget)
+        if name == "controller_chaos":
+            _relabel(lab)
+        results["scenarios"][name] = {
+            "timers": timers,
+            "advert_int": ADVERT[timers],
+            "bound": campaign.bound,
+            "runs": got,
+            "seconds": round(time.monotonic() - started, 1),
+            "load": os.getloadavg(),
+        }
+        save(results)
+
+
+def _relabel(lab: Lab) -> None:
+    for name in NODES:
+        docker(lab, "node", "update", "--label-add", "web=true", "--availability", "active", name,
+               check=False)  # fmt: skip
+
+
+def _restore(lab: faults_control.ManagedLab, names: list[str]) -> None:
+    """The lab as the other scenarios expect it: no controller, node1 the only manager, no
+    stack (scripts/faults.sh removes the lab after a full campaign anyway)."""
+    if any(n in NEEDS_CONTROLLER for n in names):
+        try:
+            faults_control.demote_extra(lab)
+            faults_control.remove_controller(lab)
+        except Exception as exc:  # the lab may be broken by now: say so, go on
+            log.warning("restoring the lab failed: %s", exc)
+    swarmvip(lab, "rm", STACK, timeout=120)
 
 
 def prepare(lab: Lab) -> None:
-    """Label the members and leave nothing of an earlier run (stack, stale VIPs, rules)."""
+    """Label the members and leave nothing of an earlier run (controller, extra managers,
+    stack, stale VIPs, rules)."""
+    assert isinstance(lab, faults_control.ManagedLab)
+    faults_control.demote_extra(lab)
+    if faults_control.controller_node(lab) is not None:
+        faults_control.remove_controller(lab)
     swarmvip(lab, "rm", STACK, timeout=120)
     for node in lab.nodes:
         faults.heal(lab, node.name)
@@ -480,16 +610,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--kills", type=int, default=faults_control.CHAOS_KILLS,
+                        help="controller kills in scenario 8")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if not os.environ.get("SWARMVIP_LAB_ID"):
         parser.error("set SWARMVIP_LAB_ID (the campaign never uses the default lab)")
-    lab = Lab(nodes=4)
+    lab = faults_control.ManagedLab(nodes=4)
     prepare(lab)
     results: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results.setdefault("scenarios", {})
     started = time.monotonic()
-    run_campaign(lab, args.scenarios.split(","), args.runs, results)
+    run_campaign(lab, args.scenarios.split(","), args.runs, results, args.kills)
     results["seconds"] = round(time.monotonic() - started, 1)
     results["cpus"] = os.cpu_count()
     save(results)

@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
 
 class SwarmvipError(Exception):
     exit_code = ExitCode.FAILURE
+    reason = "error"  # machine-readable kind of failure (`status --json`: "reason")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +56,11 @@ class UnavailableError(SwarmvipError):
     """No engine answered, or it is too old."""
 
     exit_code = ExitCode.UNAVAILABLE
+    reason = "unavailable"
+
+
+class NoLeaderError(UnavailableError):
+    """The engine answers, but its swarm has no raft leader (quorum lost, or a leader election
+    after a manager was lost): nothing of the swarm can be read or changed through it."""
+
+    reason = "no-leader"

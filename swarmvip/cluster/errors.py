@@ -3,8 +3,9 @@
 `translate` turns what docker-py and requests raise into our errors (the cause chained by the
 callers' `raise … from exc`): a refusal is a ClusterError (exit 1), one of the kinds below when
 callers act on it; no answer, no leader (503) or a dropped connection is an UnavailableError
-(exit 3). The engine's wording ("out of sequence", "in use", "already exists") is matched here
-and nowhere else.
+(exit 3), "the swarm does not have a leader" a NoLeaderError (one, with what the operator can
+do). The engine's wording ("out of sequence", "in use", "already exists", "does not have a
+leader") is matched here and nowhere else.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TypeVar
 import docker.errors
 import requests.exceptions
 
-from swarmvip.errors import ClusterError, SwarmvipError, UnavailableError
+from swarmvip.errors import ClusterError, NoLeaderError, SwarmvipError, UnavailableError
 
 T = TypeVar("T")
 
@@ -41,9 +42,34 @@ class ExistsError(ClusterError):
     """An object of that name exists already (someone created it meanwhile)."""
 
 
+# What an engine without a raft leader makes of every swarm call, and what to do about it.
+NO_LEADER_TEXT = "does not have a leader"
+NO_LEADER_HELP = (
+    "nodes, tasks and the agents' reports cannot be read and nothing can be changed until it has"
+    " one; the VIPs keep failing over by VRRP alone (keepalived needs no manager). Restore a"
+    " majority of the managers (start the stopped ones); if they are lost for good, run"
+    " `docker swarm init --force-new-cluster` on a surviving manager"
+)
+
+
+def no_leader(why: str, engine: str = "") -> NoLeaderError:
+    """The one NoLeaderError message: the cause (`why`), what it means and what to do, and the
+    engine's own words last."""
+    tail = f" (engine: {engine})" if engine else ""
+    return NoLeaderError(f"the swarm has no leader ({why}): {NO_LEADER_HELP}{tail}")
+
+
+def quorum_lost(engine: str) -> NoLeaderError:
+    """The engine's "The swarm does not have a leader": its manager went without one for a
+    while (swarmkit answers so once an election has failed for ~10 s)."""
+    return no_leader("quorum lost: this manager reaches fewer than half of the managers", engine)
+
+
 def _kind(exc: docker.errors.APIError) -> type[SwarmvipError]:
     text = str(exc)
-    if exc.status_code == 503 or "does not have a leader" in text:
+    if NO_LEADER_TEXT in text:
+        return NoLeaderError
+    if exc.status_code == 503:
         return UnavailableError
     if "out of sequence" in text:
         return ConflictError
@@ -62,7 +88,10 @@ def translate(exc: BaseException, what: str) -> SwarmvipError:
     if isinstance(exc, SwarmvipError):
         return exc
     if isinstance(exc, docker.errors.APIError):
-        return _kind(exc)(f"{what}: {exc.explanation or exc}")
+        kind = _kind(exc)
+        if kind is NoLeaderError:
+            return quorum_lost(f"{what}: {exc.explanation or exc}")
+        return kind(f"{what}: {exc.explanation or exc}")
     if isinstance(exc, docker.errors.DockerException):
         return UnavailableError(f"{what}: {exc}")
     if isinstance(exc, requests.exceptions.RequestException):

@@ -3,8 +3,12 @@
 Reports travel as JSON lines on each task's stdout, read with the manager's service-logs API:
 no new port. A log stream for a task on an unreachable or paused node can hang, so every stream
 runs in its own daemon thread, callers wait with a short budget, and a stream that did not
-answer in time is named (its node shows as stale, not the others). Every line is stamped with
-its arrival on the READER's clock (Received): freshness never compares clocks (status.fold).
+answer in time is named (its node shows as stale, not the others). A stream that ends at once
+with the engine's own error and no report ("Error grabbing logs: … node X is not available") is
+named too, with that error: the manager could not read that node's logs, which says nothing of
+its VRRP state (right after a raft leader election every node's logs are unreadable like this
+until its agent reconnects to the new leader, for several seconds; status.fold). Every line is
+stamped with its arrival on the READER's clock (Received): freshness never compares clocks.
 """
 
 from __future__ import annotations
@@ -40,6 +44,22 @@ from swarmvip.wire.report import parse_report
 
 STREAM_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
 READ_BUDGET = 1.0  # seconds a one-shot read waits for every stream's backlog
+# What the engine (moby's WriteLogStream) writes into a service's log stream when its manager
+# cannot get the logs of a task's node: "Error grabbing logs: rpc error: … warning: incomplete
+# log stream. some logs could not be retrieved for the following reasons: node X is not
+# available" (a node not connected to the leader's log broker: after a leader election, down,
+# or cut off).
+ENGINE_LOG_ERROR = "Error grabbing logs:"
+_REASONS = "for the following reasons: "
+
+
+def engine_log_error(line: str) -> str | None:
+    """The engine's reason when `line` is its "cannot read the logs" error, shortened to the
+    reasons it lists ("node X is not available"); None for any other line."""
+    if not line.startswith(ENGINE_LOG_ERROR):
+        return None
+    text = line[len(ENGINE_LOG_ERROR) :].strip()
+    return (text.split(_REASONS, 1)[1] if _REASONS in text else text).strip() or "no reason given"
 
 
 def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
@@ -135,6 +155,21 @@ class ServiceReader:
         return tuple(found), ids
 
 
+def newest_controller_line(lines: Iterable[str]) -> dict[str, Any] | None:
+    """The controller report with the greatest `ts`. A service's log tail interleaves its
+    tasks (a killed controller's last lines and its successor's) in no time order, so the last
+    line may be the dead one's (issue 12, scenario 3: status kept showing it unhealthy)."""
+    docs = []
+    for line in lines:
+        try:
+            doc = json.loads(line[line.index("{") :])
+        except ValueError:
+            continue
+        if isinstance(doc, dict):
+            docs.append(doc)
+    return max(docs, key=lambda d: float(d.get("ts") or 0), default=None)
+
+
 def controller_line(api: docker.APIClient, timeout: float = 3.0) -> dict[str, Any] | None:
     """The newest report of a controller service (label swarmvip.kind=controller), if any."""
     services = api.services(filters={"label": [OWNED, label_filter(KIND_LABEL, KIND_CONTROLLER)]})
@@ -146,7 +181,7 @@ def controller_line(api: docker.APIClient, timeout: float = 3.0) -> dict[str, An
         try:
             chunks = api.service_logs(services[0]["ID"], stdout=True, tail="20", is_tty=False)
             lines = [line for line in _lines(chunks) if '"swarmvip_controller"' in line]
-            found.put(json.loads(lines[-1][lines[-1].index("{") :]) if lines else None)
+            found.put(newest_controller_line(lines))
         except (*STREAM_ERRORS, ValueError, IndexError):
             found.put(None)
 
@@ -159,9 +194,12 @@ def controller_line(api: docker.APIClient, timeout: float = 3.0) -> dict[str, An
 
 @dataclass(frozen=True, slots=True)
 class StreamEnd:
-    """A service's log stream ended (normally or on an error)."""
+    """A service's log stream ended (normally or on an error). `unreadable`: the engine's error
+    when the stream carried it and not one report (an error about an old task beside the
+    current task's reports is no reason to distrust them)."""
 
     service_id: str
+    unreadable: str = ""
 
 
 Item = Received | StreamEnd
@@ -178,6 +216,7 @@ def _read(
 ) -> None:
     """Put each report of one service's log stream in `sink`, stamped with its arrival;
     `newest[service_id]` follows the newest report's ts (the node's clock)."""
+    error, delivered = "", False
     try:
         chunks = api.service_logs(
             service_id,
@@ -193,24 +232,29 @@ def _read(
                 return
             report = parse_report(line)
             if report is not None:
+                delivered = True
                 sink.put(Received(report, time.time()))
                 if newest is not None:
                     newest[service_id] = max(report.ts, newest.get(service_id, 0.0))
+            else:
+                error = error or engine_log_error(line) or ""
     except STREAM_ERRORS:
         pass
     finally:
-        sink.put(StreamEnd(service_id))
+        sink.put(StreamEnd(service_id, "" if delivered else error))
 
 
 def read_reports(
     api: docker.APIClient, service_ids: list[str], budget: float = READ_BUDGET
-) -> tuple[list[Received], set[str]]:
-    """Each service's recent reports, and the services whose stream did not end within
-    `budget` seconds (a node paused, down or cut off): never waits longer than that."""
+) -> tuple[list[Received], set[str], dict[str, str]]:
+    """Each service's recent reports; the services whose stream did not end within `budget`
+    seconds (a node paused, down or cut off): never waits longer than that; and {service:
+    the engine's error} of those whose stream ended with the engine's error and no report."""
     sink: queue.Queue[Item] = queue.Queue()
     for sid in service_ids:
         threading.Thread(target=_read, args=(api, sid, 0.0, False, sink), daemon=True).start()
     received: list[Received] = []
+    unreadable: dict[str, str] = {}
     pending, deadline = set(service_ids), time.monotonic() + budget
     while pending:
         try:
@@ -219,9 +263,11 @@ def read_reports(
             break  # the rest hang: their nodes show as stale, the others do not wait
         if isinstance(item, StreamEnd):
             pending.discard(item.service_id)
+            if item.unreadable:
+                unreadable[item.service_id] = item.unreadable
         else:
             received.append(item)
-    return received, pending
+    return received, pending, unreadable
 
 
 @dataclass

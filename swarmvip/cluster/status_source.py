@@ -5,6 +5,12 @@ Reports accumulate across refreshes (bounded), so history and gaps survive betwe
 Each observe also reads the write lease once: its holder is the Observation's `writer` (a
 planned change is being applied), until this source has watched its labels stay unchanged for
 the lease's TTL on its own monotonic clock (a crashed writer: cluster.lease.Observer).
+
+With a `deadline` an observe answers within it whatever the manager does: a swarm without a
+raft leader (a leader election after a manager was lost, or quorum lost) leaves every swarm
+call of its managers hanging for the engine's 20 s, while the engine itself (`/version`,
+`/_ping`) answers at once. So when the swarm reads outlast the deadline, `ping` tells "the swarm
+has no leader" (reason "no-leader") from "the engine does not answer" (reason "unavailable").
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+from swarmvip.cluster.errors import no_leader
 from swarmvip.cluster.lease import Clock, Observer
 from swarmvip.cluster.observe import READ_BUDGET
 from swarmvip.cluster.port import Cluster, Connect, Feed
@@ -41,6 +50,7 @@ class ReportLog:
         self._last: dict[Agent, tuple[float, int]] = {}  # newest (ts, seq) per agent
         self._offsets: dict[Agent, deque[float]] = {}  # ts - arrival of its last new lines
         self.unanswered: frozenset[Agent] = frozenset()  # streams that did not answer in time
+        self.unreadable: dict[Agent, str] = {}  # streams the engine could not read: its error
 
     def add(self, items: Iterable[Report | Received]) -> None:
         """Add reports; a Received also tells when it arrived (a bare Report: unknown)."""
@@ -75,19 +85,26 @@ class ReportLog:
         return tuple(self._reports)
 
     @property
+    def agents(self) -> frozenset[Agent]:
+        """The agents with a report kept."""
+        return frozenset(self._kept)
+
+    @property
     def keys(self) -> int:
         """De-duplication keys held (never more than the reports kept)."""
         return len(self._seen)
 
     def heard(self) -> tuple[Heard, ...]:
-        """Per agent: its clock offset estimate and whether its stream answered."""
-        agents = sorted(set(self._kept) | self.unanswered)
+        """Per agent: its clock offset estimate, whether its stream answered, and the engine's
+        error when it could not read it."""
+        agents = sorted(set(self._kept) | self.unanswered | set(self.unreadable))
         return tuple(
             Heard(
                 stack,
                 node_id,
                 max(self._offsets[(stack, node_id)]) if (stack, node_id) in self._offsets else None,
                 (stack, node_id) not in self.unanswered,
+                self.unreadable.get((stack, node_id), ""),
             )
             for stack, node_id in agents
         )
@@ -105,6 +122,11 @@ class ClusterSource:
     seconds even when a stream hangs (that node is marked unanswered). Following keeps one
     Feed for the life of the source: a reconnect rebinds it instead of starting new threads,
     and the feed is closed with the source (`close`, or when the source is garbage-collected).
+
+    `deadline` (None: none): every observe answers within it, the reads going on in a worker
+    thread; one that outlasts it is diagnosed with `ping` (the engine's own API, no swarm
+    call: its description, else an UnavailableError), and the next observe waits for that
+    same worker rather than starting another beside it.
     """
 
     def __init__(
@@ -114,8 +136,14 @@ class ClusterSource:
         follow: bool = False,
         budget: float = READ_BUDGET,
         clock: Clock | None = None,
+        deadline: float | None = None,
+        ping: Callable[[], str] | None = None,
     ) -> None:
         self.stack, self.budget = stack, budget
+        self.deadline, self._ping = deadline, ping
+        self._worker: Future[Observation] | None = None
+        self._worker_since = 0.0  # when the worker started (monotonic)
+        self._awaited: set[Agent] = set()  # agents whose first stream's backlog was waited for
         self.lease = Observer(clock)  # who applies a change now, on our monotonic clock
         self._connect = connect
         self._cluster: Cluster | None = None
@@ -142,6 +170,42 @@ class ClusterSource:
             self._feed = None
 
     def observe(self) -> Observation:
+        if self.deadline is None:
+            return self._observe()
+        if self._worker is None or self._worker.done():  # never two workers on one source
+            self._worker, self._worker_since = Future(), time.monotonic()
+            threading.Thread(target=self._work, args=(self._worker,), daemon=True).start()
+        try:
+            obs = self._worker.result(timeout=self.deadline)
+        except FutureTimeout:
+            return self._late()
+        if obs.reason == "unavailable" and time.monotonic() - self._worker_since > self.deadline:
+            return self._late()  # a worker that failed past the deadline: its client timed out
+        return obs
+
+    def _work(self, result: Future[Observation]) -> None:
+        try:
+            result.set_result(self._observe())
+        except BaseException as exc:  # _observe turns errors into an Observation: a bug
+            result.set_exception(exc)
+
+    def _late(self) -> Observation:
+        """The swarm reads outlasted the deadline: whose fault, the engine's or the swarm's?"""
+        waited = f"{self.deadline:g}s"
+        if self._ping is None:
+            return _failed(f"the manager did not answer within {waited}", "unavailable")
+        try:
+            where = self._ping()
+        except SwarmvipError as exc:
+            return _failed(f"{exc} (its swarm reads did not answer within {waited})", exc.reason)
+        err = no_leader(
+            f"its swarm API did not answer within {waited} although the engine at {where} does:"
+            " a raft leader election (10-30 s after a manager was lost) or quorum lost; a badly"
+            " overloaded manager looks the same"
+        )
+        return _failed(str(err), err.reason)
+
+    def _observe(self) -> Observation:
         try:
             cluster = self._ensure()
             writer = self.lease.writer(cluster.lease_labels())
@@ -150,15 +214,16 @@ class ClusterSource:
             if self._feed is not None:
                 self._feed.follow(ids)
                 self.log.add(self._feed.drain())
+                self._settle(self._feed, deployed)
                 controller = self._controller(cluster)
             else:
                 controller = self._read_once(cluster, deployed, ids)
         except SwarmvipError as exc:
             self._cluster = None  # reconnect next time
-            return Observation(now=time.time(), error=str(exc))
+            return _failed(str(exc), exc.reason)
         except Exception as exc:
             self._cluster = None
-            return Observation(now=time.time(), error=f"{type(exc).__name__}: {exc}")
+            return _failed(f"{type(exc).__name__}: {exc}", SwarmvipError.reason)
         return Observation(
             now=time.time(),
             nodes=nodes,
@@ -169,6 +234,20 @@ class ClusterSource:
             writer=writer,
         )
 
+    def _settle(self, feed: Feed, deployed: tuple[DeployedNode, ...]) -> None:
+        """A stream just started delivers its backlog within a few hundred ms: wait for it (at
+        most the budget, once per agent) rather than fold an agent that has reported as one
+        that never did, which with every member so reads "no holder" (the first refresh of
+        `status --watch`, the TUI, the controller)."""
+        new = {(d.stack, d.plan.node_id) for d in deployed if not d.note} - self._awaited
+        if not new:
+            return
+        self._awaited |= new
+        deadline = time.monotonic() + self.budget
+        while new - self.log.agents and time.monotonic() < deadline:
+            time.sleep(0.05)
+            self.log.add(feed.drain())
+
     def _read_once(
         self, cluster: Cluster, deployed: tuple[DeployedNode, ...], ids: list[str]
     ) -> dict[str, Any] | None:
@@ -178,10 +257,13 @@ class ClusterSource:
         threading.Thread(
             target=lambda: box.put(cluster.controller_line(self.budget)), daemon=True
         ).start()
-        received, silent = cluster.read_reports(ids, self.budget)
+        received, silent, unreadable = cluster.read_reports(ids, self.budget)
         self.log.add(received)
         by_id = dict(zip(ids, deployed, strict=True))
         self.log.unanswered = frozenset((by_id[s].stack, by_id[s].plan.node_id) for s in silent)
+        self.log.unreadable = {
+            (by_id[s].stack, by_id[s].plan.node_id): why for s, why in unreadable.items()
+        }
         try:
             return box.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
@@ -194,3 +276,7 @@ class ClusterSource:
             self._controller_at = now
             self._controller_last = cluster.controller_line(self.budget)
         return self._controller_last
+
+
+def _failed(error: str, reason: str) -> Observation:
+    return Observation(now=time.time(), error=error, reason=reason)

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from swarmvip.errors import ExitCode, UnavailableError
+from swarmvip.errors import ExitCode, NoLeaderError, UnavailableError
 
 
 def _add_status(sub: Any) -> None:
@@ -25,11 +25,16 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from swarmvip.present.status_view import table, to_json
     from swarmvip.status.fold import fold
 
-    source = wiring.status_source(wiring.endpoint(args), args.stack, follow=args.watch)
+    source = wiring.status_source(
+        wiring.endpoint(args), args.stack, follow=args.watch, deadline=wiring.STATUS_DEADLINE
+    )
     while True:
         snap = fold(source.observe())
         if snap.error and not args.watch:
-            raise UnavailableError(printable(snap.error))
+            if args.json:  # the document says why too ("reason"), for scripts
+                print(json.dumps(to_json(snap), indent=2))
+            kind = NoLeaderError if snap.reason == NoLeaderError.reason else UnavailableError
+            raise kind(printable(snap.error))
         text = json.dumps(to_json(snap), indent=2) if args.json else table(snap)
         if not args.watch:
             print(text)

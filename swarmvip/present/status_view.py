@@ -2,9 +2,12 @@
 
 JSON schema 1 (keys are only ever added within a version):
   {"schema": 1, "generated_at": unix, "stale": bool, "error": str|null,
+   "reason": "no-leader"|"unavailable"|"error"|null,   # why `error` (exit 3): no raft leader,
+                                                      # no engine answered, anything else
    "vips": [{"stack", "name", "addresses": [..], "vrid", "preemption",
              "holders": [hostname..], "expected_holder": hostname|null, "since": unix|null,
              "partial": [hostname..], "presence": {address: [hostname..]},
+             "unknown": [hostname..],   # members whose reports could not be read (holder-unknown)
              "last_transition": {"at", "from": [..], "to": [..], "gap": s|null, "overlap": s}|null,
              "members": [{"hostname", "priority", "effective_priority", "vrrp_state"}],
              "history": [transition..]}],
@@ -48,6 +51,7 @@ def to_json(snap: Snapshot) -> dict[str, Any]:
         "generated_at": snap.generated_at,
         "stale": snap.stale,
         "error": snap.error,
+        "reason": snap.reason,
         "vips": [
             {
                 "stack": v.stack,
@@ -60,6 +64,7 @@ def to_json(snap: Snapshot) -> dict[str, Any]:
                 "since": v.since,
                 "partial": list(v.partial),
                 "presence": {a: list(on) for a, on in v.presence},
+                "unknown": list(v.unknown),
                 "last_transition": _transition(v.last_transition),
                 "members": [asdict(m) for m in v.members],
                 "history": [_transition(t) for t in v.history],
@@ -112,14 +117,15 @@ def gap_text(t: Transition | None) -> str:
 def table(snap: Snapshot) -> str:
     now = snap.generated_at
     lines = []
-    if snap.error:
-        lines.append(f"!! manager unreachable: {p(snap.error)}")
+    if snap.error:  # "the swarm has no leader (…)" says it all; anything else: unreachable
+        what = "" if snap.reason == "no-leader" else "manager unreachable: "
+        lines.append(f"!! {what}{p(snap.error)}")
     lines.append(
         f"{'VIP':<22} {'ADDRESSES':<20} {'VRID':>4}  {'HOLDER':<12} {'EXPECTED':<12} "
         f"{'SINCE':<9} LAST"
     )
     for v in snap.vips:
-        holder = ",".join(v.holders) or "NONE"
+        holder = ",".join(v.holders) or ("unknown" if v.unknown else "NONE")
         if v.partial:
             holder += "".join(f",{h}(partial)" for h in v.partial)
         lines.append(

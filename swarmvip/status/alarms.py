@@ -6,12 +6,18 @@ only part of the group ("partial"). An address declared by two stacks is an alar
 While a writer holds the write lease (Observation.writer), the alarms that are its change's own
 phases (rules.planned: the VIP still on the node it leaves, a task restarting, a new task not
 reported yet) become progress lines (`with_progress`); every other alarm stays.
+
+A node whose reports the engine could not read is `report-unreadable`, not `no-report` (it may
+well have reported: the manager cannot tell), and a VIP that no readable member holds while
+such a node might is `holder-unknown`, not `no-holder`: right after a raft leader election
+every node reads so for several seconds (warnings: nothing is known to be wrong).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
+from collections.abc import Mapping
 
 from swarmvip.status.model import STALE_AFTER as STALE_AFTER
 from swarmvip.status.model import Alarm, Clocks, DeployedNode, VipStatus
@@ -53,6 +59,13 @@ def _vip_alarms(vip: VipStatus) -> list[Alarm]:
     subject = str(vip.key)
     found = _split_brain(vip, subject) + _partial(vip, subject)
     verdict = holder_verdict(vip)
+    if verdict == HolderVerdict.NO_HOLDER and vip.unknown:
+        message = (
+            f"no readable report shows a holder of {', '.join(vip.addresses)}, and the reports"
+            f" of {', '.join(vip.unknown)} cannot be read now: whether one of them holds it is"
+            ' unknown (not "no holder")'
+        )
+        return [Alarm("holder-unknown", subject, message, "warning"), *found]
     if verdict == HolderVerdict.NO_HOLDER:
         message = f"no node holds {', '.join(vip.addresses)}"
         return [Alarm(verdict.value, subject, message, SEVERITY[verdict]), *found]
@@ -81,14 +94,39 @@ def _task_alarm(dep: DeployedNode, subject: str) -> list[Alarm]:
     return []
 
 
+def _unreadable(why: str, node_state: str) -> str:
+    """What a `report-unreadable` alarm says, by the node's state in the swarm."""
+    told = f"the manager cannot read this node's reports (engine: {why})"
+    if node_state == "unknown":
+        return (
+            f"{told}; Swarm does not know the node's state either (a raft leader change: nodes"
+            " reconnect to the new leader within seconds): its VRRP state is unknown"
+        )
+    if node_state == "down":
+        return f"{told}; the node is down"
+    return (
+        f"{told}: its VRRP state is unknown. For a few seconds after a raft leader change this"
+        " is normal (its agent reconnects); if it persists while the node is Ready and its task"
+        " runs, restart Docker on that node (drain it first if it holds a VIP)"
+    )
+
+
 def _report_alarm(
-    dep: DeployedNode, subject: str, report: Report | None, clocks: Clocks
+    dep: DeployedNode,
+    subject: str,
+    report: Report | None,
+    clocks: Clocks,
+    node_state: str = "",
 ) -> list[Alarm]:
     answered = clocks.answered(dep.stack, dep.plan.node_id)
     silent = "its log stream did not answer in time: node paused, down or cut off"
+    unreadable = clocks.unreadable.get((dep.stack, dep.plan.node_id))
     if report is None:
         if not answered:
             return [Alarm("stale-report", subject, silent)]
+        if unreadable:
+            message = _unreadable(unreadable, node_state)
+            return [Alarm("report-unreadable", subject, message, "warning")]
         return [Alarm("no-report", subject, "no state report from this node yet", "warning")]
     if not clocks.fresh(report):
         age = f"last report {clocks.age(report):.0f}s ago"
@@ -102,7 +140,10 @@ def _report_alarm(
 
 
 def _node_alarms(
-    deployed: tuple[DeployedNode, ...], latest: dict[tuple[str, str], Report], clocks: Clocks
+    deployed: tuple[DeployedNode, ...],
+    latest: dict[tuple[str, str], Report],
+    clocks: Clocks,
+    states: Mapping[str, str],
 ) -> list[Alarm]:
     found = []
     for dep in deployed:
@@ -113,7 +154,9 @@ def _node_alarms(
             continue
         subject = f"{dep.stack}/{dep.plan.hostname}"
         found += _task_alarm(dep, subject)
-        found += _report_alarm(dep, subject, latest.get((dep.stack, dep.plan.node_id)), clocks)
+        report = latest.get((dep.stack, dep.plan.node_id))
+        state = states.get(dep.plan.node_id, "")
+        found += _report_alarm(dep, subject, report, clocks, state)
     return found
 
 
@@ -153,11 +196,13 @@ def alarms(
     deployed: tuple[DeployedNode, ...],
     latest: dict[tuple[str, str], Report],
     clocks: Clocks | float,
+    states: Mapping[str, str] | None = None,
 ) -> tuple[Alarm, ...]:
-    """Every alarm; `clocks` (or a bare `now`, trusting the agents' clocks) judges freshness."""
+    """Every alarm; `clocks` (or a bare `now`, trusting the agents' clocks) judges freshness;
+    `states`: {node id: its state in the swarm} (ready, down, unknown, …) where known."""
     clocks = clocks if isinstance(clocks, Clocks) else Clocks(clocks)
     found = [a for v in vips for a in _vip_alarms(v)]
-    found += _node_alarms(deployed, latest, clocks)
+    found += _node_alarms(deployed, latest, clocks, states or {})
     found += _vrid_alarms(deployed)
     found += _cross_stack_alarms(deployed)
     return tuple(found)

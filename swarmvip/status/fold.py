@@ -14,6 +14,11 @@ Without arrival data (Observation.heard empty) the agents' clocks are trusted as
 
 A node with some but not all of a group's addresses on its interface is a "partial" holder;
 any address on more than one fresh node is a split brain (alarms.py).
+
+A node whose reports the engine could not read (Heard.unreadable: "node X is not available",
+as every node's right after a raft leader election until it reconnects) is unknown too; unless
+Swarm says that node is down, a VIP that no other member holds is then of unknown holder
+(`VipStatus.unknown`, alarm `holder-unknown`), not "no holder".
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections import defaultdict
 from typing import Any
 
 from swarmvip.model import InstancePlan, Node
+from swarmvip.plan.moves import AgentRuntime
 from swarmvip.status.alarms import alarms, with_progress
 from swarmvip.status.history import merged_handovers, transitions
 from swarmvip.status.model import (
@@ -69,16 +75,28 @@ def _instance(report: Report | None, group: str) -> InstanceReport | None:
 
 
 def effective_priority(
-    plan: InstancePlan, seen: InstanceReport | None, healthy: bool
+    plan: InstancePlan, seen: InstanceReport | None, healthy: bool, base: int | None = None
 ) -> int | None:
-    """Priority after failing checks (None: cannot hold: unknown, FAULT or check weight 0)."""
+    """Priority after failing checks (None: cannot hold: unknown, FAULT or check weight 0).
+    base: the priority the instance runs with (running_priority), default the planned one."""
     if not healthy or seen is None or seen.vrrp_state in ("FAULT", "STOP", "UNKNOWN"):
         return None
     failing = {name for name, state in seen.checks if state == "failing"}
     weights = [c.weight for c in plan.checks if c.name in failing]
     if any(w == 0 for w in weights):
         return None
-    return max(1, min(254, plan.priority + sum(weights)))
+    return max(1, min(254, (plan.priority if base is None else base) + sum(weights)))
+
+
+def running_priority(
+    plan: InstancePlan, report: Report | None, seen: InstanceReport | None, fresh: bool
+) -> int:
+    """The priority an instance runs with: what a fresh agent with the runtime channel reports
+    (its configured priority plus the runtime change, wire.command), else its config's.
+    seen: the report's instance of the plan's group."""
+    if fresh and report is not None and report.control is not None and seen is not None:
+        return seen.priority
+    return plan.priority
 
 
 def _settled(report: Report) -> bool:
@@ -115,12 +133,13 @@ def _members(
             and _runs_its_spec(dep, report)
             and (report is not None and report.keepalived == "running")
         )
+        priority = running_priority(inst, report, seen, clocks.fresh(report))
         members.append(
             Member(
                 dep.plan.hostname,
                 dep.plan.node_id,
-                inst.priority,
-                effective_priority(inst, seen, healthy),
+                priority,
+                effective_priority(inst, seen, healthy, priority),
                 seen.vrrp_state if seen and clocks.fresh(report) else "UNKNOWN",
             )
         )
@@ -193,6 +212,25 @@ def _with_a_process(
     return {key: report for key, report in latest.items() if key in keys}
 
 
+def _unknown(
+    group_nodes: list[tuple[DeployedNode, InstancePlan]],
+    latest: dict[tuple[str, str], Report],
+    clocks: Clocks,
+    down: frozenset[str],
+) -> tuple[str, ...]:
+    """Members whose reports the engine could not read, on a node Swarm does not call down,
+    and of which no fresh report is known: whether they hold the VIP is unknown."""
+    return tuple(
+        sorted(
+            dep.plan.hostname
+            for dep, _ in group_nodes
+            if (dep.stack, dep.plan.node_id) in clocks.unreadable
+            and dep.plan.node_id not in down
+            and not clocks.fresh(latest.get((dep.stack, dep.plan.node_id)))
+        )
+    )
+
+
 def _vip(
     stack: str,
     group: str,
@@ -200,6 +238,7 @@ def _vip(
     latest: dict[tuple[str, str], Report],
     history: list[Transition],
     clocks: Clocks,
+    down: frozenset[str] = frozenset(),
 ) -> VipStatus:
     inst = group_nodes[0][1]
     members = _members(group_nodes, latest, clocks)
@@ -223,6 +262,7 @@ def _vip(
         history=tuple(merged[-HISTORY:]),
         partial=partial,
         presence=presence,
+        unknown=_unknown(group_nodes, latest, clocks, down),
     )
 
 
@@ -276,6 +316,18 @@ def _node_status(
                 if r.spec and r.keepalived == "running" and clocks.fresh(r) and _settled(r)
             )
         ),
+        runtime=tuple(
+            AgentRuntime(
+                stack=r.stack,
+                node_id=node.id,
+                spec=r.spec,
+                port=r.control.port if r.control else None,
+                priorities={i.group: i.priority for i in r.instances},
+                states={i.group: i.vrrp_state for i in r.instances},
+            )
+            for r in reports
+            if clocks.fresh(r) and r.spec
+        ),
     )
 
 
@@ -300,8 +352,10 @@ def fold(obs: Observation) -> Snapshot:
     latest = latest_reports(obs.reports)
     clocks = Clocks.of(obs)
     history = transitions(obs.reports)
+    states = {n.id: n.state for n in obs.nodes}
+    down = frozenset(node_id for node_id, state in states.items() if state == "down")
     vips = tuple(
-        _vip(stack, group, nodes, latest, history.get((stack, group), []), clocks)
+        _vip(stack, group, nodes, latest, history.get((stack, group), []), clocks, down)
         for (stack, group), nodes in _groups(obs.deployed).items()
     )
     by_node: dict[str, list[DeployedNode]] = defaultdict(list)
@@ -313,7 +367,11 @@ def fold(obs: Observation) -> Snapshot:
     )
     controller = controller_status(obs.controller, obs.now)
     found, progress = with_progress(
-        alarms(vips, obs.deployed, latest, clocks), vips, obs.deployed, latest, obs.writer
+        alarms(vips, obs.deployed, latest, clocks, states),
+        vips,
+        obs.deployed,
+        latest,
+        obs.writer,
     )
     if controller is not None and not controller.healthy:
         found += (
@@ -330,6 +388,7 @@ def fold(obs: Observation) -> Snapshot:
         nodes=nodes,
         alarms=found,
         error=obs.error,
+        reason=obs.reason,
         writer=obs.writer,
         progress=progress,
     )

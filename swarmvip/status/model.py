@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from swarmvip.model import Node, NodePlan
+from swarmvip.plan.moves import AgentRuntime
 from swarmvip.wire.keys import VipKey
 from swarmvip.wire.report import Report
 
@@ -45,13 +46,16 @@ class Heard:
 
     offset: the agent's clock minus the reader's, estimated from arrivals (fold.py); None when
     nothing arrived from it yet. answered: False when its log stream did not answer in time
-    (node paused, down or cut off), so nothing it said earlier counts as fresh.
+    (node paused, down or cut off), so nothing it said earlier counts as fresh. unreadable: the
+    engine's error when its stream ended with it and no report ("node X is not available":
+    after a raft leader election, until the node reconnects): its state is unknown, not absent.
     """
 
     stack: str
     node_id: str
     offset: float | None
     answered: bool = True
+    unreadable: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,9 @@ class Observation:
     deployed: tuple[DeployedNode, ...] = ()
     reports: tuple[Report, ...] = ()
     error: str | None = None  # the manager could not be reached: keep the last data, stale
+    # why, for scripts (`status --json`): "no-leader" (the swarm has no raft leader),
+    # "unavailable" (no engine answered), "error"; None without an error
+    reason: str | None = None
     controller: dict[str, Any] | None = None  # the newest controller report line, if any
     heard: tuple[Heard, ...] = ()  # empty: no arrival data, the agents' clocks are trusted
     # who holds the write lease now (deploy@host, drain@host, a controller): a planned change
@@ -112,6 +119,9 @@ class VipStatus:
     partial: tuple[str, ...] = ()  # fresh nodes with some but not all of the addresses
     presence: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (address, fresh nodes it is on)
     holder_ids: tuple[str, ...] = ()  # node ids of `holders` (hostnames may repeat)
+    # members whose reports the manager could not read (Heard.unreadable) on a node not down:
+    # with no holder among the others, whether one of them holds it is unknown
+    unknown: tuple[str, ...] = ()
 
     @property
     def key(self) -> VipKey:
@@ -136,6 +146,8 @@ class NodeStatus:
     # instance MASTER or BACKUP: which spec the node's agents run and take part in VRRP with,
     # told by the agents themselves (writers wait on it, not on Docker)
     running_specs: tuple[tuple[str, str], ...] = ()
+    # each fresh agent's runtime channel: its listener and the priorities it runs with now
+    runtime: tuple[AgentRuntime, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +165,7 @@ class Snapshot:
     nodes: tuple[NodeStatus, ...] = ()
     alarms: tuple[Alarm, ...] = ()
     error: str | None = None
+    reason: str | None = None  # Observation.reason
     stale: bool = False
     controller: ControllerStatus | None = None
     writer: str | None = None  # who applies a planned change now (Observation.writer)
@@ -183,6 +196,7 @@ class Clocks:
     now: float
     offsets: Mapping[Agent, float] = field(default_factory=dict)
     unanswered: frozenset[Agent] = frozenset()
+    unreadable: Mapping[Agent, str] = field(default_factory=dict)  # Heard.unreadable
 
     @classmethod
     def of(cls, obs: Observation) -> Clocks:
@@ -190,6 +204,7 @@ class Clocks:
             obs.now,
             {(h.stack, h.node_id): h.offset for h in obs.heard if h.offset is not None},
             frozenset((h.stack, h.node_id) for h in obs.heard if not h.answered),
+            {(h.stack, h.node_id): h.unreadable for h in obs.heard if h.unreadable},
         )
 
     def age(self, report: Report) -> float:

@@ -17,7 +17,7 @@ from swarmvip.cluster.errors import (
     translate,
     translated,
 )
-from swarmvip.errors import ClusterError, SwarmvipError, UnavailableError
+from swarmvip.errors import ClusterError, NoLeaderError, SwarmvipError, UnavailableError
 
 
 def api_error(status: int | None, text: str) -> docker.errors.APIError:
@@ -40,8 +40,9 @@ def api_error(status: int | None, text: str) -> docker.errors.APIError:
             api_error(409, "rpc error: name conflicts with an existing object: already exists"),
             ExistsError,
         ),
-        (api_error(503, "The swarm does not have a leader"), UnavailableError),
-        (api_error(None, "500 Server Error: The swarm does not have a leader"), UnavailableError),
+        (api_error(503, "The swarm does not have a leader"), NoLeaderError),
+        (api_error(None, "500 Server Error: The swarm does not have a leader"), NoLeaderError),
+        (api_error(503, "service unavailable"), UnavailableError),
         (api_error(400, "invalid name"), ClusterError),
         (
             docker.errors.DockerException("Error while fetching server API version"),
@@ -54,8 +55,28 @@ def api_error(status: int | None, text: str) -> docker.errors.APIError:
 def test_each_engine_error_has_one_kind(error: Exception, kind: type[SwarmvipError]) -> None:
     ours = translate(error, "doing x")
     assert type(ours) is kind
-    assert str(ours).startswith("doing x: ")
+    if kind is NoLeaderError:  # the cause first, then what it means, the engine's words last
+        assert str(ours).startswith("the swarm has no leader (quorum lost")
+        assert "(engine: doing x: " in str(ours)
+    else:
+        assert str(ours).startswith("doing x: ")
     assert is_a(error, kind) and is_a(ours, kind)
+
+
+def test_no_leader_says_what_it_means_and_what_to_do() -> None:
+    """Issue 12, defect 1: a manager without quorum answers every swarm call with "The swarm
+    does not have a leader" (a 500): exit 3, with the cause and the way out in one line."""
+    engine = (
+        "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that"
+        " too few managers are online. Make sure more than half of the managers are online."
+    )
+    ours = translate(api_error(500, engine), "reading the swarmvip write lease")
+    assert isinstance(ours, NoLeaderError) and isinstance(ours, UnavailableError)
+    assert ours.exit_code == 3 and ours.reason == "no-leader"
+    text = str(ours)
+    assert "\n" not in text
+    for said in ("quorum lost", "VRRP alone", "majority of the managers", "force-new-cluster"):
+        assert said in text
 
 
 def test_the_message_is_the_engines_explanation_and_the_cause_is_chained() -> None:

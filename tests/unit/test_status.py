@@ -165,3 +165,36 @@ def test_a_failed_agent_helper_is_an_agent_fault_alarm() -> None:
     snap = fold(Observation(now=101, nodes=THREE, deployed=deployed(), reports=tuple(reports)))
     faults = [a for a in snap.alarms if a.kind == "agent-fault"]
     assert [(a.subject, a.message) for a in faults] == [("s/node3", "check web.http thread: died")]
+
+
+def test_the_expected_holder_follows_the_priorities_the_agents_run() -> None:
+    """After a runtime move the configs keep their priorities: an agent with the runtime
+    channel reports the one it runs, and status believes it (no unexpected-holder alarm)."""
+    import dataclasses
+
+    from swarmvip.wire.report import ControlReport
+
+    def moved(r: Report) -> Report:
+        inst = r.instances[0]
+        prio = {"node1": 1, "node2": 240, "node3": 230}[r.node]  # node1 drained at runtime
+        holds = r.node == "node2"
+        inst = dataclasses.replace(
+            inst,
+            priority=prio,
+            vrrp_state="MASTER" if holds else "BACKUP",
+            vips_present=inst.vips if holds else (),
+            holds_vip=holds,
+        )
+        control = ControlReport(9816, (7, 3))
+        return dataclasses.replace(r, instances=(inst,), control=control, spec="h1")
+
+    reports = tuple(moved(r) for r in steady(100))
+    snap = fold(Observation(now=101, nodes=THREE, deployed=deployed(), reports=reports))
+    [vip] = snap.vips
+    assert vip.holders == ("node2",) and vip.expected_holder == "node2"
+    assert {m.hostname: m.priority for m in vip.members}["node1"] == 1
+    assert [n.runtime[0].priorities for n in snap.nodes if n.hostname == "node1"] == [{"web": 1}]
+    # the same lines from an agent without the channel: the configs' priorities count
+    old = tuple(dataclasses.replace(r, control=None) for r in reports)
+    snap = fold(Observation(now=101, nodes=THREE, deployed=deployed(), reports=old))
+    assert snap.vips[0].expected_holder == "node1"

@@ -243,11 +243,12 @@ def test_read_reports_waits_at_most_its_budget() -> None:
     api, _ = _three_node_api(skew=0.0, hang={"sid-id2"})
     try:
         started = time.monotonic()
-        received, silent = read_reports(api, ["sid-id1", "sid-id2", "sid-id3"], budget=0.3)  # type: ignore[arg-type]
+        ids = ["sid-id1", "sid-id2", "sid-id3"]
+        received, silent, unreadable = read_reports(api, ids, budget=0.3)  # type: ignore[arg-type]
         assert time.monotonic() - started < 1.0
     finally:
         api.released.set()
-    assert silent == {"sid-id2"}
+    assert silent == {"sid-id2"} and unreadable == {}
     assert {r.report.node for r in received} == {"node1", "node2", "node3"}
 
 
@@ -256,8 +257,8 @@ def test_a_requests_error_on_a_stream_is_caught(monkeypatch: pytest.MonkeyPatch)
     api.fail_logs = requests.exceptions.ConnectionError("ssh tunnel closed")
     crashed: list[BaseException | None] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: crashed.append(args.exc_value))
-    received, silent = read_reports(api, ["sid-id1"], budget=1.0)  # type: ignore[arg-type]
-    assert (received, silent, crashed) == ([], set(), [])
+    received, silent, unreadable = read_reports(api, ["sid-id1"], budget=1.0)  # type: ignore[arg-type]
+    assert (received, silent, unreadable, crashed) == ([], set(), {}, [])
 
 
 # --- audit 10: follow threads and restarts ---------------------------------------------------
@@ -516,3 +517,16 @@ def test_a_restarted_task_runs_its_spec_once_every_instance_joined_vrrp() -> Non
         snap = fold(Observation(NOW, NODES, _deployed(plan), (seen,)))
         status = next(n for n in snap.nodes if n.node_id == node1.node_id)
         assert (("web", "h") in status.running_specs) is listed
+
+
+def test_the_controller_line_is_the_newest_by_time_not_the_last_in_the_tail() -> None:
+    """`docker service logs --tail` interleaves a dead controller's lines with its
+    successor's: status must show the live one (fault campaign, scenario 3)."""
+    from swarmvip.cluster.observe import newest_controller_line
+
+    live = '{"swarmvip_controller":1,"ts":200.5,"healthy":true}'
+    dead = '{"swarmvip_controller":1,"ts":150.0,"healthy":false}'
+    prefix = "swarmvip_controller.1.abc@node2    | "
+    doc = newest_controller_line([prefix + live, "not json {", prefix + dead])
+    assert doc is not None and doc["ts"] == 200.5
+    assert newest_controller_line([]) is None
