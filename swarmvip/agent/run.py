@@ -44,7 +44,17 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from swarmvip import __version__
-from swarmvip.agent import checks, control, hooks, keepalived, netlink, procs, release, state
+from swarmvip.agent import (
+    checks,
+    control,
+    hooks,
+    keepalived,
+    netlink,
+    procs,
+    quiet,
+    release,
+    state,
+)
 from swarmvip.agent.keepalived import Layout
 from swarmvip.model import HealthCheck, IPInterface
 from swarmvip.wire import paths
@@ -390,15 +400,22 @@ class Agent:
         self.apply(self.control.event())
 
     def _release(self, group: str, address: str) -> None:
-        """Hand `group` to the lifted node at `address` now (agent.release); on failure it
-        preempts by itself after 3 x advert_int, so a failure is logged, not a fault."""
+        """Hand `group` to the lifted node at `address` (agent.release) at the next instant
+        with no connection open to its VIPs (agent.quiet: at most QUIET_BUDGET from now); on
+        failure it preempts by itself after 3 x advert_int, so a failure is logged, not a
+        fault."""
         inst = next(i for i in self.spec.node.instances if i.group == group)
+        when = quiet.wait_quiet(frozenset(str(a.ip) for a in inst.addresses))
         try:
             release.hand_over(inst, address, self.secrets.get(group))
         except (OSError, ValueError) as exc:
             print(f"swarmvip agent: no release of {group} to {address}: {exc}", file=sys.stderr)
             return
-        print(f"swarmvip agent: released {group} to {address}", file=sys.stderr, flush=True)
+        print(
+            f"swarmvip agent: released {group} to {address} {quiet.describe(when)}",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def _fifo_reader(self) -> threading.Thread:
         return keepalived.FifoReader(self.opts.layout.fifo, self._on_fifo_line)

@@ -11,6 +11,7 @@ no release and shows plain preemption's wait.
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from swarmvip.agent.quiet import QUIET_BUDGET
 from swarmvip.model import NodePlan, Timers
 from swarmvip.wire.command import PORT
 from swarmvip.wire.relay import MovePlan, Step, Target, Until, plan_to_json, result_from_json
@@ -127,3 +129,48 @@ def test_a_release_hands_the_vip_over_within_the_skew_make_before_break(
     assert sampler.handover_gap(t0, 0, 1) <= 0.02  # make-before-break: no hole
     a.wait_for(_backup, start=seen, timeout=5)
     assert a.stop() == 0 and b.stop() == 0
+
+
+CONNECTION = f"""
+import socket, sys
+server = socket.create_server(("{VIP}", 9999))
+client = socket.create_connection(("{VIP}", 9999))
+conn, _ = server.accept()
+print("open", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_release_waits_while_a_connection_to_the_vip_is_open(
+    pair: tuple[str, str], tmp_path: Path, agents: list[lab.AgentProc]
+) -> None:
+    """The holder hands over between connections (agent.quiet): with a connection to the VIP
+    open on the holder the whole time, its agent sees it in its own namespace's TCP table and
+    waits the whole QUIET_BUDGET before it releases; the move still happens."""
+    a_plan, b_plan = _plans(3, None)
+    a = _start(pair[0], tmp_path / "a", a_plan, None)
+    b = _start(pair[1], tmp_path / "b", b_plan, None)
+    agents += [a, b]
+    a.wait_for(_holder, timeout=15)
+    b.wait_for(lambda r: _backup(r) and r.control is not None, timeout=15)
+    lift = Target(B_ID, B_ADDR, PORT, "spec1", {"web": 254})
+    assert _send(pair[0], tmp_path, MovePlan("t", 7, (Step((lift,)),))).returncode == 0
+    held = subprocess.Popen(
+        ["ip", "netns", "exec", pair[0], sys.executable, "-c", CONNECTION],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert held.stdout is not None and held.stdout.readline().strip() == "open"
+        hand = Target(A_ID, A_ADDR, PORT, "spec1", {}, {"web": B_ADDR})
+        plan = MovePlan("t", 8, (Step((hand, lift), Until(B_ID, "web")),), timeout=10)
+        proc = _send(pair[0], tmp_path, plan)
+    finally:
+        held.kill()
+        held.wait()
+    assert proc.returncode == 0 and result_from_json(proc.stdout).ok, proc.stdout + proc.stderr
+    log = (tmp_path / "a" / "stderr.log").read_text()
+    found = re.search(r"released web to \S+ after (\d+) ms \(connections still open\)", log)
+    assert found, log
+    assert int(found.group(1)) >= QUIET_BUDGET * 1000
