@@ -113,7 +113,9 @@ class Bench:
         """Run `action(holder, watch)` inside a probe+monitor window and compute the measures.
 
         `action` may return `blind: (from, to)`: a span during which the old holder's interface
-        does not count (killed, or frozen: its kernel keeps the address but nobody runs).
+        does not count (killed, or frozen: its kernel keeps the address but nobody runs), and
+        `back_since` (a time.time()): `t_back` is then when the old holder's interface got the
+        VIP again after it, from its ip monitor.
         """
         holder = self.steady()
         watch = Watch(self.lab, self.client, self.setup.vip, self.members)
@@ -122,6 +124,10 @@ class Bench:
         extra = action(holder, watch)
         requests, events, t_end = watch.stop()
         blind = extra.pop("blind", None)
+        back_since = extra.pop("back_since", None)
+        if back_since is not None:  # when the old holder got the VIP again (its ip monitor)
+            back = first_hold(events.get(holder, []), back_since)
+            extra["t_back"] = None if back is None else back - back_since
         spans = {}
         for node, evs in events.items():
             got = intervals(evs, t0, t_end)
