@@ -355,6 +355,17 @@ class Campaign:
         state = wait_clean(self.lab, self.timers)
         return {"holder": holder, **run, **extra, "final": state, **self.repair(state)}
 
+    def client_arp(self) -> str:
+        """The node whose MAC the client's neighbour entry for the VIP names ('-': none): who
+        the client sends to, whoever holds the address (issue 12, scenario 2)."""
+        out = self.client.exec("ip", "neigh", "show", VIP, check=False).stdout.split()
+        mac = out[out.index("lladdr") + 1] if "lladdr" in out else ""
+        for node in NODES:
+            got = self.lab.exec(node, "cat", "/sys/class/net/eth0/address", check=False)
+            if mac and got.stdout.strip() == mac:
+                return node
+        return mac or "-"
+
     def ensure_client(self) -> None:
         """A new client container if ours is gone (it was once removed under a campaign)."""
         state = self.lab.host.run("inspect", "-f", "{{.State.Running}}", self.client.name,
@@ -407,7 +418,7 @@ class Campaign:
                 faults.heal(self.lab, holder)
                 w.mark("healed")  # the heal's docker exec returned
             time.sleep(SETTLE_S)
-            return {"partitioned": others}
+            return {"partitioned": others, "client_arp": self.client_arp()}
 
         return self._with_alarm_times(self.window(act), "split-brain")
 
@@ -416,6 +427,7 @@ class Campaign:
 
         def act(holder: str, w: Window) -> dict[str, Any]:
             backup = next(n for n in self.order if n != holder)
+            arp_before = self.client_arp()
             w.mark("fault")
             try:
                 faults.partition(self.lab, backup)
@@ -425,7 +437,11 @@ class Campaign:
                 faults.heal(self.lab, backup)
                 w.mark("healed")  # the heal's docker exec returned
             time.sleep(SETTLE_S)
-            return {"partitioned": [backup]}
+            return {
+                "partitioned": [backup],
+                "client_arp_before": arp_before,
+                "client_arp": self.client_arp(),
+            }
 
         return self.window(act)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from swarmvip.model import HealthCheck, InstancePlan, NodePlan, NotifyHooks, Preemption, Timers
 from swarmvip.render import render_keepalived
 from swarmvip.wire.agentspec import AgentSpec, to_json
+from swarmvip.wire.relay import MovePlan, plan_to_json
 from swarmvip.wire.report import Report, parse_report
 
 _counter = itertools.count()
@@ -25,6 +26,22 @@ REPO = Path(__file__).resolve().parents[2]
 
 def sh(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, check=check, capture_output=True, text=True)
+
+
+def send_plan(ns: str, key: bytes, plan: MovePlan, tmp: Path) -> subprocess.CompletedProcess[str]:
+    """Run the relay (`swarmvip agent send`) in namespace `ns` with `plan` on its stdin, signing
+    with `key` (written to a file in `tmp`, as the relay task reads its secret)."""
+    key_file = tmp / "relay.key"
+    key_file.write_bytes(key)
+    argv = ["ip", "netns", "exec", ns, sys.executable, "-m", "swarmvip", "agent", "send"]
+    return subprocess.run(
+        [*argv, "--key-file", str(key_file)],
+        input=plan_to_json(plan),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=30,
+    )
 
 
 def unique_ns(tag: str) -> str:

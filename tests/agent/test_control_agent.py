@@ -24,7 +24,6 @@ from swarmvip.wire.relay import (
     Step,
     Target,
     Until,
-    plan_to_json,
     result_from_json,
 )
 from swarmvip.wire.report import Report
@@ -70,17 +69,7 @@ def _target(node_id: str, address: str, priority: int, spec: str = SPEC) -> Targ
 
 
 def _send(ns: str, tmp: Path, plan: MovePlan) -> tuple[int, MoveResult]:
-    key = tmp / "relay.key"
-    key.write_bytes(KEY)
-    argv = ["ip", "netns", "exec", ns, sys.executable, "-m", "swarmvip", "agent", "send"]
-    proc = subprocess.run(
-        [*argv, "--key-file", str(key)],
-        input=plan_to_json(plan),
-        capture_output=True,
-        text=True,
-        cwd=lab.REPO,
-        timeout=30,
-    )
+    proc = lab.send_plan(ns, KEY, plan, tmp)
     assert len(proc.stdout.splitlines()) == 1, proc.stdout + proc.stderr
     return proc.returncode, result_from_json(proc.stdout)
 

@@ -22,7 +22,7 @@ import pytest
 from swarmvip.agent.quiet import QUIET_BUDGET
 from swarmvip.model import NodePlan, Timers
 from swarmvip.wire.command import PORT
-from swarmvip.wire.relay import MovePlan, Step, Target, Until, plan_to_json, result_from_json
+from swarmvip.wire.relay import MovePlan, Step, Target, Until, result_from_json
 from swarmvip.wire.report import Report
 from tests.agent import agentlab as lab
 from tests.agent.conftest import needs_root
@@ -66,17 +66,7 @@ def _backup(r: Report) -> bool:
 
 
 def _send(ns: str, tmp: Path, plan: MovePlan) -> subprocess.CompletedProcess[str]:
-    key = tmp / "relay.key"
-    key.write_bytes(KEY)
-    argv = ["ip", "netns", "exec", ns, sys.executable, "-m", "swarmvip", "agent", "send"]
-    return subprocess.run(
-        [*argv, "--key-file", str(key)],
-        input=plan_to_json(plan),
-        capture_output=True,
-        text=True,
-        cwd=lab.REPO,
-        timeout=30,
-    )
+    return lab.send_plan(ns, KEY, plan, tmp)
 
 
 @pytest.mark.parametrize(
