@@ -13,26 +13,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-VENV=${SWARMVIP_VENV:-.venv}
-export SWARMVIP_LAB_ID=${SWARMVIP_LAB_ID:-2}
-unset SWARMVIP_LAB_DIR
-if [ -z "$SWARMVIP_LAB_ID" ] || [ "$SWARMVIP_LAB_ID" = 0 ]; then
-    echo "bench: refusing to run on the default lab" >&2; exit 2
-fi
-
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV" || { apt-get update -qq && apt-get install -y -qq python3-venv && python3 -m venv "$VENV"; } || exit 1
-fi
-stamp="$VENV/.swarmvip-installed"
-want=$(sha256sum pyproject.toml | cut -c1-16)
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    "$VENV/bin/pip" install -q -e '.[dev]' || exit 1
-    echo "$want" > "$stamp"
-fi
-"$VENV/bin/python" -c 'import matplotlib' 2>/dev/null || "$VENV/bin/pip" install -q matplotlib || exit 1
-
-bash scripts/ensure-engine.sh || exit 1
-"$VENV/bin/swarmvip" lab images || exit 1          # reuses built images (file lock, content hash)
+WHAT=bench DEFAULT_LAB=2
+source scripts/lab-setup.sh || exit $?
 "$VENV/bin/swarmvip" lab up --nodes 4 --no-build || exit 1
 
 rc=0

@@ -7,16 +7,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-VENV=${SWARMVIP_VENV:-.venv}
-export SWARMVIP_LAB_ID=${SWARMVIP_LAB_ID:-3}
-unset SWARMVIP_LAB_DIR
-if [ -z "$SWARMVIP_LAB_ID" ] || [ "$SWARMVIP_LAB_ID" = 0 ]; then
-    echo "scale: refusing to run on the default lab" >&2; exit 2
-fi
-[ -x "$VENV/bin/python" ] || { echo "scale: no venv at $VENV (run make faults once)" >&2; exit 1; }
-
-bash scripts/ensure-engine.sh || exit 1
-"$VENV/bin/swarmvip" lab images || exit 1
+WHAT=scale DEFAULT_LAB=3
+source scripts/lab-setup.sh || exit $?
 "$VENV/bin/swarmvip" lab down >/dev/null            # a 4-node lab 3 of `make faults` goes first
 "$VENV/bin/swarmvip" lab up --nodes 20 --no-build || exit 1
 

@@ -115,9 +115,10 @@ def _move(pair: tuple[str, str], tmp_path: Path, a: lab.AgentProc, b: lab.AgentP
     _wait_single_holder(pair[1], pair[0])
 
 
-def test_send_moves_the_vip_without_restart_and_refuses_replays_and_forgeries(
+def _running_pair(
     pair: tuple[str, str], tmp_path: Path, agents: list[lab.AgentProc]
-) -> None:
+) -> tuple[lab.AgentProc, lab.AgentProc]:
+    """A (the holder) and B (a backup with its listener up), one holder only."""
     a_plan, b_plan = _plans()
     a = _start(pair[0], tmp_path / "a", a_plan)
     b = _start(pair[1], tmp_path / "b", b_plan)
@@ -125,6 +126,13 @@ def test_send_moves_the_vip_without_restart_and_refuses_replays_and_forgeries(
     a.wait_for(_holder)
     b.wait_for(lambda r: _backup(r) and r.control is not None)
     _wait_single_holder(pair[0], pair[1])
+    return a, b
+
+
+def test_send_moves_the_vip_without_restart_and_refuses_replays_and_forgeries(
+    pair: tuple[str, str], tmp_path: Path, agents: list[lab.AgentProc]
+) -> None:
+    a, b = _running_pair(pair, tmp_path, agents)
     assert b.reports[-1].control is not None and b.reports[-1].control.port == PORT
     assert b.reports[-1].control.seq is None and b.reports[-1].instances[0].priority == 100
     pids = _keepalived_pid(tmp_path / "a"), _keepalived_pid(tmp_path / "b")
@@ -177,18 +185,12 @@ def _udp_exchange(ns: str, address: str, data: bytes) -> str:
 def test_a_restart_keeps_the_runtime_priority_only_with_the_same_spec(
     pair: tuple[str, str], tmp_path: Path, agents: list[lab.AgentProc]
 ) -> None:
-    a_plan, b_plan = _plans()
-    a = _start(pair[0], tmp_path / "a", a_plan)
-    b = _start(pair[1], tmp_path / "b", b_plan)
-    agents += [a, b]
-    a.wait_for(_holder)
-    b.wait_for(lambda r: _backup(r) and r.control is not None)
-    _wait_single_holder(pair[0], pair[1])
+    a, b = _running_pair(pair, tmp_path, agents)
     _move(pair, tmp_path, a, b)
 
     assert b.stop(signal.SIGTERM) == 0
     a.wait_for(_holder, start=len(a.reports))  # A (50) holds while B is away
-    b2 = _start(pair[1], tmp_path / "b", b_plan)
+    b2 = _start(pair[1], tmp_path / "b", _plans()[1])
     agents.append(b2)
     first = b2.wait_for(lambda r: r.keepalived == "running")
     assert first.instances[0].priority == 200  # the boot rule: same spec, saved priority
@@ -196,7 +198,7 @@ def test_a_restart_keeps_the_runtime_priority_only_with_the_same_spec(
     _wait_single_holder(pair[1], pair[0])
 
     assert b2.stop(signal.SIGTERM) == 0
-    b3 = _start(pair[1], tmp_path / "b", b_plan, spec=NEW_SPEC)
+    b3 = _start(pair[1], tmp_path / "b", _plans()[1], spec=NEW_SPEC)
     agents.append(b3)
     first = b3.wait_for(lambda r: r.keepalived == "running")
     assert first.instances[0].priority == 100  # a new spec: the config's priority
