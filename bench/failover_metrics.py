@@ -52,6 +52,19 @@ def probe_measures(requests: Sequence[Request]) -> ProbeMeasures:
     )
 
 
+def switches(requests: Sequence[Request], t0: float) -> list[tuple[float, str]]:
+    """(send time after t0, new node) of every request answered by another node than the
+    answered one before it."""
+    out: list[tuple[float, str]] = []
+    last = None
+    for t, who in sorted(requests):
+        if who is not None and who != last:
+            if last is not None:
+                out.append((round(t - t0, 3), who))
+            last = who
+    return out
+
+
 def intervals(events: Iterable[Event], start: float, end: float) -> list[tuple[float, float]]:
     """Holding intervals clipped to [start, end] from a node's ordered add/delete events."""
     spans: list[tuple[float, float]] = []

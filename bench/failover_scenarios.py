@@ -30,6 +30,7 @@ from bench.failover_metrics import (
     intervals,
     probe_measures,
     rfc_bound,
+    switches,
     two_holder_time,
 )
 
@@ -137,7 +138,8 @@ class Bench:
             spans[node] = got
         takeovers = [first_hold(evs, t0) for n, evs in events.items() if n != holder]
         took = min((t for t in takeovers if t is not None), default=None)
-        probe = probe_measures([r for r in requests if r[0] >= t0])
+        window = [r for r in requests if r[0] >= t0]
+        probe = probe_measures(window)
         gone = holder if blind and blind[1] == float("inf") else out_of_service
         final = [n for n, evs in events.items() if evs and evs[-1][1] and n != gone]
         return {
@@ -147,6 +149,10 @@ class Bench:
             "requests": probe.requests,
             "moves": probe.moves,
             "answered_by": list(probe.answered_by),
+            # when (s after t0) requests failed and the answering node changed: what a failure
+            # lines up with (a move, or something else)
+            "failed_at": [round(t - t0, 3) for t, who in sorted(window) if who is None],
+            "switched_at": switches(window, t0),
             "t_vip": None if took is None else took - t0,
             "two_holders": two_holder_time(spans, t0, t_end),
             "final_holders": len(final),

@@ -281,7 +281,9 @@ class ReportFeed:
 
     At most one stream per service: a live stream is kept across reconnects (`rebind`), an
     ended one is restarted from the newest line it delivered (`since` on the node's own clock,
-    as docker filters on it), and streams of services that went away are stopped.
+    as docker filters on it), and streams of services that went away are stopped. A new stream
+    reads the backlog to its end before it follows (`backlog_read`): a backlog arrives oldest
+    line first, and its first lines alone would pass for the node's current state.
     """
 
     def __init__(self, api: docker.APIClient) -> None:
@@ -289,6 +291,7 @@ class ReportFeed:
         self.queue: queue.Queue[Item] = queue.Queue()
         self._following: dict[str, _Stream] = {}
         self._newest: dict[str, float] = {}  # service id -> newest report ts (node's clock)
+        self._backlogs: set[str] = set()  # services whose backlog was read to its end
 
     def rebind(self, api: docker.APIClient) -> None:
         """Use a new connection for streams (re)started from now on."""
@@ -303,15 +306,31 @@ class ReportFeed:
                 since = max(0.0, self._newest[sid] - 1) if sid in self._newest else 0.0
                 stop = threading.Event()
                 thread = threading.Thread(
-                    target=_read,
-                    args=(self.api, sid, since, True, self.queue, stop, self._newest),
-                    daemon=True,
+                    target=self._stream, args=(self.api, sid, since, stop), daemon=True
                 )
                 thread.start()
                 self._following[sid] = _Stream(thread, stop)
         for sid in set(self._following) - wanted:
             self._following.pop(sid).stop.set()
             self._newest.pop(sid, None)
+            self._backlogs.discard(sid)
+
+    def _stream(self, api: docker.APIClient, sid: str, since: float, stop: threading.Event) -> None:
+        """A new stream reads the service's backlog to its end first (a stream that ends), so
+        that `backlog_read` can tell a complete backlog from the first lines of one; then it
+        follows from the newest line it got. A restarted stream only follows."""
+        if not since:
+            _read(api, sid, 0.0, False, self.queue, stop, self._newest)
+            self._backlogs.add(sid)
+            if stop.is_set():
+                return
+            since = max(0.0, self._newest[sid] - 1) if sid in self._newest else 0.0
+        _read(api, sid, since, True, self.queue, stop, self._newest)
+
+    def backlog_read(self, service_id: str) -> bool:
+        """The service's backlog has been delivered to its end (or its stream ended): its
+        newest report is in the queue. Before that, the reports so far may be its oldest."""
+        return service_id in self._backlogs
 
     @property
     def streams(self) -> int:

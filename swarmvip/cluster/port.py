@@ -33,6 +33,11 @@ class Feed(Protocol):
 
     def drain(self) -> list[Received]: ...
 
+    def backlog_read(self, service_id: str) -> bool:
+        """The service's backlog has been delivered to its end: until then the reports drained
+        so far may be its oldest, not its newest."""
+        ...
+
     def close(self) -> None: ...
 
     @property

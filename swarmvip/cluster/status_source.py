@@ -214,7 +214,7 @@ class ClusterSource:
             if self._feed is not None:
                 self._feed.follow(ids)
                 self.log.add(self._feed.drain())
-                self._settle(self._feed, deployed)
+                self._settle(self._feed, deployed, ids)
                 controller = self._controller(cluster)
             else:
                 controller = self._read_once(cluster, deployed, ids)
@@ -234,19 +234,27 @@ class ClusterSource:
             writer=writer,
         )
 
-    def _settle(self, feed: Feed, deployed: tuple[DeployedNode, ...]) -> None:
-        """A stream just started delivers its backlog within a few hundred ms: wait for it (at
-        most the budget, once per agent) rather than fold an agent that has reported as one
-        that never did, which with every member so reads "no holder" (the first refresh of
-        `status --watch`, the TUI, the controller)."""
-        new = {(d.stack, d.plan.node_id) for d in deployed if not d.note} - self._awaited
-        if not new:
-            return
-        self._awaited |= new
+    def _settle(self, feed: Feed, deployed: tuple[DeployedNode, ...], ids: list[str]) -> None:
+        """A stream just started delivers its backlog within a few hundred ms: wait for all of
+        it (at most the budget, once per agent) rather than fold an agent that has reported as
+        one that never did, which with every member so reads "no holder" (the first refresh of
+        `status --watch`, the TUI, the controller), or fold the first lines of its backlog as
+        its current state (a drain then saw a holder and priorities of a minute before, and
+        moved nothing). An agent whose backlog is still incomplete is unanswered, as a
+        one-shot read's hanging stream is: its reports are not believed yet."""
+        by_id = {sid: (d.stack, d.plan.node_id) for sid, d in zip(ids, deployed, strict=True)}
+        noted = {(d.stack, d.plan.node_id) for d in deployed if d.note}
+        waiting = {sid for sid, a in by_id.items() if a not in self._awaited and a not in noted}
+        self._awaited |= {by_id[sid] for sid in waiting}
         deadline = time.monotonic() + self.budget
-        while new - self.log.agents and time.monotonic() < deadline:
-            time.sleep(0.05)
-            self.log.add(feed.drain())
+        while waiting and time.monotonic() < deadline:
+            waiting = {sid for sid in waiting if not feed.backlog_read(sid)}
+            if waiting:
+                time.sleep(0.02)
+        self.log.add(feed.drain())
+        self.log.unanswered = frozenset(
+            agent for sid, agent in by_id.items() if not feed.backlog_read(sid)
+        )
 
     def _read_once(
         self, cluster: Cluster, deployed: tuple[DeployedNode, ...], ids: list[str]

@@ -153,6 +153,9 @@ class FakeFeed:
     def drain(self) -> list[Received]:
         return self.cluster._take_reports(self.following)
 
+    def backlog_read(self, service_id: str) -> bool:
+        return service_id in self.following  # the fake hands every report over at once
+
     def close(self) -> None:
         self.following = set()
 

@@ -143,6 +143,7 @@ class FakeAPI:
         self.since: list[tuple[str, int]] = []
         self.log_calls = 0
         self.fail_logs: Exception | None = None
+        self.slow: set[str] = set()  # backlogs whose lines after the first come 0.3 s later
 
     def services(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
         if "swarmvip.kind=controller" in filters["label"]:
@@ -186,7 +187,9 @@ class FakeAPI:
         return self._stream(service_id)
 
     def _stream(self, service_id: str) -> Iterator[bytes]:
-        for line in self.lines.get(service_id, []):
+        for n, line in enumerate(self.lines.get(service_id, [])):
+            if n == 1 and service_id in self.slow:
+                time.sleep(0.3)
             yield (line + "\n").encode()
         if service_id in self.hang:
             self.released.wait()
@@ -274,6 +277,34 @@ def test_feed_restarts_an_ended_stream_from_the_nodes_own_clock() -> None:
     newest = max(r.report.ts for r in feed.drain())
     feed.follow(["sid-id1"])
     assert api.since[-1] == ("sid-id1", int(newest - 1))
+
+
+def test_a_following_source_folds_each_backlog_to_its_end_not_its_first_lines() -> None:
+    """A backlog arrives oldest line first; its first lines are a past state. A drain that
+    folded them saw last minute's holder and priorities and moved nothing (issue 13 bench)."""
+    nodes = tuple(
+        Node(f"id{i}", f"node{i}", Role.WORKER, "active", "ready", f"10.0.0.1{i}") for i in (1, 2)
+    )
+    plan = _plan("web", "10.0.0.100/24", nodes)
+    now = time.time()
+    vip = ("10.0.0.100/24",)
+    held_then = {"node1": vip, "node2": ()}  # a minute ago node1 held the VIP
+    held_now = {"node1": (), "node2": vip}  # since then node2 does
+    lines = {
+        f"sid-{n.node_id}": [
+            to_line(_report(n, now - 60, held_then[n.hostname])),
+            to_line(_report(n, now - 1, held_now[n.hostname], seq=2)),
+        ]
+        for n in plan.nodes
+    }
+    api = FakeAPI([("web", n) for n in plan.nodes], lines, set())
+    api.slow = set(lines)
+    source = _source(api, nodes, follow=True)
+    try:
+        snap = fold(source.observe())
+    finally:
+        source.close()
+    assert snap.vips[0].holders == ("node2",)
 
 
 def test_reconnects_reuse_the_feed_instead_of_leaking_threads() -> None:
