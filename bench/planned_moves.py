@@ -70,6 +70,8 @@ def cycle(bench: Bench, path: str, layout: str) -> Run:
             "back_since": t1,  # measure(): t_back from the holder's ip monitor
             "moved_to": moved,
             "restarted": "update service" in drained.stdout + undrained.stdout,
+            "drain_out": drained.stdout[-1500:],  # what the command said: why a cycle did not move
+            "undrain_out": undrained.stdout[-1500:],
         }
 
     return bench.measure(act)
