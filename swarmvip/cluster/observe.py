@@ -1,14 +1,15 @@
 """Read what status needs from a manager: deployed keepalived services and the agents' reports.
 
-Reports travel as JSON lines on each task's stdout, read with the manager's service-logs API:
-no new port. A log stream for a task on an unreachable or paused node can hang, so every stream
-runs in its own daemon thread, callers wait with a short budget, and a stream that did not
-answer in time is named (its node shows as stale, not the others). A stream that ends at once
-with the engine's own error and no report ("Error grabbing logs: … node X is not available") is
-named too, with that error: the manager could not read that node's logs, which says nothing of
-its VRRP state (right after a raft leader election every node's logs are unreadable like this
-until its agent reconnects to the new leader, for several seconds; status.fold). Every line is
-stamped with its arrival on the READER's clock (Received): freshness never compares clocks.
+Reports travel as JSON lines on each task's stdout, read with the manager's task-logs API (each
+service's current task: current_task_logs): no new port. A log stream for a task on an
+unreachable or paused node can hang, so every stream runs in its own daemon thread, callers
+wait with a short budget, and a stream that did not answer in time is named (its node shows as
+stale, not the others). A stream that ends at once with the engine's own error and no report
+("Error grabbing logs: … node X is not available") is named too, with that error: the manager
+could not read that node's logs, which says nothing of its VRRP state (right after a raft
+leader election every node's logs are unreadable like this until its agent reconnects to the
+new leader, for several seconds; status.fold). Every line is stamped with its arrival on the
+READER's clock (Received): freshness never compares clocks.
 """
 
 from __future__ import annotations
@@ -192,6 +193,22 @@ def controller_line(api: docker.APIClient, timeout: float = 3.0) -> dict[str, An
         return None
 
 
+def current_task_logs(api: docker.APIClient, service_id: str, **params: Any) -> Iterator[bytes]:
+    """The log of the service's current task: the newest one Swarm wants running (none: an
+    empty log). Not the service's log: the engine assembles that from every task it keeps
+    (five per slot), and a stream that has to fetch a shut-down task's logs from a worker can
+    stall near its end and never end (seen after restarts: 5 reads of 10 with tail 200; 0 of
+    10 for the task). The node's state is its current task's; older tasks' lines are history.
+    docker-py has service_logs but no task call: the same request on /tasks/{id}/logs."""
+    tasks = api.tasks(filters={"service": service_id, "desired-state": "running"})
+    if not tasks:
+        return iter(())
+    task = max(tasks, key=lambda t: str(t.get("CreatedAt", "")))
+    client: Any = api  # docker-py's own request helpers, as its service_logs uses them
+    res = client._get(client._url("/tasks/{0}/logs", task["ID"]), params=params, stream=True)
+    return iter(client._get_result_tty(True, res, False))
+
+
 @dataclass(frozen=True, slots=True)
 class StreamEnd:
     """A service's log stream ended (normally or on an error). `unreadable`: the engine's error
@@ -218,14 +235,14 @@ def _read(
     `newest[service_id]` follows the newest report's ts (the node's clock)."""
     error, delivered = "", False
     try:
-        chunks = api.service_logs(
+        chunks = current_task_logs(
+            api,
             service_id,
             stdout=True,
             stderr=False,
             follow=follow,
             since=int(since),
             tail="all" if since else "200",
-            is_tty=False,
         )
         for line in _lines(chunks):
             if stop is not None and stop.is_set():

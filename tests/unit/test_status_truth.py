@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from swarmvip.cluster import Cluster, DockerCluster
-from swarmvip.cluster.observe import ReportFeed, ServiceReader, read_reports
+from swarmvip.cluster.observe import ReportFeed, ServiceReader, current_task_logs, read_reports
 from swarmvip.cluster.status_source import ClusterSource, ReportLog
 from swarmvip.errors import ConfigError, ExitCode
 from swarmvip.model import Node, NodePlan, Plan, Role
@@ -174,16 +174,25 @@ class FakeAPI:
         return {"Spec": {"Data": base64.b64encode(text.encode()).decode()}}
 
     def tasks(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"Status": {"State": "running", "Timestamp": "1"}}]
+        sid = filters.get("service", "")
+        return [{"ID": f"task-of-{sid}", "Status": {"State": "running", "Timestamp": "1"}}]
 
     def inspect_swarm(self) -> dict[str, Any]:
         return {"Version": {"Index": 1}, "Spec": {"Labels": {}}}  # no writer holds the lease
 
-    def service_logs(self, service_id: str, **kw: Any) -> Iterator[bytes]:
+    # docker-py's request helpers, as observe.current_task_logs uses them on /tasks/{id}/logs
+    def _url(self, path: str, task_id: str) -> str:
+        assert path == "/tasks/{0}/logs"
+        return task_id.removeprefix("task-of-")
+
+    def _get(self, service_id: str, params: dict[str, Any], stream: bool) -> str:
         self.log_calls += 1
-        self.since.append((service_id, kw["since"]))
+        self.since.append((service_id, params["since"]))
         if self.fail_logs is not None:
             raise self.fail_logs
+        return service_id
+
+    def _get_result_tty(self, stream: bool, service_id: str, tty: bool) -> Iterator[bytes]:
         return self._stream(service_id)
 
     def _stream(self, service_id: str) -> Iterator[bytes]:
@@ -561,3 +570,35 @@ def test_the_controller_line_is_the_newest_by_time_not_the_last_in_the_tail() ->
     doc = newest_controller_line([prefix + live, "not json {", prefix + dead])
     assert doc is not None and doc["ts"] == 200.5
     assert newest_controller_line([]) is None
+
+
+def test_reports_are_read_from_the_current_task_not_the_whole_service() -> None:
+    """A service's log includes every task Swarm keeps, and a stream that must fetch a
+    shut-down task's log from a worker can stall forever: only the newest task Swarm wants
+    running is read."""
+    asked: list[tuple[str, Any]] = []
+
+    class Tasks:
+        def tasks(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+            asked.append(("tasks", filters))
+            return [
+                {"ID": "old", "CreatedAt": "2026-01-01"},
+                {"ID": "new", "CreatedAt": "2026-02-01"},
+            ]
+
+        def _url(self, path: str, task_id: str) -> str:
+            return path.format(task_id)
+
+        def _get(self, url: str, params: dict[str, Any], stream: bool) -> str:
+            asked.append(("get", url))
+            return url
+
+        def _get_result_tty(self, stream: bool, url: str, tty: bool) -> Iterator[bytes]:
+            return iter([b"line\n"])
+
+    lines = list(current_task_logs(Tasks(), "svc", tail="200"))  # type: ignore[arg-type]
+    assert lines == [b"line\n"]
+    assert asked == [
+        ("tasks", {"service": "svc", "desired-state": "running"}),
+        ("get", "/tasks/new/logs"),
+    ]
