@@ -74,16 +74,30 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[str]:
         yield buffer.decode("utf-8", "replace")
 
 
+def _current(tasks: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A service's current task: the newest one Swarm wants running, else the newest one."""
+    if not tasks:
+        return None
+    wanted = [t for t in tasks if t.get("DesiredState") == "running"] or tasks
+    return max(wanted, key=lambda t: t.get("Status", {}).get("Timestamp", ""))
+
+
 def task_state(tasks: list[dict[str, Any]]) -> tuple[str, str]:
     """(state, error) of a service's current task: the newest one Swarm wants running. During
     an update the old task's "shutdown" is often newer than the new task's "preparing": it is
     history, not the service's state. Without a wanted task, the newest one says why."""
-    if not tasks:
+    newest = _current(tasks)
+    if newest is None:
         return "pending", ""
-    wanted = [t for t in tasks if t.get("DesiredState") == "running"] or tasks
-    newest = max(wanted, key=lambda t: t.get("Status", {}).get("Timestamp", ""))
     status = newest.get("Status", {})
     return str(status.get("State", "unknown")), str(status.get("Err", ""))
+
+
+def stream_key(service_id: str, tasks: list[dict[str, Any]]) -> str:
+    """What a report stream reads: "<service id>/<its current task's id>". A new task is a new
+    key, so a following feed drops the old task's stream and starts the new one's."""
+    current = _current(tasks)
+    return f"{service_id}/{current.get('ID', '') if current else ''}"
 
 
 class ServiceReader:
@@ -125,15 +139,18 @@ class ServiceReader:
         plan = NodePlan(labels.get(NODE_LABEL, ""), "", None, "", ())
         return DeployedNode(labels.get(STACK_LABEL, "?"), name, plan, state, err, note=note)
 
-    def _task(self, service_id: str) -> tuple[str, str]:
-        return task_state(self.api.tasks(filters={"service": service_id}))
+    def _task(self, service_id: str) -> tuple[str, str, str]:
+        """(state, error, stream key) of the service's current task."""
+        tasks = self.api.tasks(filters={"service": service_id})
+        return (*task_state(tasks), stream_key(service_id, tasks))
 
     def deployed(
         self, stack: str | None = None, incompatible: bool = False
     ) -> tuple[tuple[DeployedNode, ...], list[str]]:
-        """The deployed nodes and the ids of their services (same order). A service whose
-        agent.json this version cannot read is skipped, or with `incompatible` listed with a
-        note and no instances, so one such service never hides the others."""
+        """The deployed nodes and the keys of their report streams (same order: stream_key,
+        the service and its current task). A service whose agent.json this version cannot read
+        is skipped, or with `incompatible` listed with a note and no instances, so one such
+        service never hides the others."""
         found, ids = [], []
         for svc in self.services(stack):
             try:
@@ -142,7 +159,7 @@ class ServiceReader:
                 spec, why = None, str(exc)
             if spec is None and not (why and incompatible):
                 continue
-            state, err = self._task(svc["ID"])
+            state, err, key = self._task(svc["ID"])
             if spec is None:
                 found.append(self._incompatible(svc, why, state, err))
             else:
@@ -152,7 +169,7 @@ class ServiceReader:
                         spec.stack, svc["Spec"]["Name"], spec.node, state, err, spec=spec_hash
                     )
                 )
-            ids.append(svc["ID"])
+            ids.append(key)
         return tuple(found), ids
 
 
@@ -193,19 +210,18 @@ def controller_line(api: docker.APIClient, timeout: float = 3.0) -> dict[str, An
         return None
 
 
-def current_task_logs(api: docker.APIClient, service_id: str, **params: Any) -> Iterator[bytes]:
-    """The log of the service's current task: the newest one Swarm wants running (none: an
-    empty log). Not the service's log: the engine assembles that from every task it keeps
-    (five per slot), and a stream that has to fetch a shut-down task's logs from a worker can
-    stall near its end and never end (seen after restarts: 5 reads of 10 with tail 200; 0 of
-    10 for the task). The node's state is its current task's; older tasks' lines are history.
-    docker-py has service_logs but no task call: the same request on /tasks/{id}/logs."""
-    tasks = api.tasks(filters={"service": service_id, "desired-state": "running"})
-    if not tasks:
+def current_task_logs(api: docker.APIClient, key: str, **params: Any) -> Iterator[bytes]:
+    """The log of the task a stream key names (stream_key; no task: an empty log). Not the
+    service's log: the engine assembles that from every task it keeps (five per slot), and a
+    stream that has to fetch a shut-down task's logs from a worker can stall near its end and
+    never end (seen after restarts: 5 reads of 10 with tail 200; 0 of 10 for the task). The
+    node's state is its current task's; older tasks' lines are history. docker-py has
+    service_logs but no task call: the same request on /tasks/{id}/logs."""
+    task_id = key.partition("/")[2]
+    if not task_id:
         return iter(())
-    task = max(tasks, key=lambda t: str(t.get("CreatedAt", "")))
     client: Any = api  # docker-py's own request helpers, as its service_logs uses them
-    res = client._get(client._url("/tasks/{0}/logs", task["ID"]), params=params, stream=True)
+    res = client._get(client._url("/tasks/{0}/logs", task_id), params=params, stream=True)
     return iter(client._get_result_tty(True, res, False))
 
 

@@ -20,7 +20,7 @@ from swarmvip.present.status_view import table, to_json
 from swarmvip.status.fold import fold
 from swarmvip.status.model import Snapshot
 
-from .test_status_truth import FakeAPI, _source, _three_node_api, _top
+from .test_status_truth import FakeAPI, _source, _three_node_api, _top, key
 
 ERROR = (
     "Error grabbing logs: rpc error: code = Unknown desc = warning: incomplete log stream. some"
@@ -61,9 +61,10 @@ def test_a_stream_with_only_the_engine_error_is_unreadable_not_empty() -> None:
     api, _ = _three_node_api(skew=0.0, hang=set())
     _unreadable(api, "node2")
     api.lines["sid-id3"].append(ERROR.format("id-old"))  # beside reports: they still count
-    received, silent, unreadable = read_reports(api, ["sid-id1", "sid-id2", "sid-id3"])  # type: ignore[arg-type]
+    ids = [key("sid-id1"), key("sid-id2"), key("sid-id3")]
+    received, silent, unreadable = read_reports(api, ids)  # type: ignore[arg-type]
     assert silent == set()
-    assert unreadable == {"sid-id2": "node id2 is not available"}
+    assert unreadable == {key("sid-id2"): "node id2 is not available"}
     assert {r.report.node for r in received} == {"node1", "node3"}
 
 

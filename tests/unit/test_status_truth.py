@@ -16,7 +16,13 @@ import pytest
 import requests
 
 from swarmvip.cluster import Cluster, DockerCluster
-from swarmvip.cluster.observe import ReportFeed, ServiceReader, current_task_logs, read_reports
+from swarmvip.cluster.observe import (
+    ReportFeed,
+    ServiceReader,
+    current_task_logs,
+    read_reports,
+    stream_key,
+)
 from swarmvip.cluster.status_source import ClusterSource, ReportLog
 from swarmvip.errors import ConfigError, ExitCode
 from swarmvip.model import Node, NodePlan, Plan, Role
@@ -132,6 +138,11 @@ def _steady_three(ts: float) -> list[Report]:
 # --- audit 7 / point 2: a one-shot status with one hanging stream ------------------------------
 
 
+def key(sid: str) -> str:
+    """The stream key of a FakeAPI service (its one task)."""
+    return f"{sid}/task-of-{sid}"
+
+
 class FakeAPI:
     """A manager with one keepalived service per node; some log streams hang forever."""
 
@@ -175,7 +186,13 @@ class FakeAPI:
 
     def tasks(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
         sid = filters.get("service", "")
-        return [{"ID": f"task-of-{sid}", "Status": {"State": "running", "Timestamp": "1"}}]
+        return [
+            {
+                "ID": f"task-of-{sid}",
+                "DesiredState": "running",
+                "Status": {"State": "running", "Timestamp": "1"},
+            }
+        ]
 
     def inspect_swarm(self) -> dict[str, Any]:
         return {"Version": {"Index": 1}, "Spec": {"Labels": {}}}  # no writer holds the lease
@@ -255,12 +272,12 @@ def test_read_reports_waits_at_most_its_budget() -> None:
     api, _ = _three_node_api(skew=0.0, hang={"sid-id2"})
     try:
         started = time.monotonic()
-        ids = ["sid-id1", "sid-id2", "sid-id3"]
+        ids = [key("sid-id1"), key("sid-id2"), key("sid-id3")]
         received, silent, unreadable = read_reports(api, ids, budget=0.3)  # type: ignore[arg-type]
         assert time.monotonic() - started < 1.0
     finally:
         api.released.set()
-    assert silent == {"sid-id2"} and unreadable == {}
+    assert silent == {key("sid-id2")} and unreadable == {}
     assert {r.report.node for r in received} == {"node1", "node2", "node3"}
 
 
@@ -269,7 +286,7 @@ def test_a_requests_error_on_a_stream_is_caught(monkeypatch: pytest.MonkeyPatch)
     api.fail_logs = requests.exceptions.ConnectionError("ssh tunnel closed")
     crashed: list[BaseException | None] = []
     monkeypatch.setattr(threading, "excepthook", lambda args: crashed.append(args.exc_value))
-    received, silent, unreadable = read_reports(api, ["sid-id1"], budget=1.0)  # type: ignore[arg-type]
+    received, silent, unreadable = read_reports(api, [key("sid-id1")], budget=1.0)  # type: ignore[arg-type]
     assert (received, silent, unreadable, crashed) == ([], set(), {}, [])
 
 
@@ -279,12 +296,12 @@ def test_a_requests_error_on_a_stream_is_caught(monkeypatch: pytest.MonkeyPatch)
 def test_feed_restarts_an_ended_stream_from_the_nodes_own_clock() -> None:
     api, _ = _three_node_api(skew=-3600.0, hang=set())  # the node's clock is an hour behind
     feed = ReportFeed(api)  # type: ignore[arg-type]
-    feed.follow(["sid-id1"])
+    feed.follow([key("sid-id1")])
     deadline = time.monotonic() + 2
     while feed.streams and time.monotonic() < deadline:
         time.sleep(0.01)
     newest = max(r.report.ts for r in feed.drain())
-    feed.follow(["sid-id1"])
+    feed.follow([key("sid-id1")])
     assert api.since[-1] == ("sid-id1", int(newest - 1))
 
 
@@ -486,7 +503,7 @@ def test_a_newer_agent_json_shows_as_incompatible_and_hides_nothing_else() -> No
     assert [d.stack for d in plain] == ["web"]
     listed, ids = reader.deployed(incompatible=True)
     assert [(d.stack, bool(d.note)) for d in listed] == [("web", False), ("edge", True)]
-    assert ids == ["sid-id1", "sid-id2"]
+    assert ids == ["sid-id1/task-of-sid-id1", "sid-id2/task-of-sid-id2"]
     snap = fold(Observation(NOW, NODES, listed, ()))
     assert [v.stack for v in snap.vips] == ["web"]
     incompatible = [a for a in snap.alarms if a.kind == "incompatible-agent"]
@@ -575,30 +592,24 @@ def test_the_controller_line_is_the_newest_by_time_not_the_last_in_the_tail() ->
 def test_reports_are_read_from_the_current_task_not_the_whole_service() -> None:
     """A service's log includes every task Swarm keeps, and a stream that must fetch a
     shut-down task's log from a worker can stall forever: only the newest task Swarm wants
-    running is read."""
-    asked: list[tuple[str, Any]] = []
+    running is read, and a new task is a new stream key (the old task's stream is dropped)."""
+    old = {"ID": "old", "DesiredState": "shutdown", "Status": {"Timestamp": "2026-03"}}
+    new = {"ID": "new", "DesiredState": "running", "Status": {"Timestamp": "2026-02"}}
+    assert stream_key("svc", [old, new]) == "svc/new"
+    assert stream_key("svc", []) == "svc/"
+    asked: list[str] = []
 
     class Tasks:
-        def tasks(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
-            asked.append(("tasks", filters))
-            return [
-                {"ID": "old", "CreatedAt": "2026-01-01"},
-                {"ID": "new", "CreatedAt": "2026-02-01"},
-            ]
-
         def _url(self, path: str, task_id: str) -> str:
             return path.format(task_id)
 
         def _get(self, url: str, params: dict[str, Any], stream: bool) -> str:
-            asked.append(("get", url))
+            asked.append(url)
             return url
 
         def _get_result_tty(self, stream: bool, url: str, tty: bool) -> Iterator[bytes]:
             return iter([b"line\n"])
 
-    lines = list(current_task_logs(Tasks(), "svc", tail="200"))  # type: ignore[arg-type]
-    assert lines == [b"line\n"]
-    assert asked == [
-        ("tasks", {"service": "svc", "desired-state": "running"}),
-        ("get", "/tasks/new/logs"),
-    ]
+    assert list(current_task_logs(Tasks(), "svc/new", tail="200")) == [b"line\n"]  # type: ignore[arg-type]
+    assert list(current_task_logs(Tasks(), "svc/", tail="200")) == []  # type: ignore[arg-type]
+    assert asked == ["/tasks/new/logs"]
