@@ -3,34 +3,48 @@
 A VIP move cannot carry TCP connections: once the new holder's gratuitous ARP reaches a client,
 the rest of a connection it had opened to the old holder lands on the new one, which answers
 with a reset. A planned move chooses its instant, so the holder's agent sends its release
-(agent.release) when no connection to the group's addresses is open, or mid-handshake, on this
-host: right after one closes, when a client sending requests one after another is furthest from
-its next one. It waits at most QUIET_BUDGET: a server whose clients keep connections open
-(HTTP keep-alive) is never quiet, and is released when the budget ends, as before.
+(agent.release) when no connection to the group's addresses is open on this host, or
+mid-handshake, and preferably right after one closed: a client sending requests one after
+another is then furthest from its next one. It waits at most QUIET_BUDGET: a server whose
+clients keep connections open (HTTP keep-alive) is never quiet, and is released when the
+budget ends, as before.
 
-Connections are read from /proc/net/tcp and tcp6 (IPv4-mapped addresses of dual-stack sockets
-included): the agent runs in the host's network namespace, so this sees the servers that listen
-there (host network, or a port published in host mode). A port published through the ingress
-routing mesh terminates in another namespace: always quiet here, released at once.
+Two views of the host, because a short request (a fraction of a millisecond on a LAN) falls
+between any two reads of a socket table:
+- the packets themselves, on the VIP's interface (a packet socket: CAP_NET_RAW, which the task
+  has): a FIN from a VIP marks a connection that just ended, and no TCP packet of a VIP for
+  IDLE seconds an idle server;
+- /proc/net/tcp and tcp6 (IPv4-mapped addresses of dual-stack sockets included): connections
+  that are open but silent, which no packet shows.
+The agent runs in the host's network namespace, so this sees the servers that listen there
+(host network, or a port published in host mode). A port published through the ingress routing
+mesh terminates in another namespace: its connections show in neither view, and the release
+goes after IDLE, as for an idle server. Without a packet socket (no CAP_NET_RAW) only the
+tables are read.
 
-`open_connections` is pure; `wait_quiet` reads the kernel's tables.
+`open_connections`, `tcp_of_vip` and `Watch` are pure; `wait_quiet` reads the kernel.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import select
+import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 QUIET_BUDGET = 0.2  # seconds a release waits at most for a quiet instant
-IDLE = 0.03  # seconds without a connection: an idle server, released without waiting for one
+IDLE = 0.03  # seconds without a TCP packet of a VIP (and none open): an idle server
 POLL = 0.001
 TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
 # TCP states (include/net/tcp_states.h) in which a move breaks the exchange: the handshake and
 # an open connection. After the server's FIN the client has its answer: a reset then is harmless.
 ESTABLISHED, SYN_RECV = "01", "03"
 BUSY_STATES = frozenset({ESTABLISHED, SYN_RECV})
+ETH_P_IP = 0x0800
+TCP, FIN = 6, 0x01
 
 
 def _address(hex_addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -72,45 +86,105 @@ def read_tables(paths: Iterable[str] = TABLES) -> list[str]:
     return lines
 
 
+def tcp_of_vip(packet: bytes, vips: frozenset[bytes]) -> tuple[bool, bool]:
+    """(a TCP packet to or from a VIP, a FIN sent by a VIP) for one IPv4 packet."""
+    if len(packet) < 20 or packet[0] >> 4 != 4 or packet[9] != TCP:
+        return False, False
+    header = (packet[0] & 0x0F) * 4
+    src, dst = packet[12:16], packet[16:20]
+    if src not in vips and dst not in vips:
+        return False, False
+    flags = packet[header + 13] if len(packet) > header + 13 else 0
+    return True, src in vips and bool(flags & FIN)
+
+
 @dataclass(frozen=True, slots=True)
 class Quiet:
-    """How a wait for a quiet instant ended: after `waited` s, `quiet` or out of budget, having
-    seen the VIP busy at least once (`saw_busy`)."""
+    """How a wait for a quiet instant ended: after `waited` s, `quiet` or out of budget, right
+    after a connection closed (`after_close`)."""
 
     waited: float
     quiet: bool
-    saw_busy: bool
+    after_close: bool
 
 
 def describe(q: Quiet) -> str:
     """For the agent's log: 'after 4 ms (between connections)'."""
-    how = "between connections" if q.saw_busy else "idle"
+    how = "between connections" if q.after_close else "idle"
     return f"after {q.waited * 1000:.0f} ms ({how if q.quiet else 'connections still open'})"
 
 
+@dataclass
+class Watch:
+    """The decision, fed with what the packets and the tables show. Pure."""
+
+    start: float
+    budget: float = QUIET_BUDGET
+    last_packet: float | None = None  # the last TCP packet of a VIP
+    closed: bool = False  # a FIN from a VIP since the last decision
+
+    def packet(self, at: float, fin: bool) -> None:
+        self.last_packet, self.closed = at, self.closed or fin
+
+    def decide(self, now: float, open_now: Callable[[], int]) -> Quiet | None:
+        """A Quiet to release now, or None to go on watching. `open_now` is asked only when
+        the packets say it could be time (a table read costs more than a packet)."""
+        idle = now - (self.start if self.last_packet is None else self.last_packet) >= IDLE
+        if self.closed or idle:
+            after_close, self.closed = self.closed, False
+            if open_now() == 0:
+                return Quiet(now - self.start, True, after_close)
+        if now - self.start >= self.budget:
+            return Quiet(now - self.start, False, False)
+        return None
+
+
+@contextlib.contextmanager
+def packets(iface: str) -> Iterator[socket.socket | None]:
+    """A non-blocking packet socket for IPv4 on `iface` (None: not allowed or no such NIC)."""
+    try:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
+    except (OSError, AttributeError):
+        yield None
+        return
+    try:
+        sock.bind((iface, ETH_P_IP))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        yield None
+        return
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
 def wait_quiet(
+    iface: str,
     vips: frozenset[str],
     budget: float = QUIET_BUDGET,
     read: Callable[[], list[str]] = read_tables,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> Quiet:
-    """Return at the first instant a connection to the VIPs has just closed (busy, then none
-    open), once they have had none for IDLE s, or when `budget` runs out."""
-    start = clock()
-    busy_seen = False
-    quiet_since: float | None = None
-    while True:
-        now = clock()
-        busy = open_connections(read(), vips) > 0
-        if busy:
-            busy_seen, quiet_since = True, None
-        else:
-            if busy_seen:
-                return Quiet(now - start, True, True)
-            quiet_since = now if quiet_since is None else quiet_since
-            if now - quiet_since >= IDLE:
-                return Quiet(now - start, True, False)
-        if now - start >= budget:
-            return Quiet(now - start, False, busy_seen)
-        sleep(POLL)
+    """Return right after a connection to the VIPs closed with none left open, once they have
+    had no TCP packet for IDLE s and none open, or when `budget` runs out."""
+    raw = frozenset(ipaddress.ip_address(v).packed for v in vips)
+    watch = Watch(clock(), budget)
+    with packets(iface) as sock:
+        while True:
+            if sock is not None:
+                ready, _, _ = select.select([sock], [], [], POLL)
+                while ready:
+                    try:
+                        data = sock.recv(128)
+                    except BlockingIOError:
+                        break
+                    seen, fin = tcp_of_vip(data, raw)
+                    if seen:
+                        watch.packet(clock(), fin)
+            else:
+                time.sleep(POLL)
+            got = watch.decide(clock(), lambda: open_connections(read(), vips))
+            if got is not None:
+                return got

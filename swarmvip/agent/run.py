@@ -405,7 +405,8 @@ class Agent:
         failure it preempts by itself after 3 x advert_int, so a failure is logged, not a
         fault."""
         inst = next(i for i in self.spec.node.instances if i.group == group)
-        when = quiet.wait_quiet(frozenset(str(a.ip) for a in inst.addresses))
+        dev = self.vip_ifaces.get(group, self.state.interface or "")
+        when = quiet.wait_quiet(dev, frozenset(str(a.ip) for a in inst.addresses))
         try:
             release.hand_over(inst, address, self.secrets.get(group))
         except (OSError, ValueError) as exc:

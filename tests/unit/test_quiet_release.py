@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
 
 import pytest
 
-from swarmvip.agent.quiet import IDLE, open_connections, read_tables, wait_quiet
+from swarmvip.agent.quiet import (
+    IDLE,
+    Quiet,
+    Watch,
+    open_connections,
+    read_tables,
+    tcp_of_vip,
+    wait_quiet,
+)
 
 VIP = "10.213.2.101"
 HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid"
@@ -51,45 +58,57 @@ def test_open_connections_reads_the_kernels_own_table() -> None:
         assert open_connections(read_tables(), frozenset({addr})) == 0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, s: float) -> None:
-        self.now += s
+VIP_RAW = frozenset({bytes([10, 213, 2, 101])})
 
 
-def feed(states: list[bool]) -> Callable[[], list[str]]:
-    """A table reader: busy or not per poll, the last state repeated."""
-    polls = iter(states)
-    last = [False]
-
-    def read() -> list[str]:
-        last[0] = next(polls, last[0])
-        return [row(V4, "01")] if last[0] else []
-
-    return read
+def ip_tcp(src: str, dst: str, flags: int) -> bytes:
+    """An IPv4 header (20 bytes) and a TCP header with these flags."""
+    ip = bytes([0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0]) + socket.inet_aton(src)
+    ip += socket.inet_aton(dst)
+    tcp = bytes(13) + bytes([flags]) + bytes(6)
+    return ip + tcp
 
 
-def test_a_release_goes_right_after_a_connection_closes() -> None:
-    clock = Clock()
-    got = wait_quiet(frozenset({VIP}), 0.2, feed([False, True, True, False]), clock, clock.sleep)
-    assert got.quiet and got.saw_busy
-    assert got.waited == pytest.approx(0.003)
+def test_tcp_of_vip_sees_the_vips_packets_and_its_fins() -> None:
+    assert tcp_of_vip(ip_tcp("10.213.2.50", VIP, 0x02), VIP_RAW) == (True, False)  # SYN in
+    assert tcp_of_vip(ip_tcp(VIP, "10.213.2.50", 0x11), VIP_RAW) == (True, True)  # FIN out
+    assert tcp_of_vip(ip_tcp("10.213.2.50", VIP, 0x11), VIP_RAW) == (True, False)  # client's
+    assert tcp_of_vip(ip_tcp("10.213.2.50", "10.213.2.1", 0x11), VIP_RAW) == (False, False)
+    udp = bytearray(ip_tcp(VIP, "10.213.2.50", 0x11))
+    udp[9] = 17
+    assert tcp_of_vip(bytes(udp), VIP_RAW) == (False, False)
+
+
+def test_the_release_goes_right_after_a_close_when_nothing_else_is_open() -> None:
+    w = Watch(start=0.0)
+    assert w.decide(0.001, lambda: 0) is None  # quiet so far, not yet idle
+    w.packet(0.002, fin=False)  # a request
+    assert w.decide(0.003, lambda: 1) is None
+    w.packet(0.004, fin=True)  # the server's FIN: the answer is out
+    got = w.decide(0.004, lambda: 0)
+    assert got == Quiet(0.004, True, True)
+
+
+def test_a_close_with_another_connection_still_open_waits() -> None:
+    w = Watch(start=0.0)
+    w.packet(0.004, fin=True)
+    assert w.decide(0.004, lambda: 1) is None  # another client mid-request
+    w.packet(0.008, fin=True)
+    assert w.decide(0.008, lambda: 0) == Quiet(0.008, True, True)
 
 
 def test_an_idle_vip_is_released_after_the_idle_span() -> None:
-    clock = Clock()
-    got = wait_quiet(frozenset({VIP}), 0.2, feed([False]), clock, clock.sleep)
-    assert got.quiet and not got.saw_busy
-    assert IDLE <= got.waited < IDLE + 0.002
+    w = Watch(start=0.0)
+    assert w.decide(IDLE - 0.001, lambda: 0) is None
+    assert w.decide(IDLE, lambda: 0) == Quiet(IDLE, True, False)
 
 
-def test_a_vip_never_quiet_is_released_when_the_budget_ends() -> None:
-    clock = Clock()
-    got = wait_quiet(frozenset({VIP}), 0.2, feed([True]), clock, clock.sleep)
-    assert not got.quiet and got.saw_busy
-    assert 0.2 <= got.waited < 0.202
+def test_an_open_silent_connection_holds_the_release_until_the_budget() -> None:
+    w = Watch(start=0.0, budget=0.2)
+    assert w.decide(0.1, lambda: 1) is None  # idle on the wire, but open (keep-alive)
+    assert w.decide(0.2, lambda: 1) == Quiet(0.2, False, False)
+
+
+def test_wait_quiet_without_a_packet_socket_reads_the_tables() -> None:
+    got = wait_quiet("no-such-nic0", frozenset({VIP}), 0.2, lambda: [])
+    assert got.quiet and not got.after_close and IDLE <= got.waited < 0.2
