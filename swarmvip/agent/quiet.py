@@ -43,7 +43,7 @@ TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
 # an open connection. After the server's FIN the client has its answer: a reset then is harmless.
 ESTABLISHED, SYN_RECV = "01", "03"
 BUSY_STATES = frozenset({ESTABLISHED, SYN_RECV})
-ETH_P_IP = 0x0800
+ETH_P_IP, ETH_P_ALL = 0x0800, 0x0003
 TCP, FIN = 6, 0x01
 
 
@@ -141,14 +141,15 @@ class Watch:
 
 @contextlib.contextmanager
 def packets(iface: str) -> Iterator[socket.socket | None]:
-    """A non-blocking packet socket for IPv4 on `iface` (None: not allowed or no such NIC)."""
-    try:
-        sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
+    """A non-blocking packet socket on `iface`, both directions (None: not allowed or no such
+    NIC)."""
+    try:  # ETH_P_ALL: a socket bound to one protocol is not shown the packets the host sends
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
     except (OSError, AttributeError):
         yield None
         return
     try:
-        sock.bind((iface, ETH_P_IP))
+        sock.bind((iface, ETH_P_ALL))
         sock.setblocking(False)
     except OSError:
         sock.close()
@@ -177,9 +178,11 @@ def wait_quiet(
                 ready, _, _ = select.select([sock], [], [], POLL)
                 while ready:
                     try:
-                        data = sock.recv(128)
+                        data, addr = sock.recvfrom(128)
                     except BlockingIOError:
                         break
+                    if addr[1] != ETH_P_IP:
+                        continue
                     seen, fin = tcp_of_vip(data, raw)
                     if seen:
                         watch.packet(clock(), fin)
