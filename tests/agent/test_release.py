@@ -164,3 +164,52 @@ def test_a_release_waits_while_a_connection_to_the_vip_is_open(
     found = re.search(r"released web to \S+ after (\d+) ms \(connections still open\)", log)
     assert found, log
     assert int(found.group(1)) >= QUIET_BUDGET * 1000
+
+
+REQUESTS = f"""
+import time, urllib.request
+end = time.monotonic() + 3
+while time.monotonic() < end:
+    try:
+        urllib.request.urlopen("http://{VIP}:8080/", timeout=0.2).read()
+    except OSError:
+        pass
+    time.sleep(0.01)
+"""
+WAIT = f"""
+from swarmvip.agent import quiet
+for _ in range(5):
+    print(quiet.describe(quiet.wait_quiet("eth0", frozenset({{"{VIP}"}}))), flush=True)
+"""
+
+
+def test_the_quiet_instant_is_right_after_a_request_on_the_wire(pair: tuple[str, str]) -> None:
+    """A client in B sends a short HTTP request every 10 ms to a server on the VIP in A: the
+    server's FIN, seen on A's NIC (a packet the host sends), is the instant to release, well
+    within the budget. Short requests fall between two reads of the TCP tables."""
+    lab.sh("ip", "-n", pair[0], "addr", "add", f"{VIP}/24", "dev", "eth0")
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", pair[0], sys.executable, "-m", "http.server", "8080",
+         "--bind", VIP],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(0.5)
+        client = subprocess.Popen(["ip", "netns", "exec", pair[1], sys.executable, "-c", REQUESTS])
+        time.sleep(0.3)
+        waits = subprocess.run(
+            ["ip", "netns", "exec", pair[0], sys.executable, "-c", WAIT],
+            capture_output=True,
+            text=True,
+            cwd=lab.REPO,
+            timeout=30,
+        )
+        client.wait(10)
+    finally:
+        server.kill()
+        server.wait()
+    lines = waits.stdout.splitlines()
+    assert len(lines) == 5, waits.stdout + waits.stderr
+    between = [line for line in lines if "(between connections)" in line]
+    assert len(between) >= 4, lines  # at most one wait can begin in a client's pause
