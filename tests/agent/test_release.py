@@ -69,6 +69,27 @@ def _send(ns: str, tmp: Path, plan: MovePlan) -> subprocess.CompletedProcess[str
     return lab.send_plan(ns, KEY, plan, tmp)
 
 
+def _lifted(
+    pair: tuple[str, str],
+    tmp_path: Path,
+    agents: list[lab.AgentProc],
+    version: int,
+    auth: str | None,
+) -> tuple[lab.AgentProc, lab.AgentProc, Target]:
+    """A holds the VIP, B is a backup with its listener up and lifted to 254 (not yet the
+    holder: A has not released). A, B and B's lift target."""
+    a_plan, b_plan = _plans(version, auth)
+    a = _start(pair[0], tmp_path / "a", a_plan, auth)
+    b = _start(pair[1], tmp_path / "b", b_plan, auth)
+    agents += [a, b]
+    a.wait_for(_holder, timeout=15)
+    b.wait_for(lambda r: _backup(r) and r.control is not None, timeout=15)
+    lift = Target(B_ID, B_ADDR, PORT, "spec1", {"web": 254})
+    first = _send(pair[0], tmp_path, MovePlan("t", 7, (Step((lift,)),)))
+    assert first.returncode == 0, first.stdout + first.stderr
+    return a, b, lift
+
+
 @pytest.mark.parametrize(
     ("version", "auth", "release_to"),
     [
@@ -86,15 +107,7 @@ def test_a_release_hands_the_vip_over_within_the_skew_make_before_break(
     auth: str | None,
     release_to: str | None,
 ) -> None:
-    a_plan, b_plan = _plans(version, auth)
-    a = _start(pair[0], tmp_path / "a", a_plan, auth)
-    b = _start(pair[1], tmp_path / "b", b_plan, auth)
-    agents += [a, b]
-    a.wait_for(_holder, timeout=15)
-    b.wait_for(lambda r: _backup(r) and r.control is not None, timeout=15)
-    lift = Target(B_ID, B_ADDR, PORT, "spec1", {"web": 254})
-    first = _send(pair[0], tmp_path, MovePlan("t", 7, (Step((lift,)),)))
-    assert first.returncode == 0, first.stdout + first.stderr
+    a, b, lift = _lifted(pair, tmp_path, agents, version, auth)
     released = {"web": release_to} if release_to else {}
     hand = Target(A_ID, A_ADDR, PORT, "spec1", {}, released)
     sampler = lab.Sampler(pair, VIP)
@@ -137,14 +150,7 @@ def test_a_release_waits_while_a_connection_to_the_vip_is_open(
     """The holder hands over between connections (agent.quiet): with a connection to the VIP
     open on the holder the whole time, its agent sees it in its own namespace's TCP table and
     waits the whole QUIET_BUDGET before it releases; the move still happens."""
-    a_plan, b_plan = _plans(3, None)
-    a = _start(pair[0], tmp_path / "a", a_plan, None)
-    b = _start(pair[1], tmp_path / "b", b_plan, None)
-    agents += [a, b]
-    a.wait_for(_holder, timeout=15)
-    b.wait_for(lambda r: _backup(r) and r.control is not None, timeout=15)
-    lift = Target(B_ID, B_ADDR, PORT, "spec1", {"web": 254})
-    assert _send(pair[0], tmp_path, MovePlan("t", 7, (Step((lift,)),))).returncode == 0
+    _, _, lift = _lifted(pair, tmp_path, agents, 3, None)
     held = subprocess.Popen(
         ["ip", "netns", "exec", pair[0], sys.executable, "-c", CONNECTION],
         stdin=subprocess.PIPE,
