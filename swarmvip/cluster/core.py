@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -67,6 +67,9 @@ from swarmvip.wire.keys import (
 )
 
 MIN_API = (1, 41)
+# task states in which its container has ended (or never started): a removed service's task
+# in one of them runs nothing any more
+TASK_ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -390,6 +393,33 @@ class DockerCluster:
             f"tasks of stack {stack} not running after {timeout:g}s: "
             + ("; ".join(problems) or "no task started")
         )
+
+    def wait_gone(self, services: Sequence[ObservedService], timeout: float) -> tuple[str, ...]:
+        """Until no task of these removed services runs: the engine lists a removed service's
+        task (desired state "remove") until its node has stopped it. Tasks on a node that is
+        not Ready are not waited for (it cannot tell)."""
+        named = {s.id: s.name for s in services}
+        deadline = time.monotonic() + timeout
+        while True:
+            ready = {n.id for n in self.nodes() if n.state == "ready"}
+            nodes = sorted({s.node_id for s in services if s.node_id in ready})
+            if not nodes:
+                return ()
+            with translated("listing tasks"):
+                tasks = self._api.tasks(filters={"node": nodes})
+            left = sorted(
+                {
+                    t["ServiceID"]
+                    for t in tasks
+                    if t.get("ServiceID") in named
+                    and t.get("Status", {}).get("State") not in TASK_ENDED
+                }
+            )
+            if not left:
+                return ()
+            if time.monotonic() > deadline:
+                return tuple(f"{named[i]}: its task still runs after {timeout:g}s" for i in left)
+            time.sleep(0.2)
 
     def wait_running_all(self, stacks: list[str], timeout: float) -> tuple[str, ...]:
         """wait_running for each stack; the skipped services of all of them."""

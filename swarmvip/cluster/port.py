@@ -8,12 +8,12 @@ implements it in memory, and tests/contract runs one suite against both.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from swarmvip.model import Node, NodePlan
-from swarmvip.plan.diff import Action, Observed
+from swarmvip.plan.diff import Action, Observed, ObservedService
 from swarmvip.status.model import DeployedNode, Received
 
 TaskProgress = Callable[[int, int, list[str]], None]  # (running, total, problems)
@@ -103,6 +103,12 @@ class Cluster(Protocol):
         ...
 
     def wait_running_all(self, stacks: list[str], timeout: float) -> tuple[str, ...]: ...
+
+    def wait_gone(self, services: Sequence[ObservedService], timeout: float) -> tuple[str, ...]:
+        """Until no task of these removed services runs any more on a node that can tell (a
+        Down node never does: not waited for); one line per service still running at the
+        timeout."""
+        ...
 
     def watch(self, wake: threading.Event) -> Watcher:
         """Set `wake` on every node or service change, until the event stream ends."""

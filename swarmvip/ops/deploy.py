@@ -43,6 +43,7 @@ from swarmvip.plan.diff import (
     Observed,
     RemoveControl,
     UpdateService,
+    departures,
     diff,
     phases,
     teardown,
@@ -328,6 +329,9 @@ def require_docker_cli(spec: StackSpec, vip_only: bool) -> str | None:
     return cli
 
 
+GONE_MARGIN = 10.0  # seconds past a task's stop grace period to wait for its end
+
+
 def apply_phases(
     prepared: Prepared,
     cluster: Cluster,
@@ -336,8 +340,10 @@ def apply_phases(
     source: StatusSource | None = None,
 ) -> None:
     """Apply phase by phase (see plan.diff.phases), waiting until every task runs its new spec
-    between phases. A task that cannot run (its node Down, paused or drained) is not waited
-    for: it is reported once and gets its new spec when the node returns.
+    between phases. First of all, the departing members that hold no VIP are removed and
+    waited for until their tasks have stopped (plan.diff.departures). A task that cannot run
+    (its node Down, paused or drained) is not waited for: it is reported once and gets its
+    new spec when the node returns.
 
     With a status `source`, the wait is on the agents' own reports of the new spec
     (ops.agentwait), after the last phase too; without one (a first deploy), on Docker's
@@ -347,7 +353,18 @@ def apply_phases(
     restarted: dict[str, str] = {}
     if not waits_on_reports():
         source = None
-    for i, step in enumerate(phases(prepared.actions, set(prepared.holders))):
+    holders = set(prepared.holders)
+    leaving = departures(prepared.actions, holders)
+    if leaving:
+        for departing in leaving:
+            progress(departing.describe())
+            cluster.apply(departing)
+        progress("waiting until the departing keepalived tasks have stopped")
+        grace = prepared.plan.stop_grace_period + GONE_MARGIN
+        for line in cluster.wait_gone([a.current for a in leaving], min(timeout, grace)):
+            progress(line)
+    rest = tuple(a for a in prepared.actions if a not in leaving)
+    for i, step in enumerate(phases(rest, holders)):
         if i:
             progress("waiting until every task runs its new config")
             if source is not None:

@@ -14,7 +14,7 @@ import dataclasses
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -176,6 +176,7 @@ class FakeCluster:
         self.log_driver = "json-file"  # the engine's default logging driver (docker info)
         self.relay: Callable[[str], str] | None = None  # answers run_relay; None: no relay
         self.relayed: list[str] = []  # plans given to run_relay, in order
+        self.gone: list[tuple[str, ...]] = []  # wait_gone's services, per call
         self.relay_image: str | None = None  # EnsureControl's image
         self._nodes = {n.id: n for n in nodes}
         self._node_versions = {n.id: 1 for n in nodes}
@@ -454,6 +455,11 @@ class FakeCluster:
 
     def wait_running_all(self, stacks: list[str], timeout: float) -> tuple[str, ...]:
         return tuple(line for stack in stacks for line in self.wait_running(stack, timeout))
+
+    def wait_gone(self, services: Sequence[ObservedService], timeout: float) -> tuple[str, ...]:
+        """A removed service's task is gone at once; `gone` keeps the order of the waits."""
+        self.gone.append(tuple(s.name for s in services))
+        return ()
 
     def watch(self, wake: threading.Event) -> Watcher:
         watch = _Watch(wake)

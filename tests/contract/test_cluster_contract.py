@@ -285,6 +285,17 @@ def test_a_gone_config_or_secret_is_removed_quietly_a_gone_service_is_not_found(
     assert (gone.services, gone.configs) == ((), ())
 
 
+def test_wait_gone_returns_once_the_removed_services_tasks_have_stopped(
+    backend: Backend,
+) -> None:
+    _deploy(backend, _desired(backend))
+    backend.cluster.wait_running(backend.stack, 120)
+    seen = backend.cluster.observe(backend.stack)
+    for service in seen.services:
+        backend.cluster.apply(RemoveService(service))
+    assert backend.cluster.wait_gone(seen.services, 30) == ()  # () : none still ran at 30 s
+
+
 def test_a_second_holder_is_refused_while_the_first_holds(backend: Backend) -> None:
     first, second = f"{backend.stack}-a", f"{backend.stack}-b"
     with (

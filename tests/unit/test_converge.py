@@ -96,6 +96,8 @@ class FakeAPI:
         ]
 
     def tasks(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        if "node" in filters:  # wait_gone: a removed service's task stops at once here
+            return []
         node_id = filters["service"].removeprefix("sid-")
         spec = {"ContainerSpec": {"Configs": self._configs(self.swarm.services[node_id])}}
         if self.swarm.runs(node_id):
@@ -114,6 +116,7 @@ class FakeSwarm(DockerCluster):
         self.configs: dict[str, bytes] = {}
         self.log: list[tuple[int, str, str, int]] = []  # (pass, kind, node id, priority)
         self.unheard: list[str] = []  # newcomers started before every running node listed them
+        self.deaf: list[str] = []  # running members the holder stopped listing (a 2nd MASTER)
         self.passes = 0
         self.restarted: set[str] = set()  # services updated since their node was paused
         self.control = False  # the runtime channel's key exists (EnsureControl)
@@ -181,6 +184,19 @@ class FakeSwarm(DockerCluster):
                 del self.services[current.node_id]
             case RemoveConfig(current):
                 del self.configs[current.name]
+        self._hear()
+
+    def _hear(self) -> None:
+        """A running member that the holder does not list as a peer hears no advert: it makes
+        itself a second MASTER (keepalived, unicast)."""
+        holder = self.holder()
+        if holder is None:
+            return
+        peers = self.plans()[holder].instances[0].peers
+        for node_id, plan in self.plans().items():
+            heard = plan.instances[0].unicast_src in peers
+            if node_id != holder and self.runs(node_id) and not heard and node_id not in self.deaf:
+                self.deaf.append(node_id)
 
     def _plan_of(self, svc: DesiredService) -> NodePlan:
         mount = next(m for m in svc.configs if m.target == paths.AGENT_SPEC)
@@ -350,3 +366,32 @@ def test_one_converge_observes_plans_and_stores_the_spec_once(
         "dump_document",
         "plan_stack",
     ]
+
+
+WEB_SPEC = parse_stack(
+    "x-swarmvip:\n  vips:\n    web:\n      addresses: [10.0.0.100/24]\n"
+    "      placement: {constraints: [node.labels.web == true]}\n",
+    "s.yml",
+)
+
+
+def web_node(i: int, priority: int, labelled: bool = True) -> Node:
+    labels = ((NODE_PRIORITY, str(priority)), *((("web", "true"),) if labelled else ()))
+    return Node(f"id{i}", f"node{i}", Role.WORKER, "active", "ready", f"10.0.0.1{i}", labels)
+
+
+def test_a_departing_backup_is_gone_before_the_master_stops_listing_it() -> None:
+    """Fault campaign scenario 8: node2 (a backup) leaves while the holder node1 must take a
+    new config (its priority rises): node3 is lifted and becomes MASTER with a peer list
+    without node2. node2, still running, would then hear no master and take the VIP too. Its
+    service is removed, and gone, before anything else changes."""
+    swarm = FakeSwarm([web_node(1, 250), web_node(2, 240), web_node(3, 230)])
+    apply(prepare(WEB_SPEC, "web", swarm), swarm, lambda line: None)
+    assert swarm.holder() == "id1"
+    swarm.node_list = [web_node(1, 252), web_node(2, 240, labelled=False), web_node(3, 230)]
+    lines: list[str] = []
+    converge(WEB_SPEC, "web", swarm, FakeSource(swarm), lines.append, timeout=2.0)
+    assert "id2" not in swarm.services and swarm.holder() == "id1"
+    assert swarm.deaf == []
+    first = next(i for i, line in enumerate(lines) if "service" in line)
+    assert lines[first].startswith("remove service web_vip-node2")
