@@ -45,6 +45,7 @@ ALARM_KINDS = (
     "report-unreadable",
     "task-starting",
     "task-not-running",
+    "member-drained",
     "agent-fault",
     "incompatible-agent",
     "vrid-shared",

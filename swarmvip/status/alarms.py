@@ -139,14 +139,32 @@ def _report_alarm(
     return []
 
 
+def _drained(dep: DeployedNode) -> Alarm:
+    """One warning for a member whose node the operator drained: its task cannot run there
+    (not "starting", and no report is to be expected from it)."""
+    name = dep.plan.hostname
+    return Alarm(
+        "member-drained",
+        f"{dep.stack}/{name}",
+        f"{name} is drained in the swarm: its keepalived task cannot run there and the VIP's"
+        f" other members carry it (`docker node update --availability active {name}` brings"
+        " it back)",
+        severity="warning",
+    )
+
+
 def _node_alarms(
     deployed: tuple[DeployedNode, ...],
     latest: dict[tuple[str, str], Report],
     clocks: Clocks,
     states: Mapping[str, str],
+    drained: frozenset[str] = frozenset(),
 ) -> list[Alarm]:
     found = []
     for dep in deployed:
+        if dep.plan.node_id in drained and dep.task_state not in ("running", "starting"):
+            found.append(_drained(dep))
+            continue
         if dep.note:  # its plan is unreadable: what it reports cannot be matched to a plan
             subject = f"{dep.stack}/{dep.service}"
             found += _task_alarm(dep, subject)
@@ -197,12 +215,14 @@ def alarms(
     latest: dict[tuple[str, str], Report],
     clocks: Clocks | float,
     states: Mapping[str, str] | None = None,
+    drained: frozenset[str] = frozenset(),
 ) -> tuple[Alarm, ...]:
     """Every alarm; `clocks` (or a bare `now`, trusting the agents' clocks) judges freshness;
-    `states`: {node id: its state in the swarm} (ready, down, unknown, …) where known."""
+    `states`: {node id: its state in the swarm} (ready, down, unknown, …) where known;
+    `drained`: the ids of nodes the swarm drained (availability drain)."""
     clocks = clocks if isinstance(clocks, Clocks) else Clocks(clocks)
     found = [a for v in vips for a in _vip_alarms(v)]
-    found += _node_alarms(deployed, latest, clocks, states or {})
+    found += _node_alarms(deployed, latest, clocks, states or {}, drained)
     found += _vrid_alarms(deployed)
     found += _cross_stack_alarms(deployed)
     return tuple(found)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 
 from swarmvip.model import InstancePlan, NodePlan, NotifyHooks, Preemption, Timers
@@ -198,3 +199,64 @@ def test_the_expected_holder_follows_the_priorities_the_agents_run() -> None:
     old = tuple(dataclasses.replace(r, control=None) for r in reports)
     snap = fold(Observation(now=101, nodes=THREE, deployed=deployed(), reports=old))
     assert snap.vips[0].expected_holder == "node1"
+
+
+def _took_over(host: str, ts: float, released_by: str | None, at: float, seq: int = 2) -> Report:
+    """host reports MASTER holding; released_by: the address whose priority-0 advert it took
+    over on at `at` (None: the master went silent)."""
+    took = report(host, ts, True, seq=seq)
+    inst = dataclasses.replace(
+        took.instances[0], after_release=None if released_by is None else (released_by, at)
+    )
+    return dataclasses.replace(took, instances=(inst,))
+
+
+def test_a_master_that_released_is_not_believed_when_its_release_never_arrived() -> None:
+    """Scenario 5 of the fault campaign: node1's Docker daemon stops, its keepalived sends
+    priority 0, node2 takes over; node1's last report (100) still says holding, its release
+    report never reaches the manager. node2 names node1's address: one holder, no alarm."""
+    reports = (*steady(100), _took_over("node2", 100.5, "10.213.0.11", at=100.4))
+    snap = fold(Observation(now=101, nodes=THREE, deployed=deployed(), reports=reports))
+    assert snap.vips[0].holders == ("node2",)
+    assert "split-brain" not in [a.kind for a in snap.alarms]
+
+
+def test_a_master_that_went_silent_is_still_a_split_brain() -> None:
+    """A partition: node2 took over because node1's adverts stopped (no release): both hold."""
+    reports = (*steady(100), _took_over("node2", 100.5, None, at=100.4))
+    snap = fold(Observation(now=101, nodes=THREE, deployed=deployed(), reports=reports))
+    assert snap.vips[0].holders == ("node1", "node2")
+    assert [a.kind for a in snap.alarms] == ["split-brain"]
+
+
+def test_a_master_that_reported_after_the_release_is_believed_again() -> None:
+    """node1 released at 100.4 but reported holding again at 100.8 (it came back and took the
+    group; node2 has not yielded yet, or cannot hear it): both hold, a split brain."""
+    reports = (
+        *steady(100),
+        _took_over("node2", 100.5, "10.213.0.11", at=100.4),
+        report("node1", 100.8, True, seq=3),
+    )
+    snap = fold(Observation(now=101, nodes=THREE, deployed=deployed(), reports=reports))
+    assert snap.vips[0].holders == ("node1", "node2")
+
+
+def test_a_release_named_by_an_unknown_address_changes_nothing() -> None:
+    reports = (*steady(100), _took_over("node2", 100.5, "10.213.0.99", at=100.4))
+    snap = fold(Observation(now=101, nodes=THREE, deployed=deployed(), reports=reports))
+    assert snap.vips[0].holders == ("node1", "node2")
+
+
+def test_a_drained_member_is_one_warning_not_a_starting_task_without_reports() -> None:
+    """node3 drained by the operator: its task is pending for good and it never reports."""
+    deps = list(deployed())
+    deps[2] = DeployedNode("s", "s_vip-node3", deps[2].plan, "pending")
+    nodes = (*THREE[:2], dataclasses.replace(THREE[2], availability="drain"))
+    reports = tuple(r for r in steady(100) if r.node != "node3")
+    snap = fold(Observation(now=101, nodes=nodes, deployed=tuple(deps), reports=reports))
+    assert [(a.kind, a.subject, a.severity) for a in snap.alarms] == [
+        ("member-drained", "s/node3", "warning")
+    ]
+    # the same pending task on an active node is a task starting, with no report yet
+    snap = fold(Observation(now=101, nodes=THREE, deployed=tuple(deps), reports=reports))
+    assert {a.kind for a in snap.alarms} == {"task-starting", "no-report"}
