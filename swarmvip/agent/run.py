@@ -45,6 +45,7 @@ from typing import TextIO
 
 from swarmvip import __version__
 from swarmvip.agent import (
+    adverts,
     checks,
     control,
     hooks,
@@ -150,6 +151,7 @@ class Agent:
             opts.layout.track_dir,
         )
         self.control_stats = control.Stats()
+        self.releases = adverts.Releases()  # the priority-0 adverts received (agent.adverts)
 
     # --- output ---------------------------------------------------------------------------
     def emit(self, kind: Kind) -> None:
@@ -339,6 +341,7 @@ class Agent:
         keepalived.ensure_fifo(layout.fifo)
         self._supervised("notify fifo reader", self._fifo_reader)
         self._supervised("netlink watcher", lambda: self._watcher(iface))
+        self._start_advert_watcher()
         self._start_listener()
         runners = [
             self._supervised(f"check {inst.group}.{check.name}", self._runner(inst.group, check))
@@ -348,6 +351,21 @@ class Agent:
         for runner in runners:  # keepalived starts with real check results, not a guess
             assert isinstance(runner, checks.CheckRunner)
             runner.first_done.wait(checks.timeout_of(runner.check) + 1.0)
+
+    def _start_advert_watcher(self) -> None:
+        """Who released a group (agent.adverts); without CAP_NET_RAW, reports never name one."""
+        node = self.spec.node
+        families = adverts.families_of([node.unicast_src, *(i.unicast_src for i in node.instances)])
+        try:
+            for sock in adverts.open_sockets(families):  # can it? (no CAP_NET_RAW: no)
+                sock.close()
+        except OSError as exc:
+            print(f"swarmvip agent: no advert watcher: {exc}", file=sys.stderr, flush=True)
+            return
+        self._supervised(
+            "advert watcher",
+            lambda: adverts.AdvertWatcher(adverts.open_sockets(families), self.releases),
+        )
 
     def _start_listener(self) -> None:
         """The runtime priority listener, if the control key is mounted."""
@@ -465,7 +483,19 @@ class Agent:
     def _on_fifo_line(self, line: str) -> None:
         event = state.parse_notify_line(line)
         if event is not None:
-            self.post(event)
+            self.post(self._with_release(event))
+
+    def _with_release(self, event: state.VrrpChanged) -> state.VrrpChanged:
+        """A MASTER event names the address whose priority-0 advert it took over on, if one
+        came within the group's Master_Down_Interval (agent.adverts)."""
+        inst = next((i for i in self.spec.node.instances if i.group == event.group), None)
+        if event.state != "MASTER" or inst is None:
+            return event
+        within = 3 * inst.timers.advert_int + 1.0
+        source = self.releases.released_by(inst.vrid, time.monotonic(), within)
+        if source is None:
+            return event
+        return dataclasses.replace(event, after_release=(source, time.time()))
 
     def _kill_leftovers(self) -> None:
         for pid_file in (self.opts.layout.vrrp_pid_file, self.opts.layout.pid_file):

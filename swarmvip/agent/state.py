@@ -30,6 +30,8 @@ class InstanceState:
     vips: tuple[IPInterface, ...]
     vrrp_state: str = "UNKNOWN"
     checks: tuple[tuple[str, str], ...] = ()
+    # MASTER after a release: (the releasing address, when); see VrrpChanged.after_release
+    after_release: tuple[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,9 @@ class VrrpChanged:
     group: str
     state: str
     priority: int | None = field(default=None, compare=False)  # keepalived's, for the hooks
+    # entering MASTER: (the address whose priority-0 advert it took over on, wall time);
+    # None: it took over because the master went silent (agent.adverts)
+    after_release: tuple[str, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +138,17 @@ def initial(stack: str, node: NodePlan, hostname: str) -> AgentState:
     return AgentState(stack=stack, node=hostname, node_id=node.node_id, instances=instances)
 
 
-def _set_vrrp(state: AgentState, group: str, vrrp: str) -> AgentState:
-    insts = tuple(replace(i, vrrp_state=vrrp) if i.group == group else i for i in state.instances)
-    return replace(state, instances=insts)
+def _set_vrrp(state: AgentState, ev: VrrpChanged) -> AgentState:
+    def update(inst: InstanceState) -> InstanceState:
+        if inst.group != ev.group:
+            return inst
+        if ev.state != "MASTER":
+            return replace(inst, vrrp_state=ev.state, after_release=None)
+        if inst.vrrp_state == "MASTER":  # no new takeover: what it took over on stays
+            return inst
+        return replace(inst, vrrp_state=ev.state, after_release=ev.after_release)
+
+    return replace(state, instances=tuple(update(i) for i in state.instances))
 
 
 def _set_check(state: AgentState, ev: CheckChanged) -> AgentState:
@@ -152,7 +165,12 @@ def _set_check(state: AgentState, ev: CheckChanged) -> AgentState:
 def _keepalived(state: AgentState, ev: KeepalivedChanged) -> AgentState:
     new = replace(state, keepalived=ev.status, reason=ev.reason)
     if ev.status in ("exited", "stopped"):
-        new = replace(new, instances=tuple(replace(i, vrrp_state="STOP") for i in state.instances))
+        new = replace(
+            new,
+            instances=tuple(
+                replace(i, vrrp_state="STOP", after_release=None) for i in state.instances
+            ),
+        )
     return new
 
 
@@ -180,8 +198,8 @@ def fold(state: AgentState, event: Event) -> AgentState:
             return replace(state, reason=reason)
         case KeepalivedChanged():
             return _keepalived(state, event)
-        case VrrpChanged(group=group, state=vrrp):
-            return _set_vrrp(state, group, vrrp)
+        case VrrpChanged():
+            return _set_vrrp(state, event)
         case AddressesObserved(addresses=addresses):
             return replace(state, present=addresses)
         case CheckChanged():
@@ -226,6 +244,7 @@ def _instance_report(inst: InstanceState, present: frozenset[str]) -> InstanceRe
         vips_present=found,
         holds_vip=bool(inst.vips) and len(found) == len(inst.vips),
         checks=inst.checks,
+        after_release=inst.after_release,
     )
 
 

@@ -12,6 +12,9 @@ stream did not answer in time (paused, down, cut off) is not fresh whatever it s
 A node that is not fresh counts as unknown, and its claims to hold a VIP are not believed.
 Without arrival data (Observation.heard empty) the agents' clocks are trusted as they are.
 
+A master's last "holding" report is not believed once another member reports that it took the
+group over on that master's priority-0 advert after the report was written (`_released`).
+
 A node with some but not all of a group's addresses on its interface is a "partial" holder;
 any address on more than one fresh node is a split brain (alarms.py).
 
@@ -212,6 +215,35 @@ def _with_a_process(
     return {key: report for key, report in latest.items() if key in keys}
 
 
+def _released(
+    group_nodes: list[tuple[DeployedNode, InstancePlan]],
+    group: str,
+    alive: dict[tuple[str, str], Report],
+    clocks: Clocks,
+) -> dict[tuple[str, str], Report]:
+    """`alive` without the reports of masters that let the group go after writing them: a
+    member that took the group over on a priority-0 advert from another member's address
+    (after_release, agent.adverts) later than that member's last report shows the release
+    that report cannot (a Docker daemon that stops cuts its node's log stream before it stops
+    the task). A master that went silent sent no such advert (a partition: a real split brain)
+    and is still believed."""
+    by_address = {_ip(inst.unicast_src): (dep.stack, dep.plan.node_id) for dep, inst in group_nodes}
+    kept = dict(alive)
+    for key, report in alive.items():
+        seen = _instance(report, group)
+        if not clocks.fresh(report) or seen is None or seen.vrrp_state != "MASTER":
+            continue
+        if seen.after_release is None:
+            continue
+        address, ts = seen.after_release
+        released = by_address.get(_ip(address))
+        if released is None or released == key or released not in kept:
+            continue
+        if clocks.written(kept[released]) < clocks.on_reader(key[0], key[1], ts):
+            del kept[released]
+    return kept
+
+
 def _unknown(
     group_nodes: list[tuple[DeployedNode, InstancePlan]],
     latest: dict[tuple[str, str], Report],
@@ -242,7 +274,7 @@ def _vip(
 ) -> VipStatus:
     inst = group_nodes[0][1]
     members = _members(group_nodes, latest, clocks)
-    alive = _with_a_process(group_nodes, latest)
+    alive = _released(group_nodes, group, _with_a_process(group_nodes, latest), clocks)
     holding = _holding(members, stack, group, alive, clocks)
     holders = tuple(sorted(m.hostname for m in holding))
     partial, presence = _presence(members, stack, inst, alive, clocks)
@@ -354,6 +386,7 @@ def fold(obs: Observation) -> Snapshot:
     history = transitions(obs.reports)
     states = {n.id: n.state for n in obs.nodes}
     down = frozenset(node_id for node_id, state in states.items() if state == "down")
+    drained = frozenset(n.id for n in obs.nodes if n.availability == "drain")
     vips = tuple(
         _vip(stack, group, nodes, latest, history.get((stack, group), []), clocks, down)
         for (stack, group), nodes in _groups(obs.deployed).items()
@@ -367,7 +400,7 @@ def fold(obs: Observation) -> Snapshot:
     )
     controller = controller_status(obs.controller, obs.now)
     found, progress = with_progress(
-        alarms(vips, obs.deployed, latest, clocks, states),
+        alarms(vips, obs.deployed, latest, clocks, states, drained),
         vips,
         obs.deployed,
         latest,

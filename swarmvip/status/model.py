@@ -209,7 +209,15 @@ class Clocks:
 
     def age(self, report: Report) -> float:
         """Seconds since the agent wrote `report`, on the reader's clock."""
-        return self.now - (report.ts - self.offsets.get((report.stack, report.node_id), 0.0))
+        return self.now - self.written(report)
+
+    def written(self, report: Report) -> float:
+        """When the agent wrote `report`, on the reader's clock."""
+        return self.on_reader(report.stack, report.node_id, report.ts)
+
+    def on_reader(self, stack: str, node_id: str, ts: float) -> float:
+        """A time on that agent's clock (`ts`), on the reader's clock."""
+        return ts - self.offsets.get((stack, node_id), 0.0)
 
     def answered(self, stack: str, node_id: str) -> bool:
         return (stack, node_id) not in self.unanswered

@@ -22,7 +22,11 @@ within a version, new optional keys may be added):
                     "vips": ["10.0.0.100/24"],          # configured
                     "vips_present": ["10.0.0.100/24"],  # observed on the interface (netlink)
                     "holds_vip": true,                  # every configured VIP is present
-                    "checks": {"http": "ok" | "failing" | "unknown"}}],
+                    "checks": {"http": "ok" | "failing" | "unknown"},
+                    "after_release": {"from": "10.0.0.12", "ts": 1763762399.9}}],
+                      # optional, MASTER only: it took over on this address's priority-0
+                      # advert (agent.adverts), at ts; absent: not MASTER, or the master went
+                      # silent (died, partition)
      "reason": null | "why the agent is in fault / keepalived is not running",
      "spec": "3f2a9c0e1b7d",      # optional: the task's service spec hash ($SWARMVIP_SPEC)
      "faults": ["check web.http: ..."],  # optional, only when non-empty: agent faults (a
@@ -67,6 +71,7 @@ class InstanceReport:
     vips_present: tuple[str, ...]
     holds_vip: bool
     checks: tuple[tuple[str, str], ...] = ()
+    after_release: tuple[str, float] | None = None  # (releasing address, ts); optional key
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +106,7 @@ class Report:
 
 
 def _instance_doc(inst: InstanceReport) -> dict[str, Any]:
-    return {
+    doc: dict[str, Any] = {
         "group": inst.group,
         "vrid": inst.vrid,
         "priority": inst.priority,
@@ -111,6 +116,10 @@ def _instance_doc(inst: InstanceReport) -> dict[str, Any]:
         "holds_vip": inst.holds_vip,
         "checks": dict(inst.checks),
     }
+    if inst.after_release is not None:  # additive, optional
+        address, ts = inst.after_release
+        doc["after_release"] = {"from": address, "ts": round(ts, 3)}
+    return doc
 
 
 def to_line(report: Report) -> str:
@@ -169,7 +178,14 @@ def _instance_from(doc: dict[str, Any]) -> InstanceReport:
         vips_present=tuple(str(v) for v in doc["vips_present"]),
         holds_vip=bool(doc["holds_vip"]),
         checks=tuple(sorted((str(k), str(v)) for k, v in doc.get("checks", {}).items())),
+        after_release=_release_from(doc.get("after_release")),
     )
+
+
+def _release_from(doc: Any) -> tuple[str, float] | None:
+    if not isinstance(doc, dict):
+        return None
+    return str(doc["from"]), float(doc["ts"])
 
 
 def _from_doc(doc: dict[str, Any]) -> Report | None:

@@ -14,6 +14,7 @@ from swarmvip.model import (
     Preemption,
     Timers,
 )
+from swarmvip.wire.report import parse_report, to_line
 
 
 def _node() -> NodePlan:
@@ -105,3 +106,22 @@ def test_parse_notify_line() -> None:
     assert state.parse_notify_line('GROUP "g" MASTER 0') is None
     assert state.parse_notify_line('INSTANCE "web" MASTER_RX_LOWER_PRI 150') is None
     assert state.parse_notify_line("garbage") is None
+
+
+def _after(*events: state.Event) -> tuple[str, float] | None:
+    return _fold(*events).instances[0].after_release
+
+
+def test_a_takeover_on_a_release_is_reported_until_the_instance_leaves_master() -> None:
+    released = state.VrrpChanged("web", "MASTER", after_release=("10.0.0.2", 5.0))
+    assert _after(released) == ("10.0.0.2", 5.0)
+    line = to_line(state.to_report(_fold(released), "state", 6.0, 1, 2.0, "x"))
+    assert parse_report(line).instances[0].after_release == ("10.0.0.2", 5.0)  # type: ignore[union-attr]
+    # MASTER again (keepalived re-notifies): still the same takeover
+    assert _after(released, state.VrrpChanged("web", "MASTER")) == ("10.0.0.2", 5.0)
+    assert _after(released, state.VrrpChanged("web", "BACKUP")) is None
+    assert _after(released, state.KeepalivedChanged("exited", "x")) is None
+    # a takeover because the master went silent names nobody
+    silent = (state.VrrpChanged("web", "BACKUP"), state.VrrpChanged("web", "MASTER"))
+    assert _after(released, *silent) is None
+    assert '"after_release"' not in to_line(state.to_report(_fold(*silent), "state", 1, 1, 2, "x"))
