@@ -250,13 +250,19 @@ def final_state(lab: Lab, timers: str) -> dict[str, Any]:
     status = swarmvip(lab, "status", "--json", "--stack", STACK, timeout=30)
     doc = json.loads(status.stdout) if status.stdout.strip() else {}
     vips = doc.get("vips") or [{}]
+    drained = faults_control.drained(lab)  # their VIP tasks cannot run: by the operator's will
     state = {
         "vip_on": on,
         "pending_actions": actions,
-        "tasks_running": stack_converged(lab, STACK),
+        "tasks_running": faults_control.tasks_ok(lab, drained),
         "orphans": orphan_objects(lab),
         "status_holders": vips[0].get("holders"),
         "status_alarms": sorted({a["kind"] for a in doc.get("alarms", [])}),
+        "drained_alarms": sorted(
+            a["subject"].split("/")[-1]
+            for a in doc.get("alarms", [])
+            if a["kind"] == "member-drained"
+        ),
         "unreported": sorted(
             a["subject"].split("/")[-1]
             for a in doc.get("alarms", [])
@@ -269,7 +275,8 @@ def final_state(lab: Lab, timers: str) -> dict[str, Any]:
         and state["tasks_running"]
         and not state["orphans"]
         and state["status_holders"] == on
-        and not state["status_alarms"]
+        and set(state["status_alarms"]) <= {"member-drained"}
+        and set(state["drained_alarms"]) <= drained
     )
     return state
 

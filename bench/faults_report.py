@@ -81,6 +81,32 @@ def says_why(said: dict[str, Any], *words: str) -> bool:
     return said.get("rc") not in (0, 1) and any(w in text for w in words)
 
 
+def takeover(run: dict[str, Any]) -> float | None:
+    """Scenario 4: from the holder's death to the new holder (runs before the death was read
+    from the container: from the mark taken before `docker kill`)."""
+    found = run.get("takeover_after_death")
+    return run.get("takeover_after") if found is None else found
+
+
+UNREAD = ("report-unreadable", "stale-report", "no-report")
+
+
+def honest_without_quorum(run: dict[str, Any]) -> bool:
+    """Scenario 4, status on the last manager once two of three are dead: it says the swarm
+    has no leader; or, while the engine has not noticed yet and still answers, it names the
+    true holder (it has not moved: the goal before) and flags each dead manager's reports as
+    unreadable or stale. Either way it claims nothing it cannot know."""
+    said = run["status_quorumless"]
+    if says_why(said, "leader", "quorum"):
+        return True
+    flagged = {a.split(":", 1)[1] for a in said.get("alarms", []) if a.split(":")[0] in UNREAD}
+    return (
+        said.get("rc") in (0, 1)
+        and said.get("holders") == [run["holder_killed"]]
+        and set(run["killed"]) <= flagged
+    )
+
+
 def as_clean_apply(runs: Runs) -> bool:
     """Scenario 8: every run with kills failed no more requests than the worst clean apply
     (the runs without a kill), or than its VIP moves (make-before-break: at most the request
@@ -92,10 +118,10 @@ def as_clean_apply(runs: Runs) -> bool:
 
 
 def quiet_alarms(run: dict[str, Any]) -> list[str]:
-    """Scenario 8: the alarms status still showed at the end, but `task-starting` while a
-    node is swarm-drained (its VIP task cannot run there)."""
+    """Scenario 8: the alarms status still showed at the end, but `member-drained` while a
+    node is swarm-drained (its VIP task cannot run there: a warning by design)."""
     alarms = run["final"]["status_alarms"]
-    return [a for a in alarms if not (a == "task-starting" and run.get("drained"))]
+    return [a for a in alarms if not (a == "member-drained" and run.get("drained"))]
 
 
 def all_clean(runs: Runs) -> bool:
@@ -174,10 +200,9 @@ GOALS: dict[str, list[Goal]] = {
         ("the VIP keeps serving with two managers down (0 failed)",
          lambda r, d: every(r, lambda x: before_mark(x, "holder_killed") == 0)),
         ("fails over on a holder kill with no control plane, within the RFC bound",
-         lambda r, d: every(r, lambda x: _le(x.get("takeover_after"),
-                                             x["takeover_bound"] + 0.05))),
+         lambda r, d: every(r, lambda x: _le(takeover(x), x["takeover_bound"] + 0.05))),
         ("`status` says what it cannot know (no leader / not a manager)",
-         lambda r, d: every(r, lambda x: says_why(x["status_quorumless"], "leader", "quorum")
+         lambda r, d: every(r, lambda x: honest_without_quorum(x)
                             and says_why(x["status_no_manager"], "manager", "worker"))),
         ("final state clean after the managers return", lambda r, d: all_clean(r)),
     ],
@@ -308,7 +333,8 @@ def quorum_text(run: dict[str, Any]) -> str:
     return (
         f"killed {', '.join(run['killed'])}; status on {run['holder_killed']} (no quorum): "
         f"{said_text(run['status_quorumless'])}; then {run['holder_killed']} killed: "
-        f"{run['took_over']} took over after {run['takeover_after']} s (bound "
+        f"{run['took_over']} took over {takeover(run)} s after "
+        f"{'the death' if run.get('takeover_after_death') is not None else 'the kill mark'} (bound "
         f"{run['takeover_bound']:.3f} s); status on {run['took_over']}: "
         f"{said_text(run['status_no_manager'])}; managers back, quorum after "
         f"{run['recovered_after']} s"

@@ -34,12 +34,32 @@ def test_status_says_why_only_when_it_failed_and_named_the_cause() -> None:
     assert not report.says_why({"rc": 0, "holders": ["node3"]}, "leader")
 
 
-def test_a_drained_nodes_pending_task_is_the_only_alarm_scenario_8_forgives() -> None:
-    drained = {"final": {"status_alarms": ["task-starting"]}, "drained": ["node2"]}
+def test_a_drained_member_is_the_only_alarm_scenario_8_forgives() -> None:
+    drained = {"final": {"status_alarms": ["member-drained"]}, "drained": ["node2"]}
     assert report.quiet_alarms(drained) == []
-    assert report.quiet_alarms({**drained, "drained": []}) == ["task-starting"]
-    stale = {"final": {"status_alarms": ["controller", "task-starting"]}, "drained": ["node2"]}
+    assert report.quiet_alarms({**drained, "drained": []}) == ["member-drained"]
+    starting = {"final": {"status_alarms": ["task-starting"]}, "drained": ["node2"]}
+    assert report.quiet_alarms(starting) == ["task-starting"]
+    stale = {"final": {"status_alarms": ["controller", "member-drained"]}, "drained": ["node2"]}
     assert report.quiet_alarms(stale) == ["controller"]
+
+
+def test_status_without_quorum_is_honest_when_it_names_no_leader_or_flags_the_dead() -> None:
+    run = {"holder_killed": "node3", "killed": ["node1", "node2"]}
+    no_leader = {"rc": 3, "error": "the swarm has no leader (its swarm API did not answer)"}
+    assert report.honest_without_quorum({**run, "status_quorumless": no_leader})
+    flagged = {"rc": 0, "holders": ["node3"],
+               "alarms": ["report-unreadable:node1", "stale-report:node2"]}  # fmt: skip
+    assert report.honest_without_quorum({**run, "status_quorumless": flagged})
+    silent = {**flagged, "alarms": ["report-unreadable:node1"]}  # node2 shown as if alive
+    assert not report.honest_without_quorum({**run, "status_quorumless": silent})
+    wrong = {**flagged, "holders": ["node4"]}
+    assert not report.honest_without_quorum({**run, "status_quorumless": wrong})
+
+
+def test_a_takeover_is_timed_from_the_death_when_it_is_known() -> None:
+    assert report.takeover({"takeover_after": 0.84, "takeover_after_death": 0.52}) == 0.52
+    assert report.takeover({"takeover_after": 0.84}) == 0.84
 
 
 def test_every_needs_a_run_and_skips_none_of_them() -> None:
