@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import partial
 from typing import Any
 
 import docker
@@ -308,7 +309,10 @@ class DockerCluster:
         `wait` seconds (0: one try), else LeaseBusy. One Lease per identity and connection, so
         what it observed of another holder counts across tries (lease.py: expiry)."""
         leases: dict[str, lease.Lease] = self.__dict__.setdefault("_leases", {})
-        held = leases.setdefault(identity, lease.Lease(self._api, identity, ttl))
+        held = leases.setdefault(
+            identity,
+            lease.Lease(self._api, identity, ttl, ended=partial(lease.ended_controller, self._api)),
+        )
         held.ttl = ttl
         with translated("taking the swarmvip write lease"):
             lease.take(held, wait)

@@ -11,6 +11,11 @@ renewal) and TTL (how long the holder promises to go at most between renewals).
   (holder, RENEW, ...) labels stay unchanged for TTL seconds on its OWN monotonic clock. A
   candidate that first sees a held lease therefore waits TTL before taking it; an unset or
   released lease is taken at once.
+* A holder known dead is not waited for: a controller task (identity hostname-pid, the
+  hostname its container id) that Swarm shows ended cannot write again, so a restarted
+  controller takes its lease at once (`ended_controller`) instead of after TTL: a killed
+  controller used to leave every change waiting 15 s, long enough for Swarm to stop an app
+  under a VIP that was about to move (fault campaign, scenario 8).
 * Fencing: the holder counts its own lease as valid until TTL (less a margin) after the start
   of its last successful renewal, on its monotonic clock, i.e. before any candidate may count
   it expired. A renewal thread renews every TTL/3 and sets `lost` when the lease names another
@@ -28,6 +33,7 @@ renewal) and TTL (how long the holder promises to go at most between renewals).
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -39,7 +45,17 @@ import docker
 
 from swarmvip.cluster.errors import ENGINE_ERRORS, ConflictError, is_a
 from swarmvip.errors import ClusterError, LeaseLost
-from swarmvip.wire.keys import LEASE_EXPIRES, LEASE_LABELS, LEASE_LEADER, LEASE_RENEW, LEASE_TTL
+from swarmvip.wire.keys import (
+    KIND_CONTROLLER,
+    KIND_LABEL,
+    LEASE_EXPIRES,
+    LEASE_LABELS,
+    LEASE_LEADER,
+    LEASE_RENEW,
+    LEASE_TTL,
+    OWNED,
+    label_filter,
+)
 
 Clock = Callable[[], float]
 DEFAULT_TTL = 15.0  # the writers' default; an observer's TTL when the labels' TTL is unreadable
@@ -145,14 +161,46 @@ class Observer:
         return self.wall() > expires + ttl + WALL_SKEW
 
 
+# a controller's default identity (commands: hostname-pid) inside a Swarm task: the task's
+# container hostname is the container id's first 12 hex digits
+_TASK_IDENTITY = re.compile(r"([0-9a-f]{12})-\d+")
+_TASK_ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
+
+
+def ended_controller(api: docker.APIClient, identity: str) -> bool:
+    """The holder named `identity` is a controller task that Swarm shows ended (its container
+    exited: killed, crashed, or stopped): it cannot renew nor write, so its lease may be taken
+    at once instead of after TTL. Anything else (a CLI, a task still running or of unknown
+    state, a node cut off) is not known dead: False."""
+    found = _TASK_IDENTITY.fullmatch(identity)
+    if found is None:
+        return False
+    services = api.services(filters={"label": [OWNED, label_filter(KIND_LABEL, KIND_CONTROLLER)]})
+    for service in services:
+        for task in api.tasks(filters={"service": service["ID"]}):
+            status = task.get("Status") or {}
+            container = (status.get("ContainerStatus") or {}).get("ContainerID") or ""
+            if container.startswith(found.group(1)):
+                return status.get("State") in _TASK_ENDED
+    return False
+
+
 class Lease:
-    """One identity's view of the lease: what it has observed, and whether it holds it."""
+    """One identity's view of the lease: what it has observed, and whether it holds it.
+    `ended(identity)` tells a holder known dead (ended_controller), whose lease is taken at
+    once; default: none is (the TTL rule alone)."""
 
     def __init__(
-        self, api: docker.APIClient, identity: str, ttl: float = 15.0, clock: Clock | None = None
+        self,
+        api: docker.APIClient,
+        identity: str,
+        ttl: float = 15.0,
+        clock: Clock | None = None,
+        ended: Callable[[str], bool] | None = None,
     ) -> None:
         self.api, self.identity, self.ttl = api, identity, ttl
         self.clock = clock or time.monotonic
+        self.ended = ended or (lambda _identity: False)
         self.lost = threading.Event()
         self.lost_to = ""
         self.last_holder: str | None = None
@@ -168,7 +216,8 @@ class Lease:
         labels = _labels(swarm)
         current = labels.get(LEASE_LEADER) or None
         self.last_holder = current
-        if current not in (None, self.identity) and not self._expired(labels, started):
+        taken = current is not None and current != self.identity
+        if taken and not self._expired(labels, started) and not self.ended(str(current)):
             return False
         if not self._write(swarm, labels, started):
             return False

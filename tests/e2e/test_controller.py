@@ -220,3 +220,41 @@ def test_killing_the_controller_mid_apply_still_converges(
     orphans = [c for c in configs if c not in used and "-spec-" not in c]
     assert orphans == []
     assert len([c for c in configs if "-spec-" in c]) == 1
+
+
+def test_a_killed_controller_task_is_known_dead_so_its_lease_is_not_waited_for(
+    lab: Lab,
+) -> None:
+    """lease.ended_controller on the real engine: a controller-labelled task is dead for the
+    lease once Swarm shows its container ended (killed), alive while it runs. A dummy service
+    with the controller's labels, never restarted, stands in for the controller."""
+    from swarmvip.cluster import DockerCluster, lease
+
+    name = "swarmvip-ended-probe"
+    docker(lab, "service", "create", "--detach", "--name", name, "--restart-condition", "none",
+           "--label", "swarmvip.owner=swarmvip", "--label", "swarmvip.kind=controller",
+           "--constraint", "node.hostname==node1", "swarmvip/base:bookworm",
+           "sleep", "600")  # fmt: skip
+    try:
+        running = ("--no-trunc", "--filter", "desired-state=running", "--format", "{{.ID}}")
+        task = wait_for(
+            "the probe's container",
+            lambda: docker(lab, "service", "ps", name, *running, check=False).strip(),
+            timeout=60,
+        )
+        fmt = "{{.Status.ContainerStatus.ContainerID}}"
+        cid = str(
+            wait_for(
+                "its container id",
+                lambda: docker(lab, "inspect", "--format", fmt, str(task), check=False).strip(),
+                timeout=60,
+            )
+        )
+        api = DockerCluster.connect(lab.manager_host)._api
+        identity = f"{cid[:12]}-1"
+        assert not lease.ended_controller(api, identity)  # running
+        subprocess.run(["docker", "-H", lab.node("node1").docker_host, "kill", cid[:12]],
+                       capture_output=True, check=True)  # fmt: skip
+        wait_for("Swarm shows it ended", lambda: lease.ended_controller(api, identity), 30)
+    finally:
+        docker(lab, "service", "rm", name, check=False)

@@ -60,6 +60,43 @@ def test_a_crashed_holder_expires_after_ttl_watched_on_the_candidates_own_clock(
     assert lease.holder(api) == "ctl-a"  # type: ignore[arg-type]
 
 
+def test_a_holder_known_dead_is_taken_over_at_once_any_other_after_ttl() -> None:
+    api, clock = FakeSwarm(), FakeClock()
+    assert lease_of(api, "0123456789ab-7").acquire()  # a controller task, then it is killed
+    dead = Lease(api, "ctl-a", 15, clock, ended={"0123456789ab-7"}.__contains__)  # type: ignore[arg-type]
+    assert dead.acquire()  # its task ended: no TTL to wait
+    assert lease.holder(api) == "ctl-a"  # type: ignore[arg-type]
+    alive = Lease(api, "ctl-b", 15, clock, ended={"0123456789ab-7"}.__contains__)  # type: ignore[arg-type]
+    assert not alive.acquire()  # ctl-a is not known dead: the TTL rule
+
+
+class TasksAPI:
+    """The two calls ended_controller makes: the controller services and their tasks."""
+
+    def __init__(self, tasks: list[tuple[str, str]]) -> None:
+        self.listed = [
+            {"Status": {"State": state, "ContainerStatus": {"ContainerID": cid}}}
+            for cid, state in tasks
+        ]
+
+    def services(self, filters: dict[str, object]) -> list[dict[str, str]]:
+        assert filters["label"] == ["swarmvip.owner=swarmvip", "swarmvip.kind=controller"]
+        return [{"ID": "ctl"}]
+
+    def tasks(self, filters: dict[str, str]) -> list[dict[str, object]]:
+        assert filters == {"service": "ctl"}
+        return self.listed
+
+
+def test_a_controller_task_is_dead_when_swarm_shows_its_container_ended() -> None:
+    old, new = "0123456789ab" + "c" * 52, "fedcba987654" + "d" * 52
+    api = TasksAPI([(old, "failed"), (new, "running")])
+    assert lease.ended_controller(api, "0123456789ab-7")  # type: ignore[arg-type]
+    assert not lease.ended_controller(api, "fedcba987654-7")  # type: ignore[arg-type]
+    assert not lease.ended_controller(api, "aaaaaaaaaaaa-7")  # type: ignore[arg-type]  # no task
+    assert not lease.ended_controller(api, "deploy@laptop-42")  # type: ignore[arg-type]  # a CLI
+
+
 def test_a_renewing_holder_never_expires_for_a_candidate() -> None:
     api, clock = FakeSwarm(), FakeClock()
     api.take("ctl-b")
