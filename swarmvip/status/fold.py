@@ -126,13 +126,18 @@ def _members(
     group_nodes: list[tuple[DeployedNode, InstancePlan]],
     latest: dict[tuple[str, str], Report],
     clocks: Clocks,
+    let_go: frozenset[tuple[str, str]] = frozenset(),
 ) -> tuple[Member, ...]:
+    """let_go: (stack, node id) of masters that released the group since their last report
+    (`_released`): what they last said is past, they cannot hold it nor be expected to."""
     members = []
     for dep, inst in group_nodes:
-        report = latest.get((dep.stack, dep.plan.node_id))
+        key = (dep.stack, dep.plan.node_id)
+        report = latest.get(key)
         seen = _instance(report, inst.group)
+        current = clocks.fresh(report) and key not in let_go
         healthy = (
-            clocks.fresh(report)
+            current
             and _runs_its_spec(dep, report)
             and (report is not None and report.keepalived == "running")
         )
@@ -143,7 +148,7 @@ def _members(
                 dep.plan.node_id,
                 priority,
                 effective_priority(inst, seen, healthy, priority),
-                seen.vrrp_state if seen and clocks.fresh(report) else "UNKNOWN",
+                seen.vrrp_state if seen and current else "UNKNOWN",
             )
         )
     return tuple(sorted(members, key=lambda m: -m.priority))
@@ -273,8 +278,9 @@ def _vip(
     down: frozenset[str] = frozenset(),
 ) -> VipStatus:
     inst = group_nodes[0][1]
-    members = _members(group_nodes, latest, clocks)
-    alive = _released(group_nodes, group, _with_a_process(group_nodes, latest), clocks)
+    running = _with_a_process(group_nodes, latest)
+    alive = _released(group_nodes, group, running, clocks)
+    members = _members(group_nodes, latest, clocks, frozenset(running) - frozenset(alive))
     holding = _holding(members, stack, group, alive, clocks)
     holders = tuple(sorted(m.hostname for m in holding))
     partial, presence = _presence(members, stack, inst, alive, clocks)
