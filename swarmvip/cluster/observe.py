@@ -227,11 +227,11 @@ def current_task_logs(api: docker.APIClient, key: str, **params: Any) -> Iterato
 
 @dataclass(frozen=True, slots=True)
 class StreamEnd:
-    """A service's log stream ended (normally or on an error). `unreadable`: the engine's error
+    """A stream (key: stream_key) ended, normally or on an error. `unreadable`: the engine's error
     when the stream carried it and not one report (an error about an old task beside the
     current task's reports is no reason to distrust them)."""
 
-    service_id: str
+    key: str
     unreadable: str = ""
 
 
@@ -240,7 +240,7 @@ Item = Received | StreamEnd
 
 def _read(
     api: docker.APIClient,
-    service_id: str,
+    key: str,
     since: float,
     follow: bool,
     sink: queue.Queue[Item],
@@ -248,12 +248,12 @@ def _read(
     newest: dict[str, float] | None = None,
 ) -> None:
     """Put each report of one service's log stream in `sink`, stamped with its arrival;
-    `newest[service_id]` follows the newest report's ts (the node's clock)."""
+    `newest[key]` follows the newest report's ts (the node's clock)."""
     error, delivered = "", False
     try:
         chunks = current_task_logs(
             api,
-            service_id,
+            key,
             stdout=True,
             stderr=False,
             follow=follow,
@@ -268,36 +268,36 @@ def _read(
                 delivered = True
                 sink.put(Received(report, time.time()))
                 if newest is not None:
-                    newest[service_id] = max(report.ts, newest.get(service_id, 0.0))
+                    newest[key] = max(report.ts, newest.get(key, 0.0))
             else:
                 error = error or engine_log_error(line) or ""
     except STREAM_ERRORS:
         pass
     finally:
-        sink.put(StreamEnd(service_id, "" if delivered else error))
+        sink.put(StreamEnd(key, "" if delivered else error))
 
 
 def read_reports(
-    api: docker.APIClient, service_ids: list[str], budget: float = READ_BUDGET
+    api: docker.APIClient, keys: list[str], budget: float = READ_BUDGET
 ) -> tuple[list[Received], set[str], dict[str, str]]:
     """Each service's recent reports; the services whose stream did not end within `budget`
     seconds (a node paused, down or cut off): never waits longer than that; and {service:
     the engine's error} of those whose stream ended with the engine's error and no report."""
     sink: queue.Queue[Item] = queue.Queue()
-    for sid in service_ids:
-        threading.Thread(target=_read, args=(api, sid, 0.0, False, sink), daemon=True).start()
+    for key in keys:
+        threading.Thread(target=_read, args=(api, key, 0.0, False, sink), daemon=True).start()
     received: list[Received] = []
     unreadable: dict[str, str] = {}
-    pending, deadline = set(service_ids), time.monotonic() + budget
+    pending, deadline = set(keys), time.monotonic() + budget
     while pending:
         try:
             item = sink.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             break  # the rest hang: their nodes show as stale, the others do not wait
         if isinstance(item, StreamEnd):
-            pending.discard(item.service_id)
+            pending.discard(item.key)
             if item.unreadable:
-                unreadable[item.service_id] = item.unreadable
+                unreadable[item.key] = item.unreadable
         else:
             received.append(item)
     return received, pending, unreadable
@@ -310,11 +310,12 @@ class _Stream:
 
 
 class ReportFeed:
-    """Follow every service's reports as they are written (one daemon thread per service).
+    """Follow every service's reports as they are written: one daemon thread per stream key
+    (stream_key: the service and its current task; a new task is a new stream).
 
-    At most one stream per service: a live stream is kept across reconnects (`rebind`), an
-    ended one is restarted from the newest line it delivered (`since` on the node's own clock,
-    as docker filters on it), and streams of services that went away are stopped. A new stream
+    At most one stream per key: a live stream is kept across reconnects (`rebind`), an ended
+    one is restarted from the newest line it delivered (`since` on the node's own clock, as
+    docker filters on it), and streams of keys that went away are stopped. A new stream
     reads the backlog to its end before it follows (`backlog_read`): a backlog arrives oldest
     line first, and its first lines alone would pass for the node's current state.
     """
@@ -323,47 +324,47 @@ class ReportFeed:
         self.api = api
         self.queue: queue.Queue[Item] = queue.Queue()
         self._following: dict[str, _Stream] = {}
-        self._newest: dict[str, float] = {}  # service id -> newest report ts (node's clock)
-        self._backlogs: set[str] = set()  # services whose backlog was read to its end
+        self._newest: dict[str, float] = {}  # stream key -> newest report ts (node's clock)
+        self._backlogs: set[str] = set()  # keys whose backlog was read to its end
 
     def rebind(self, api: docker.APIClient) -> None:
         """Use a new connection for streams (re)started from now on."""
         self.api = api
 
-    def follow(self, service_ids: Iterable[str]) -> None:
+    def follow(self, keys: Iterable[str]) -> None:
         """Start following new services; a stream that ended (task gone) is restarted."""
-        wanted = set(service_ids)
-        for sid in wanted:
-            stream = self._following.get(sid)
+        wanted = set(keys)
+        for key in wanted:
+            stream = self._following.get(key)
             if stream is None or not stream.thread.is_alive():
-                since = max(0.0, self._newest[sid] - 1) if sid in self._newest else 0.0
+                since = max(0.0, self._newest[key] - 1) if key in self._newest else 0.0
                 stop = threading.Event()
                 thread = threading.Thread(
-                    target=self._stream, args=(self.api, sid, since, stop), daemon=True
+                    target=self._stream, args=(self.api, key, since, stop), daemon=True
                 )
                 thread.start()
-                self._following[sid] = _Stream(thread, stop)
-        for sid in set(self._following) - wanted:
-            self._following.pop(sid).stop.set()
-            self._newest.pop(sid, None)
-            self._backlogs.discard(sid)
+                self._following[key] = _Stream(thread, stop)
+        for key in set(self._following) - wanted:
+            self._following.pop(key).stop.set()
+            self._newest.pop(key, None)
+            self._backlogs.discard(key)
 
-    def _stream(self, api: docker.APIClient, sid: str, since: float, stop: threading.Event) -> None:
+    def _stream(self, api: docker.APIClient, key: str, since: float, stop: threading.Event) -> None:
         """A new stream reads the service's backlog to its end first (a stream that ends), so
         that `backlog_read` can tell a complete backlog from the first lines of one; then it
         follows from the newest line it got. A restarted stream only follows."""
         if not since:
-            _read(api, sid, 0.0, False, self.queue, stop, self._newest)
-            self._backlogs.add(sid)
+            _read(api, key, 0.0, False, self.queue, stop, self._newest)
+            self._backlogs.add(key)
             if stop.is_set():
                 return
-            since = max(0.0, self._newest[sid] - 1) if sid in self._newest else 0.0
-        _read(api, sid, since, True, self.queue, stop, self._newest)
+            since = max(0.0, self._newest[key] - 1) if key in self._newest else 0.0
+        _read(api, key, since, True, self.queue, stop, self._newest)
 
-    def backlog_read(self, service_id: str) -> bool:
+    def backlog_read(self, key: str) -> bool:
         """The service's backlog has been delivered to its end (or its stream ended): its
         newest report is in the queue. Before that, the reports so far may be its oldest."""
-        return service_id in self._backlogs
+        return key in self._backlogs
 
     @property
     def streams(self) -> int:

@@ -29,11 +29,11 @@ class Watcher(Protocol):
 class Feed(Protocol):
     """The agents' reports as they are written, one stream per followed service."""
 
-    def follow(self, service_ids: Iterable[str]) -> None: ...
+    def follow(self, keys: Iterable[str]) -> None: ...
 
     def drain(self) -> list[Received]: ...
 
-    def backlog_read(self, service_id: str) -> bool:
+    def backlog_read(self, key: str) -> bool:
         """The service's backlog has been delivered to its end: until then the reports drained
         so far may be its oldest, not its newest."""
         ...
@@ -123,7 +123,7 @@ class Cluster(Protocol):
         ...
 
     def read_reports(
-        self, service_ids: list[str], budget: float
+        self, keys: list[str], budget: float
     ) -> tuple[list[Received], set[str], dict[str, str]]:
         """Each service's recent reports, those whose stream did not end in `budget` s, and
         {service: the engine's error} of those whose logs the engine could not read (no
