@@ -7,8 +7,6 @@ client would leave them running, see LAB-NOTES).
 
 from __future__ import annotations
 
-import subprocess
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,71 +15,22 @@ from swarmvip_lab import Lab
 from swarmvip_lab.clients import Client
 from swarmvip_lab.probe import Probe
 from swarmvip_lab.runner import docker
+from swarmvip_lab.vipwatch import Monitor
 
 from bench.failover_metrics import Event, Request
 
-# Prints "<time> <0|1>" for the VIP on eth0: a snapshot, then every add/delete (ip monitor).
-MONITOR = r"""
-import os, subprocess, sys, threading, time
-vip = " %s/" % sys.argv[1]
-mon = subprocess.Popen(["ip", "-o", "monitor", "address"], stdout=subprocess.PIPE, text=True)
-snap = subprocess.run(["ip", "-o", "-4", "addr", "show", "dev", "eth0"],
-                      capture_output=True, text=True).stdout
-print(time.time(), int(vip in snap), flush=True)
-def bye():
-    sys.stdin.read()
-    mon.kill()
-    os._exit(0)
-threading.Thread(target=bye, daemon=True).start()
-for line in mon.stdout:
-    if vip in line and " eth0 " in line:
-        print(time.time(), 0 if line.startswith("Deleted") else 1, flush=True)
-"""
 
-
-class Monitor:
-    """Follows one node's VIP add/delete events from inside the node container."""
-
-    def __init__(self, lab: Lab, node: str, vip: str) -> None:
-        self.node = node
-        self.events: list[Event] = []
-        container = lab.node(node).container
-        argv = lab.host.argv("exec", "-i", container, "python3", "-c", MONITOR, vip)
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True,
-        )  # fmt: skip
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            at, holds = line.split()
-            self.events.append((float(at), holds == "1"))
-            self._ready.set()
-        self._ready.set()
-
-    @property
-    def holds(self) -> bool:
-        return bool(self.events) and self.events[-1][1]
-
-    def stop(self) -> list[Event]:
-        try:
-            self.proc.communicate(input="", timeout=10)
-        except (subprocess.TimeoutExpired, OSError, ValueError):
-            self.proc.kill()
-        self._thread.join(5)
-        return list(self.events)
+def monitor(lab: Lab, node: str, vip: str) -> Monitor:
+    """The VIP's adds and deletes on the node's eth0 (swarmvip_lab.vipwatch); a node that
+    cannot run one yet simply shows no event."""
+    return Monitor(lab, node, vip, device="eth0", strict=False, start_timeout=10)
 
 
 class Watch:
     """A probe plus a monitor on every VIP node, for one measured window."""
 
     def __init__(self, lab: Lab, client: Client, vip: str, nodes: Sequence[str]) -> None:
-        self.monitors = {n: Monitor(lab, n, vip) for n in nodes}
+        self.monitors = {n: monitor(lab, n, vip) for n in nodes}
         self.probe = Probe(client, f"http://{vip}:8080/", seconds=120, open_loop=True)
         self.started = time.time()
 

@@ -34,7 +34,7 @@ from swarmvip_lab.runner import ROOT, docker, swarmvip
 
 from bench import faults_control, faults_report
 from bench.failover import repeat
-from bench.failover_lab import Monitor, Watch, holders_now, stack_converged, wait_until
+from bench.failover_lab import Watch, holders_now, monitor, stack_converged, wait_until
 from bench.failover_metrics import (
     Event,
     intervals,
@@ -163,7 +163,7 @@ class Window:
         self.watch.monitors[node] = Gone()  # type: ignore[assignment]
 
     def node_back(self, node: str) -> None:
-        self.watch.monitors[node] = Monitor(self.lab, node, VIP)
+        self.watch.monitors[node] = monitor(self.lab, node, VIP)
 
     def stop(self) -> Run:
         requests, events, t_end = self.watch.stop()

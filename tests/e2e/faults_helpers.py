@@ -3,15 +3,15 @@ inside every node container, and what `swarmvip status --json` said, and when.
 
 Both follow the lab in background threads with their own timestamps (the node containers share
 the host's clock), so a test can measure after the fact: when the VIP came and went on each
-node, when an alarm first appeared. A monitor is a `docker exec -i` helper that stops on stdin
-EOF (LAB-NOTES: `docker exec` children outlive their client); it ends by itself when its node
-container stops, and its node then holds nothing (the VIP went with the network namespace).
+node, when an alarm first appeared. A monitor (swarmvip_lab.vipwatch) is a `docker exec -i`
+helper that stops on stdin EOF (LAB-NOTES: `docker exec` children outlive their client); it ends
+by itself when its node container stops, and its node then holds nothing (the VIP went with the
+network namespace).
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -20,68 +20,7 @@ from typing import Any
 
 from swarmvip_lab import Lab
 from swarmvip_lab.runner import swarmvip
-
-Event = tuple[float, bool]  # (time.time(), the node holds the VIP from then on)
-
-# Prints "<time> <0|1>": a snapshot of every interface, then each add/delete of the VIP.
-MONITOR = r"""
-import os, subprocess, sys, threading, time
-vip = " %s/" % sys.argv[1]
-mon = subprocess.Popen(["ip", "-o", "monitor", "address"], stdout=subprocess.PIPE, text=True)
-snap = subprocess.run(["ip", "-o", "addr", "show"], capture_output=True, text=True).stdout
-print(time.time(), int(vip in snap), flush=True)
-def bye():
-    sys.stdin.read()
-    mon.kill()
-    os._exit(0)
-threading.Thread(target=bye, daemon=True).start()
-for line in mon.stdout:
-    if vip in line:
-        print(time.time(), 0 if line.startswith("Deleted") else 1, flush=True)
-"""
-
-
-class Monitor:
-    """One node's VIP adds and deletes, from inside its node container."""
-
-    def __init__(self, lab: Lab, node: str, vip: str) -> None:
-        self.node = node
-        self.events: list[Event] = []
-        self.ended: float | None = None  # when the stream ended (the node container stopped)
-        argv = lab.host.argv("exec", "-i", lab.node(node).container, "python3", "-c", MONITOR, vip)
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(15) or not self.events:
-            self.stop()
-            raise AssertionError(f"the VIP monitor on {node} did not start")
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            at, holds = line.split()
-            self.events.append((float(at), holds == "1"))
-            self._ready.set()
-        self.ended = time.time()
-        self._ready.set()
-
-    @property
-    def holds(self) -> bool:
-        return self.ended is None and bool(self.events) and self.events[-1][1]
-
-    def stop(self) -> None:
-        try:
-            self.proc.communicate(input="", timeout=10)
-        except (subprocess.TimeoutExpired, OSError, ValueError):
-            self.proc.kill()
-        self._thread.join(5)
+from swarmvip_lab.vipwatch import Event, Monitor
 
 
 class Watch:

@@ -1,0 +1,94 @@
+"""Who holds a VIP, seen from inside a lab node: `ip monitor` in its node container.
+
+One `Monitor` per node: a `docker exec -i` helper prints a snapshot of the VIP's presence,
+then every add and delete of it, each stamped with the time (one machine: the node containers
+share the host's clock); it stops when its stdin closes. Shared by the e2e fault smoke tests
+and the benchmarks (failover, planned moves, fault campaign).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+from swarmvip_lab.lab import Lab
+
+Event = tuple[float, bool]  # (time.time(), the node holds the VIP from then on)
+
+# argv: VIP [DEVICE]. Prints "<time> <0|1>": a snapshot, then each add/delete of the VIP (on
+# DEVICE only, when given).
+MONITOR = r"""
+import os, subprocess, sys, threading, time
+vip = " %s/" % sys.argv[1]
+dev = sys.argv[2] if len(sys.argv) > 2 else ""
+mon = subprocess.Popen(["ip", "-o", "monitor", "address"], stdout=subprocess.PIPE, text=True)
+show = ["ip", "-o", "addr", "show"] + (["dev", dev] if dev else [])
+snap = subprocess.run(show, capture_output=True, text=True).stdout
+print(time.time(), int(vip in snap), flush=True)
+def bye():
+    sys.stdin.read()
+    mon.kill()
+    os._exit(0)
+threading.Thread(target=bye, daemon=True).start()
+for line in mon.stdout:
+    if vip in line and (not dev or " %s " % dev in line):
+        print(time.time(), 0 if line.startswith("Deleted") else 1, flush=True)
+"""
+
+
+class Monitor:
+    """One node's VIP adds and deletes, from inside its node container. `device`: watch that
+    interface only (default: every one). `strict`: raise when no snapshot came within
+    `start_timeout` (else the monitor simply has no events)."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        node: str,
+        vip: str,
+        device: str = "",
+        strict: bool = True,
+        start_timeout: float = 15.0,
+    ) -> None:
+        self.node = node
+        self.events: list[Event] = []
+        self.ended: float | None = None  # when the stream ended (the node container stopped)
+        script = ("python3", "-c", MONITOR, vip, *((device,) if device else ()))
+        argv = lab.host.argv("exec", "-i", lab.node(node).container, *script)
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        started = self._ready.wait(start_timeout) and bool(self.events)
+        if strict and not started:
+            self.stop()
+            raise AssertionError(f"the VIP monitor on {node} did not start")
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            at, holds = line.split()
+            self.events.append((float(at), holds == "1"))
+            self._ready.set()
+        self.ended = time.time()
+        self._ready.set()
+
+    @property
+    def holds(self) -> bool:
+        return self.ended is None and bool(self.events) and self.events[-1][1]
+
+    def stop(self) -> list[Event]:
+        """End the helper; the events seen."""
+        try:
+            self.proc.communicate(input="", timeout=10)
+        except (subprocess.TimeoutExpired, OSError, ValueError):
+            self.proc.kill()
+        self._thread.join(5)
+        return list(self.events)
