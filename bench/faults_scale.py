@@ -229,8 +229,19 @@ def soak_summary(samples: list[dict[str, float]], warmup: float = 10.0) -> dict[
             "mem_last": rows[-1][mem],
             "mem_max": max(r[mem] for r in rows),
             "mem_slope_per_min": slope([(r["t"], r[mem]) for r in rows]),
+            "mem_slope_thirds": thirds(rows, mem),
         }
     return out
+
+
+def thirds(rows: list[dict[str, float]], key: str) -> list[float | None]:
+    """The memory slope (MiB/min) in each third of the soak, by time: a bounded cache that
+    fills, then stops growing, shows as a slope that falls to about 0 in the last third."""
+    start, end = rows[0]["t"], rows[-1]["t"]
+    cut = [start + (end - start) * i / 3 for i in range(4)]
+    return [
+        slope([(r["t"], r[key]) for r in rows if cut[i] <= r["t"] <= cut[i + 1]]) for i in range(3)
+    ]
 
 
 # -- report --------------------------------------------------------------------------------------
@@ -266,7 +277,9 @@ def report(doc: dict[str, Any]) -> str:
         lines.append(
             f"| soak {doc['soak']['seconds'] / 60:.0f} min: {who} | CPU {s['cpu_percent']} %, "
             f"memory {s['mem_first']} -> {s['mem_last']} MiB (max {s['mem_max']}, slope "
-            f"{(s['mem_slope_per_min'] or 0):+.3f} MiB/min) | flat | see analysis |"
+            f"{(s['mem_slope_per_min'] or 0):+.3f} MiB/min; by thirds "
+            f"{', '.join('?' if v is None else f'{v:+.3f}' for v in s.get('mem_slope_thirds', []))}"
+            ") | flat | see analysis |"
         )
     lines += ["", f"Status said at the end: {doc['status_final']}", ""]
     if doc.get("note"):

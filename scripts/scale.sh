@@ -12,7 +12,7 @@ source scripts/lab-setup.sh || exit $?
 "$VENV/bin/swarmvip" lab down >/dev/null            # a 4-node lab 3 of `make faults` goes first
 "$VENV/bin/swarmvip" lab up --nodes 20 --no-build || exit 1
 
-timeout 3000 "$VENV/bin/python" -m bench.faults_scale "$@"
+timeout 5400 "$VENV/bin/python" -m bench.faults_scale "$@"   # room for --soak 3600
 rc=$?
 "$VENV/bin/swarmvip" lab down
 exit $rc

@@ -8,7 +8,7 @@ import pytest
 
 from bench import faults_report as report
 from bench.faults_control import status_summary
-from bench.faults_scale import GROUPS, _parse_ts, groups_of, slope, soak_summary
+from bench.faults_scale import GROUPS, _parse_ts, groups_of, slope, soak_summary, thirds
 
 
 def test_the_leader_elsewhere_must_cost_no_request_the_holder_only_its_rfc_bound() -> None:
@@ -106,6 +106,14 @@ def test_soak_summary_gives_cpu_percent_over_the_span_and_memory_trend() -> None
     assert got["cpu_percent"] == pytest.approx(5.0)
     assert got["mem_first"] == got["mem_last"] == got["mem_max"] == 50.0
     assert got["mem_slope_per_min"] == pytest.approx(0.0)
+
+
+def test_the_memory_slope_of_each_third_shows_a_cache_that_stopped_growing() -> None:
+    """1 MiB/min for 40 minutes, then flat: the last third's slope is about 0."""
+    rows = [{"t": m * 60.0, "rss": 50.0 + min(m, 40)} for m in range(61)]
+    first, second, last = thirds(rows, "rss")
+    assert first == pytest.approx(1.0) and second == pytest.approx(1.0)
+    assert last == pytest.approx(0.0)
 
 
 def test_engine_log_timestamps_keep_microseconds() -> None:
