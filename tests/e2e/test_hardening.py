@@ -1,7 +1,8 @@
 """End to end: the audit's findings tried again on the real lab, as a user would.
 
 - drain/undrain work on every example in stacks/ (one with an auth secret from a file used to
-  fail: drain removed the secret its services still mounted);
+  fail: drain removed the secret its services still mounted), and so does a controller pass
+  (`controller --once`) after a member leaves;
 - a member whose node is down never blocks a deploy: the others converge, exit 0;
 - a paused node never makes the others' reports stale: status answers fast, one holder.
 """
@@ -81,6 +82,17 @@ def test_drain_and_undrain_work_on_every_example(lab: Lab, example: str) -> None
         assert back.returncode == 0, back.stdout + back.stderr
         assert wait_for("still exactly one holder", lambda: _one_holder(lab, vip), 60)
         assert "vrrp_pass" not in drained.stderr + back.stderr
+
+        # the controller's pass on this example: a member leaves the group (its label goes),
+        # one `controller --once` converges the stack to the plan with one holder
+        if key:
+            leaving = next(n for n in reversed(NODES) if n != _one_holder(lab, vip))
+            docker(lab, "node", "update", "--label-rm", key, leaving)
+        once = swarmvip(lab, "controller", "--once", timeout=240)
+        assert once.returncode == 0, once.stdout + once.stderr
+        plan = swarmvip(lab, "plan", "--json", file, env=EXAMPLE_VIPS)
+        assert plan.returncode == 0 and json.loads(plan.stdout)["actions"] == [], plan.stdout
+        assert wait_for("one holder after the controller", lambda: _one_holder(lab, vip), 60)
     finally:
         if holder:  # whichever node held (the planner's choice), never a fixed one
             swarmvip(lab, "undrain", holder, timeout=120)
