@@ -74,13 +74,16 @@ def _prepare_on(args: argparse.Namespace, spec: StackSpec, stack: str, cluster: 
 
     source = None
     holders: dict[str, str] = {}
+    agents = {}
     if cluster.observe(stack).services:  # a re-deploy: who holds what decides the order
         from swarmvip.commands import wiring
         from swarmvip.ops.converge import holders_of, snapshot
+        from swarmvip.ops.runtime import agents_of
 
         source = wiring.status_source(wiring.endpoint(args), stack, follow=True)
-        holders = holders_of(snapshot(source), stack)
-    prepared = prepare(spec, stack, cluster, holders)
+        snap = snapshot(source)
+        holders, agents = holders_of(snap, stack), agents_of(snap, stack)
+    prepared = prepare(spec, stack, cluster, holders, agents)
     for warning in prepared.plan.warnings:
         _warn(warning)
     logs = log_driver_warning(cluster.logging_driver())  # the tasks keep the daemon's driver

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from functools import partial
 
 from swarmvip.cluster.port import Cluster
@@ -31,9 +30,10 @@ from swarmvip.ops.deploy import (
     refreshed,
     stored_spec,
 )
+from swarmvip.ops.running import as_configured, as_reported
 from swarmvip.ops.runtime import agents_of, reconcile, runtime_moves
 from swarmvip.plan.handover import Step, steps
-from swarmvip.plan.moves import AgentRuntime, RuntimeRefused, same_shape
+from swarmvip.plan.moves import RuntimeRefused, same_shape
 from swarmvip.status.fold import fold
 from swarmvip.status.model import NodeStatus, Snapshot, StatusSource
 from swarmvip.status.rules import cannot_run
@@ -159,25 +159,6 @@ def converge(
     return _converge(spec, stack, cluster, source, progress, timeout, runtime=False)
 
 
-def _as_reported(
-    running: Mapping[str, NodePlan], agents: Mapping[str, AgentRuntime]
-) -> dict[str, NodePlan]:
-    """The running plans with the priorities their agents report running (a runtime change
-    leaves a task's config as it was): the handover lifts above what really runs."""
-    out = dict(running)
-    for node_id, now in running.items():
-        agent = agents.get(node_id)
-        if agent is not None and agent.port is not None:
-            out[node_id] = replace(
-                now,
-                instances=tuple(
-                    replace(i, priority=agent.priorities.get(i.group, i.priority))
-                    for i in now.instances
-                ),
-            )
-    return out
-
-
 def _shaped_running(
     plan: Plan, running: Mapping[str, NodePlan], observed: ObservedStack
 ) -> dict[str, NodePlan]:
@@ -218,7 +199,7 @@ def _converge(
     plan = plan_stack(spec, stack, observed)
     live = live_nodes(snap, stack) | newcomers(snap, plan, observed.running)
     runtime = runtime and runtime_ready(plan, snap, live_nodes(snap, stack))
-    running = _as_reported(observed.running, agents_of(snap, stack))
+    running = as_reported(observed.running, agents_of(snap, stack))
     if runtime:
         running = _shaped_running(plan, running, observed)
     todo: list[Step] = []
@@ -227,7 +208,8 @@ def _converge(
         todo, final = steps(plan, running, holders, live)
     applied = 0
     for step in todo:
-        prepared = materialize(spec, step.plan, observed, holders, stored, runtime=False)
+        configured = as_configured(step.plan, running, observed.running)
+        prepared = materialize(spec, configured, observed, holders, stored, runtime=False)
         notes = _say(progress, notes)
         progress(f"make-before-break: lift {_host(step)} to take {step.group}")
         apply_phases(prepared, cluster, progress, timeout=timeout, source=source)
@@ -237,6 +219,7 @@ def _converge(
             progress(f"{_host(step)} did not take {step.group} within {TAKEOVER:g}s; going on")
         holders = holders_of(snap, stack) or holders
         observed = refreshed(observed, cluster)
+    final = as_configured(final, running, observed.running)
     prepared = materialize(spec, final, observed, holders, stored, runtime=runtime)
     if prepared.actions:
         notes = _say(progress, notes)

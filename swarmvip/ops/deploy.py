@@ -26,6 +26,7 @@ from swarmvip.cluster.port import Cluster
 from swarmvip.errors import ClusterError, ConfigError, Problem
 from swarmvip.model import Node, NodePlan, Plan, StackSpec
 from swarmvip.ops.agentwait import wait_for_agents, waits_on_reports
+from swarmvip.ops.running import as_configured, as_reported
 from swarmvip.ops.runtime import runtime_moves
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.desired import (
@@ -49,6 +50,7 @@ from swarmvip.plan.diff import (
     teardown,
 )
 from swarmvip.plan.handover import final_plan
+from swarmvip.plan.moves import AgentRuntime
 from swarmvip.render import render_keepalived
 from swarmvip.spec.specdoc import spec_document
 from swarmvip.spec.stackfile import dump_document
@@ -293,15 +295,21 @@ def log_driver_warning(driver: str) -> str | None:
 
 
 def prepare(
-    spec: StackSpec, stack: str, cluster: Cluster, holders: Mapping[str, str] | None = None
+    spec: StackSpec,
+    stack: str,
+    cluster: Cluster,
+    holders: Mapping[str, str] | None = None,
+    agents: Mapping[str, AgentRuntime] | None = None,
 ) -> Prepared:
     """Everything one plain deploy will do: observe, plan, materialize. With holders, a holder
-    running a tolerated variant of its plan is left alone (plan.handover.final_plan)."""
+    running a tolerated variant of its plan is left alone (plan.handover.final_plan), weighed
+    with the priorities its agent reports (`agents`: a runtime change), as converge does."""
     holders = holders or {}
     observed = observe_stack(cluster, stack)
     plan = plan_stack(spec, stack, observed)
     if holders:
-        plan = final_plan(plan, observed.running, holders)
+        reported = as_reported(observed.running, agents or {})
+        plan = as_configured(final_plan(plan, reported, holders), reported, observed.running)
     return materialize(spec, plan, observed, holders, stored_spec(spec, stack, observed.objects))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from swarmvip.cluster import DockerCluster
-from swarmvip.errors import UnavailableError
+from swarmvip.errors import ClusterError, UnavailableError
 from swarmvip.model import Node, NodePlan, Role
 from swarmvip.ops.converge import converge, holders_of, live_nodes, snapshot
 from swarmvip.ops.deploy import apply_phases as apply
@@ -36,7 +36,7 @@ from swarmvip.status.model import DeployedNode, Observation
 from swarmvip.wire import agentspec, paths
 from swarmvip.wire.command import KEY_SECRET
 from swarmvip.wire.keys import NODE_LABEL, NODE_PRIORITY, VipKey
-from swarmvip.wire.report import InstanceReport, Report
+from swarmvip.wire.report import ControlReport, InstanceReport, Report
 
 
 class Unreachable:
@@ -120,6 +120,7 @@ class FakeSwarm(DockerCluster):
         self.passes = 0
         self.restarted: set[str] = set()  # services updated since their node was paused
         self.control = False  # the runtime channel's key exists (EnsureControl)
+        self.runtime: dict[str, int] = {}  # node id -> the priority its agent runs (at runtime)
 
     def runs(self, node_id: str) -> bool:
         """As Swarm: a paused node keeps its running task until the service is updated."""
@@ -160,9 +161,19 @@ class FakeSwarm(DockerCluster):
     def running_plans(self, stack: str) -> dict[str, NodePlan]:
         return self.plans()
 
+    def priority(self, node_id: str) -> int:
+        """What its keepalived runs: its config's priority, or the one set at runtime."""
+        return self.runtime.get(node_id, self.plans()[node_id].instances[0].priority)
+
     def holder(self) -> str | None:
-        live = {n: p for n, p in self.plans().items() if self.runs(n)}
-        return max(live, key=lambda n: live[n].instances[0].priority, default=None)
+        live = [n for n in self.plans() if self.runs(n)]
+        return max(live, key=self.priority, default=None)
+
+    def raft_index(self) -> int:
+        return 1
+
+    def run_relay(self, plan_json: str) -> str:
+        raise ClusterError("no relay in this fake swarm")
 
     def apply(self, action: Action) -> None:
         match action:
@@ -171,6 +182,7 @@ class FakeSwarm(DockerCluster):
             case CreateConfig(obj):
                 self.configs[obj.name] = obj.data
             case CreateService(svc) | UpdateService(_, svc):
+                self.runtime.pop(svc.node_id, None)  # a new task runs its config's priority
                 new = self._plan_of(svc).instances[0].unicast_src
                 deaf = [n for n, p in self.plans().items() if new not in p.instances[0].peers]
                 if isinstance(action, CreateService) and any(map(self.runs, deaf)):
@@ -222,7 +234,7 @@ class FakeSource:
                 inst = InstanceReport(
                     i.group,
                     i.vrid,
-                    i.priority,
+                    self.swarm.priority(node_id),
                     "MASTER" if holds else "BACKUP",
                     vips,
                     vips if holds else (),
@@ -240,6 +252,7 @@ class FakeSource:
                         "running",
                         (inst,),
                         spec=self.swarm.services[node_id].spec_hash,  # $SWARMVIP_SPEC
+                        control=ControlReport(9816) if node_id in self.swarm.runtime else None,
                     )
                 )
         return Observation(
@@ -395,3 +408,31 @@ def test_a_departing_backup_is_gone_before_the_master_stops_listing_it() -> None
     assert swarm.deaf == []
     first = next(i for i, line in enumerate(lines) if "service" in line)
     assert lines[first].startswith("remove service web_vip-node2")
+
+
+def test_a_holder_running_a_runtime_priority_is_not_restarted_by_a_step() -> None:
+    """Fault campaign scenario 8: the holder node1 runs 252 set at runtime (its config says
+    250) when a newcomer node4 that the plan ranks first arrives. The step lifts node4 above
+    the 252 it really runs and keeps node1 as it is: its config, not a config carrying 252,
+    which would restart the holder and hand the VIP to node2 (3 moves instead of 1)."""
+    swarm = deployed_swarm(swarm_node(1), swarm_node(2), swarm_node(3))
+    swarm.runtime["id1"] = 252
+    newcomer = Node(
+        "id0", "node0", Role.WORKER, "active", "ready", "10.0.0.10", ((NODE_PRIORITY, "253"),)
+    )
+    swarm.node_list = [swarm_node(1), swarm_node(2), swarm_node(3), newcomer]
+    swarm.passes += 1
+    holders_seen = []
+    apply_before = swarm.apply
+
+    def apply(action: Action) -> None:
+        apply_before(action)
+        holders_seen.append(swarm.holder())
+
+    swarm.apply = apply  # type: ignore[method-assign]
+    converge(SPEC, "web", swarm, FakeSource(swarm), lambda line: None, timeout=2.0)
+    assert swarm.holder() == "id0"
+    assert [h for h in holders_seen if h not in ("id1", "id0")] == []  # never via node2
+    assert [n for p, kind, n, _ in swarm.log if p == 1 and kind == "UpdateService"].count(
+        "id1"
+    ) <= 1  # node1 restarted at most once, after node0 holds
