@@ -232,4 +232,28 @@ def steps(
             current = _replace(current, {holder: _with_priority(planned, group, base + 2)})
             out.append(Step(_heard(current, running), group, holder))
     final = final_plan(plan, {n.node_id: n for n in current.nodes}, expected, live)
-    return out, final
+    return [dataclasses.replace(s, plan=_keeping_peers(s.plan, running)) for s in out], final
+
+
+def _keeping_peers(step: Plan, running: Mapping[str, NodePlan]) -> Plan:
+    """A step drops no running member from anyone's peer list: a member still running that
+    the new master's config no longer lists hears no adverts once the master changes, and
+    makes itself a second MASTER (a departing holder, which the final plan removes once it no
+    longer holds; a departing backup is removed before anything else, ops.deploy). The final
+    plan drops them; a node the step leaves as it runs is not touched."""
+    members: dict[str, set[str]] = {}
+    for node in running.values():
+        for inst in node.instances:
+            members.setdefault(inst.group, set()).add(inst.unicast_src)
+
+    def widened(inst: InstancePlan) -> InstancePlan:
+        missing = members.get(inst.group, set()) - set(inst.peers) - {inst.unicast_src}
+        return dataclasses.replace(inst, peers=(*inst.peers, *sorted(missing)))
+
+    nodes = tuple(
+        n
+        if running.get(n.node_id) == n
+        else dataclasses.replace(n, instances=tuple(widened(i) for i in n.instances))
+        for n in step.nodes
+    )
+    return dataclasses.replace(step, nodes=nodes)

@@ -67,6 +67,20 @@ def test_unlabelled_holder_hands_over_before_its_service_goes() -> None:
     assert final.nodes[0].instances[0].priority == 251  # tolerated, no restart of the holder
 
 
+def test_a_step_drops_no_running_member_from_a_peer_list() -> None:
+    """node1, the holder, leaves: while the step lifts node2, node3 (restarted with its final
+    config, which no longer lists node1) keeps node1 as a peer, so node1 hears whoever is the
+    master until its service goes; the final plan drops it (fault campaign, scenario 8: two
+    holders for 1.07 s when a config without the departing holder became the master's)."""
+    before = plan_of()
+    todo, final = steps(plan_of(THREE[1:]), running(before), {"web": "id-node1"})
+    step = {n.hostname: n.instances[0] for n in todo[0].plan.nodes}
+    assert "10.213.0.11" in step["node3"].peers and "10.213.0.11" in step["node2"].peers
+    finals = {n.hostname: n.instances[0] for n in final.nodes}
+    assert "10.213.0.11" not in finals["node3"].peers  # node2, tolerated, may keep it
+    assert step["node1"] == running(before)["id-node1"].instances[0]  # the holder untouched
+
+
 def test_a_new_peer_moves_the_vip_away_and_back_without_restarting_the_holder_hot() -> None:
     before = plan_of(THREE[:2])
     after = plan_of()
