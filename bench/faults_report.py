@@ -89,13 +89,15 @@ def takeover(run: dict[str, Any]) -> float | None:
 
 
 UNREAD = ("report-unreadable", "stale-report", "no-report")
+MEMBERS = ("node2", "node3", "node4")  # the VIP members (bench.failover_scenarios.NODES)
 
 
 def honest_without_quorum(run: dict[str, Any]) -> bool:
     """Scenario 4, status on the last manager once two of three are dead: it says the swarm
     has no leader; or, while the engine has not noticed yet and still answers, it names the
-    true holder (it has not moved: the goal before) and flags each dead manager's reports as
-    unreadable or stale. Either way it claims nothing it cannot know."""
+    true holder (it has not moved: the goal before) and flags the reports of each dead VIP
+    member (a manager outside the group has none) as unreadable or stale. Either way it claims
+    nothing it cannot know."""
     said = run["status_quorumless"]
     if says_why(said, "leader", "quorum"):
         return True
@@ -103,7 +105,7 @@ def honest_without_quorum(run: dict[str, Any]) -> bool:
     return (
         said.get("rc") in (0, 1)
         and said.get("holders") == [run["holder_killed"]]
-        and set(run["killed"]) <= flagged
+        and set(run["killed"]) & set(MEMBERS) <= flagged
     )
 
 

@@ -55,6 +55,10 @@ def test_status_without_quorum_is_honest_when_it_names_no_leader_or_flags_the_de
     assert not report.honest_without_quorum({**run, "status_quorumless": silent})
     wrong = {**flagged, "holders": ["node4"]}
     assert not report.honest_without_quorum({**run, "status_quorumless": wrong})
+    # node1, the manager outside the group, has no reports to flag
+    outside = {"holder_killed": "node4", "killed": ["node1", "node3"]}
+    said = {"rc": 0, "holders": ["node4"], "alarms": ["report-unreadable:node3"]}
+    assert report.honest_without_quorum({**outside, "status_quorumless": said})
 
 
 def test_a_takeover_is_timed_from_the_death_when_it_is_known() -> None:
