@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.failover_metrics import Stats, stats
+from bench.failover_scenarios import NODES  # the VIP members
 
 RESULTS = Path(__file__).parent / "results"
 Runs = list[dict[str, Any]]
@@ -89,7 +90,6 @@ def takeover(run: dict[str, Any]) -> float | None:
 
 
 UNREAD = ("report-unreadable", "stale-report", "no-report")
-MEMBERS = ("node2", "node3", "node4")  # the VIP members (bench.failover_scenarios.NODES)
 
 
 def honest_without_quorum(run: dict[str, Any]) -> bool:
@@ -105,7 +105,7 @@ def honest_without_quorum(run: dict[str, Any]) -> bool:
     return (
         said.get("rc") in (0, 1)
         and said.get("holders") == [run["holder_killed"]]
-        and set(run["killed"]) & set(MEMBERS) <= flagged
+        and set(run["killed"]) & set(NODES) <= flagged
     )
 
 

@@ -55,6 +55,7 @@ from swarmvip.plan.diff import (
     UpdateService,
 )
 from swarmvip.status.model import DeployedNode, Received
+from swarmvip.status.rules import TASK_ENDED
 from swarmvip.wire.keys import (
     HASH_LABEL,
     NODE_LABEL,
@@ -68,9 +69,6 @@ from swarmvip.wire.keys import (
 )
 
 MIN_API = (1, 41)
-# task states in which its container has ended (or never started): a removed service's task
-# in one of them runs nothing any more
-TASK_ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
 
 
 def _version(text: str) -> tuple[int, ...]:

@@ -45,6 +45,7 @@ import docker
 
 from swarmvip.cluster.errors import ENGINE_ERRORS, ConflictError, is_a
 from swarmvip.errors import ClusterError, LeaseLost
+from swarmvip.status.rules import TASK_ENDED
 from swarmvip.wire.keys import (
     KIND_CONTROLLER,
     KIND_LABEL,
@@ -164,7 +165,6 @@ class Observer:
 # a controller's default identity (commands: hostname-pid) inside a Swarm task: the task's
 # container hostname is the container id's first 12 hex digits
 _TASK_IDENTITY = re.compile(r"([0-9a-f]{12})-\d+")
-_TASK_ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
 
 
 def ended_controller(api: docker.APIClient, identity: str) -> bool:
@@ -181,7 +181,7 @@ def ended_controller(api: docker.APIClient, identity: str) -> bool:
             status = task.get("Status") or {}
             container = (status.get("ContainerStatus") or {}).get("ContainerID") or ""
             if container.startswith(found.group(1)):
-                return status.get("State") in _TASK_ENDED
+                return status.get("State") in TASK_ENDED
     return False
 
 

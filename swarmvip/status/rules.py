@@ -91,11 +91,14 @@ class Schedulable(Protocol):
 
 
 _AVAILABILITY = {"drain": "drained", "pause": "paused"}
+# Swarm task states in which the task's container has ended (or never will run again)
+TASK_ENDED = frozenset({"complete", "failed", "shutdown", "rejected", "orphaned", "remove"})
 # Swarm task states in which the task has no running container: not started yet, or ended.
 # ("starting" has one: the container runs while its HEALTHCHECK has not passed yet.)
 NO_PROCESS_STATES = frozenset(
     {"new", "pending", "assigned", "accepted", "preparing", "ready"}  # not started yet
-    | {"complete", "failed", "shutdown", "rejected", "orphaned", "remove", "-"}  # ended, none
+    | TASK_ENDED
+    | {"-"}  # no task
 )
 
 
