@@ -11,7 +11,9 @@ policy, when the holder's config must change or another node should hold:
   second node takes over that way, then the old holder returns the same way, one above it;
 - a holder that runs a higher priority than planned, or extra (departed) peers, is *tolerated*:
   it is the plan's top node and outranks every other member, so restarting it to the exact
-  plan would only cause a hole. It converges at its next restart.
+  plan would only cause a hole. It converges at its next restart. A sticky group's holder
+  whose only difference is extra peers is tolerated whatever the ranking: nopreempt keeps the
+  VIP where it is anyway.
 
 A boosted priority is capped at 254; past that the holder is restarted (priority-0 handover).
 Sticky groups never preempt, so their holder is restarted last, as before.
@@ -87,7 +89,10 @@ def tolerated(
 ) -> bool:
     """The running holder may stay as it is: only priority up / extra peers differ, and it
     outranks every other planned member of each of its groups (every other live one, if
-    `live` is given: a member that cannot run takes nothing from it)."""
+    `live` is given: a member that cannot run takes nothing from it). A sticky group's holder
+    that differs only by extra peers is kept whatever the ranking: nopreempt keeps the VIP
+    where it is, and restarting the holder only to drop a departed peer would move it (a
+    changed priority, a drain, still restarts it)."""
     if len(planned.instances) != len(running.instances):
         return False
     for want, have in zip(planned.instances, running.instances, strict=True):
@@ -97,10 +102,14 @@ def tolerated(
             same
             and have.priority >= want.priority
             and set(have.peers) >= set(want.peers)
-            and all(want.priority > p for p in others)
+            and (_sticky_peers_only(want, have) or all(want.priority > p for p in others))
         ):
             return False
     return dataclasses.replace(running, instances=planned.instances) == planned
+
+
+def _sticky_peers_only(want: InstancePlan, have: InstancePlan) -> bool:
+    return want.preemption is Preemption.STICKY and have.priority == want.priority
 
 
 def final_plan(

@@ -91,7 +91,9 @@ def test_drain_and_undrain_work_on_every_example(lab: Lab, example: str) -> None
         once = swarmvip(lab, "controller", "--once", timeout=240)
         assert once.returncode == 0, once.stdout + once.stderr
         plan = swarmvip(lab, "plan", "--json", file, env=EXAMPLE_VIPS)
-        assert plan.returncode == 0 and json.loads(plan.stdout)["actions"] == [], plan.stdout
+        assert plan.returncode == 0 and json.loads(plan.stdout)["actions"] == [], (
+            plan.stdout + once.stdout + once.stderr
+        )
         assert wait_for("one holder after the controller", lambda: _one_holder(lab, vip), 60)
     finally:
         if holder:  # whichever node held (the planner's choice), never a fixed one

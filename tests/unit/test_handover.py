@@ -100,6 +100,39 @@ def test_sticky_groups_get_no_steps() -> None:
     assert todo == []
 
 
+def test_a_sticky_holder_keeps_a_departed_peer_rather_than_restart() -> None:
+    """A backup leaves a sticky group whose holder is not the plan's top member: restarting the
+    holder only to drop the peer would move the VIP, which sticky promises not to do. The
+    holder is kept whatever every other member's liveness (e2e test_hardening database-tcp:
+    one pass restarted it or not depending on whether a just-restarted member was live)."""
+    sticky = WEB + "  preemption: sticky\n"
+    now = running(plan_of(vips=sticky))
+    plan = plan_of(THREE[:2], sticky)
+    for live in (None, {"id-node1", "id-node2"}, {"id-node2"}):
+        todo, final = steps(plan, now, {"web": "id-node2"}, live)
+        kept = {n.node_id: n for n in final.nodes}
+        assert todo == [] and kept["id-node2"] == now["id-node2"], live
+        assert kept["id-node1"] == running(plan)["id-node1"]  # the backup drops node3
+
+
+def test_a_sticky_holder_that_needs_a_real_change_is_restarted() -> None:
+    sticky = WEB + "  preemption: sticky\n"
+    now = running(plan_of(vips=sticky))
+    plan = plan_of(THREE[:2], sticky + "  timers: fast\n")
+    _, final = steps(plan, now, {"web": "id-node2"})
+    assert final == plan
+
+
+def test_a_drained_sticky_holder_is_restarted() -> None:
+    """Its planned priority drops: only a restart moves a nopreempt VIP (e2e drain)."""
+    sticky = WEB + "  preemption: sticky\n"
+    now = running(plan_of(vips=sticky))
+    drained = (node("node1", "10.213.0.11", swarmvip__drain="true"), *THREE[1:])
+    plan = plan_of(drained, sticky)
+    _, final = steps(plan, now, {"web": "id-node1"})
+    assert final == plan and prio(final)["node1"] == 1
+
+
 def test_priorities_never_pass_254() -> None:
     hot = plan_of((node("node1", "10.213.0.11", swarmvip__priority="254"), *THREE[1:]))
     after = plan_of(
