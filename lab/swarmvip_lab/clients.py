@@ -37,6 +37,19 @@ class Client:
             "exec", *flags, self.name, *argv, timeout=timeout, check=check, input=input
         )
 
+    def get(self, url: str, timeout: float = 1.0) -> str:
+        """One HTTP GET from the client: the answer's text, stripped, or "" on any failure."""
+        out = self.exec(
+            "python3",
+            "-c",
+            "import sys,urllib.request;"
+            f"print(urllib.request.urlopen({url!r}, timeout={timeout})"
+            ".read().decode().strip())",
+            check=False,
+            timeout=10,
+        )
+        return out.stdout.strip() if out.returncode == 0 else ""
+
     def remove(self) -> None:
         self.host.run("rm", "-f", self.name, check=False)
 

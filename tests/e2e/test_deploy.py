@@ -56,16 +56,7 @@ def order(lab: Lab, deployed: str) -> list[str]:
 
 
 def fetch(client: Client, timeout: float = 1.0) -> str:
-    out = client.exec(
-        "python3",
-        "-c",
-        "import sys,urllib.request;"
-        f"print(urllib.request.urlopen('http://{VIP}:8080/', timeout={timeout})"
-        ".read().decode().strip())",
-        check=False,
-        timeout=10,
-    )
-    return out.stdout.strip() if out.returncode == 0 else ""
+    return client.get(f"http://{VIP}:8080/", timeout)
 
 
 def test_deploy_puts_the_vip_on_the_top_priority_node(
