@@ -7,6 +7,7 @@ it by `docker exec`, a wire.relay.MovePlan on stdin, one MoveResult JSON line on
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import sys
 from pathlib import Path
@@ -120,6 +121,12 @@ def register(subparsers: Any) -> None:
     send.add_argument(
         "--retry", type=float, default=0.1, help="seconds between re-sends (%(default)s)"
     )
+    send.add_argument(
+        "--plan",
+        metavar="BASE64",
+        help="the plan, base64 JSON; the standard input is then the writer's connection, and"
+        " its end of file (the writer is gone) stops the plan",
+    )
     send.set_defaults(func=run_send)
 
 
@@ -135,14 +142,18 @@ def run_send(args: argparse.Namespace) -> int:
     from swarmvip.wire.relay import MoveResult, plan_from_json, result_to_json
 
     try:
-        plan = plan_from_json(sys.stdin.read())
+        if args.plan is None:
+            plan, gone = plan_from_json(sys.stdin.read()), (lambda: False)
+        else:
+            text = base64.b64decode(args.plan, validate=True).decode()
+            plan, gone = plan_from_json(text), sender.writer_watch(sys.stdin.fileno())
         key = read_key(args.key_file)
-    except (OSError, CommandError) as exc:
+    except (OSError, CommandError, ValueError) as exc:
         print(result_to_json(MoveResult(False, (), str(exc))), flush=True)
         return int(ExitCode.USAGE)
     transport = sender.UdpTransport()
     try:
-        result = sender.run_plan(plan, key, transport, retry=max(0.01, args.retry))
+        result = sender.run_plan(plan, key, transport, retry=max(0.01, args.retry), gone=gone)
     finally:
         transport.close()
     print(result_to_json(result), flush=True)

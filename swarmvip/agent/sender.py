@@ -9,6 +9,14 @@ with the agent's current VRRP states, not applied again). A refusal (applied fal
 plan at once; a step not done within the plan's timeout ends it too. The result is one
 wire.relay.MoveResult.
 
+Fencing: the writer that sent a plan holds the swarm's write lease, but an exec'd process
+outlives its client: killed mid-plan, the writer would leave its plan running for up to
+steps times timeout, while its successor (which takes a dead controller's lease at once) already
+moves VIPs, and the stale plan's lift or settle can take a VIP back. So `send --plan` reads
+the plan from its argument and keeps its standard input, the writer's exec connection, open:
+end of file there means the writer is gone (its connection closed; measured: within 10 ms
+of a SIGKILL), and the plan stops before its next datagram (`gone`).
+
 The logic is written against a `Transport` and a clock, so it is tested without sockets.
 """
 
@@ -20,6 +28,7 @@ import os
 import select
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
@@ -36,6 +45,23 @@ from swarmvip.wire.command import (
 from swarmvip.wire.relay import MovePlan, MoveResult, Step, StepResult
 
 RETRY = 0.1  # seconds between re-sends
+WRITER_GONE = "the writer that sent the plan is gone: stopped"
+
+
+def writer_watch(fd: int) -> Callable[[], bool]:
+    """A `gone` for run_plan: true once file descriptor `fd` (the writer's exec connection)
+    is at end of file. A daemon thread reads it with os.read (a buffered reader's lock, held
+    by a daemon thread, aborts the interpreter at exit); nothing is expected on it."""
+    ended = threading.Event()
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(fd, 4096):
+                pass
+        ended.set()
+
+    threading.Thread(target=watch, name="writer-watch", daemon=True).start()
+    return ended.is_set
 
 
 class Transport(Protocol):
@@ -114,6 +140,7 @@ def run_step(
     transport: Transport,
     clock: Callable[[], float] = time.monotonic,
     retry: float = RETRY,
+    gone: Callable[[], bool] = lambda: False,
 ) -> StepResult:
     step, seq = plan.steps[n - 1], Seq(plan.index, n)
     datagrams = {
@@ -134,6 +161,8 @@ def run_step(
     while True:
         if all(_done(step, replies, node) for node in datagrams):
             return result(True, {})
+        if gone():
+            return result(False, {node: WRITER_GONE for node in datagrams})
         now = clock()
         if now >= deadline:
             return result(False, _timeouts(step, replies, datagrams, plan.timeout))
@@ -179,13 +208,16 @@ def run_plan(
     transport: Transport,
     clock: Callable[[], float] = time.monotonic,
     retry: float = RETRY,
+    gone: Callable[[], bool] = lambda: False,
 ) -> MoveResult:
+    """Run the plan's steps in order; `gone()` true (the writer is gone) stops it before its
+    next datagram."""
     problem = check_plan(plan)
     if problem is not None:
         return MoveResult(False, (), f"bad move plan: {problem}")
     results: list[StepResult] = []
     for n in range(1, len(plan.steps) + 1):
-        done = run_step(plan, n, key, transport, clock, retry)
+        done = run_step(plan, n, key, transport, clock, retry, gone)
         results.append(done)
         if not done.done:
             why = "; ".join(f"{node}: {e}" for node, e in sorted(done.errors.items()))

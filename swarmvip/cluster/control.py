@@ -7,7 +7,9 @@
 * raft_index: the highest Version.Index of the swarm object and of the nodes. Every write to
   the swarm (a label, the write lease) raises it, so each planned move gets a fresh one.
 * run_relay: `docker exec` of `swarmvip agent send` in the relay task of the engine we talk
-  to (a manager, locally or over ssh://), the plan on its standard input.
+  to (a manager, locally or over ssh://), the plan in its argument and its standard input
+  attached to our exec connection and left open: if this process dies, the engine closes it
+  and the relay stops the plan (agent.sender: a dead writer's plan never outlives it).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from swarmvip.wire.keys import (
 SERVICE_NAME_LABEL = "com.docker.swarm.service.name"  # on every task container
 RELAY_ARGS = ["relay"]  # after the image's entrypoint `python3 -m swarmvip agent`
 SEND_ARGV = ["python3", "-m", "swarmvip", "agent", "send"]
+UNKNOWN_ARGUMENT = "unrecognized arguments: --plan"  # argparse, in a relay older than --plan
 
 
 class RelayUnavailable(ClusterError):
@@ -124,16 +127,30 @@ def _collect(stream: Any) -> tuple[list[bytes], list[bytes]]:
 
 
 def run_relay(api: Any, plan_json: str) -> str:
-    """The relay's JSON result line; RelayUnavailable when it could not run at all."""
+    """The relay's JSON result line; RelayUnavailable when it could not run at all.
+
+    A relay task of an image older than `send --plan` (the relay service is kept as the first
+    deploy made it) refuses the argument; it is then given the plan on its standard input as
+    before, without the dead-writer fence."""
     container = relay_container(api)
     encoded = base64.b64encode(plan_json.encode()).decode()  # [A-Za-z0-9+/=]: nothing to quote
-    argv = ["sh", "-c", f"printf %s {encoded} | base64 -d | {' '.join(SEND_ARGV)}"]
-    exec_id = api.exec_create(container, argv, stdout=True, stderr=True)["Id"]
+    code, out, err = _exec(api, container, [*SEND_ARGV, "--plan", encoded], stdin=True)
+    if not out and UNKNOWN_ARGUMENT in err:
+        legacy = ["sh", "-c", f"printf %s {encoded} | base64 -d | {' '.join(SEND_ARGV)}"]
+        code, out, err = _exec(api, container, legacy, stdin=False)
+    if not out:
+        raise RelayUnavailable(f"the relay printed nothing (exit {code}): {err[-300:]}")
+    return out.splitlines()[-1]
+
+
+def _exec(api: Any, container: str, argv: list[str], stdin: bool) -> tuple[Any, str, str]:
+    """(exit code, stdout, stderr) of `argv` exec'd in the container; with `stdin`, its
+    standard input is attached to this connection and left open until it ends."""
+    exec_id = api.exec_create(container, argv, stdin=stdin, stdout=True, stderr=True)["Id"]
     outs, errs = _collect(api.exec_start(exec_id, stream=True, demux=True))
-    stdout, stderr = b"".join(outs), b"".join(errs)
     code = api.exec_inspect(exec_id).get("ExitCode")
-    text = (stdout or b"").decode(errors="replace").strip()
-    if not text:
-        why = (stderr or b"").decode(errors="replace").strip()[-300:]
-        raise RelayUnavailable(f"the relay printed nothing (exit {code}): {why}")
-    return text.splitlines()[-1]
+    return code, _text(outs), _text(errs)
+
+
+def _text(chunks: list[bytes]) -> str:
+    return b"".join(chunks).decode(errors="replace").strip()

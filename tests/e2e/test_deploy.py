@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -17,11 +18,14 @@ import pytest
 from swarmvip_lab import Lab
 from swarmvip_lab.clients import Client
 
+from swarmvip.wire.relay import MovePlan, Step, Target, Until, plan_to_json
+
 from .probe import Probe
 from .vip import (
     ROOT,
     docker,
     holders,
+    node_id,
     owned_objects,
     planned_order,
     service_labels,
@@ -314,6 +318,46 @@ def test_drain_refusals_change_nothing(lab: Lab, deployed: str) -> None:
             docker(lab, "node", "update", "--label-add", "web=true", node)
         swarmvip(lab, "deploy", "--vip-only", FILE)
     assert set(service_labels(lab, STACK)) == set(before)
+
+
+WRITER = """
+import sys, docker
+from swarmvip.cluster.control import run_relay
+run_relay(docker.APIClient(base_url=sys.argv[1]), sys.argv[2])
+"""
+
+
+def _senders(lab: Lab, relay: str) -> int:
+    """`agent send` processes running in the relay container."""
+    count = (
+        "import os\n"
+        "def cmd(p):\n"
+        "    try:\n"
+        "        return open(f'/proc/{p}/cmdline', 'rb').read()\n"
+        "    except OSError:\n"
+        "        return b''\n"
+        "print(sum(b'agent\\x00send\\x00' in cmd(p) for p in os.listdir('/proc') if p.isdigit()))"
+    )
+    return int(docker(lab, "exec", relay, "python3", "-c", count).strip())
+
+
+def test_a_relay_plan_stops_when_its_writer_dies(lab: Lab, deployed: str) -> None:
+    """A writer killed mid-plan (a controller's task killed) leaves nothing sending: its
+    successor may already move the VIP, and a stale lift or settle would take it back."""
+    relay = docker(
+        lab, "ps", "-q", "--filter", "label=com.docker.swarm.service.name=swarmvip_relay"
+    ).split()[0]
+    node2 = lab.node("node2")
+    never = Target(node_id(lab, "node2"), node2.ip, 9, "none", {"web": 200})  # no answer
+    plan = plan_to_json(MovePlan(STACK, 1, (Step((never,), Until(never.node_id, "web")),), 30))
+    argv = [sys.executable, "-c", WRITER, lab.manager_host, plan]
+    writer = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL)
+    try:
+        assert wait_for("the relay sending", lambda: _senders(lab, relay) == 1, timeout=20)
+    finally:
+        writer.kill()
+        writer.wait(10)
+    assert wait_for("the relay stopped", lambda: _senders(lab, relay) == 0, timeout=3)
 
 
 def test_rm_leaves_nothing_behind(lab: Lab, deployed: str) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +23,7 @@ from swarmvip.wire.relay import (
     Step,
     Target,
     Until,
+    plan_to_json,
     result_from_json,
     result_to_json,
 )
@@ -86,8 +90,8 @@ def _agent(node: str, spec: str = "s1", **kw: object) -> FakeAgent:
     return FakeAgent(me, Runtime(None, {"web": 100}), **kw)  # type: ignore[arg-type]
 
 
-def _target(node: str, address: str, priority: int, spec: str = "s1") -> Target:
-    return Target(node, address, 9816, spec, {"web": priority})
+def _target(node: str, address: str, priority: int, spec: str = "s1", port: int = 9816) -> Target:
+    return Target(node, address, port, spec, {"web": priority})
 
 
 def _run(net: FakeNet, plan: MovePlan) -> MoveResult:
@@ -194,6 +198,64 @@ def test_bad_plans_are_refused_before_sending() -> None:
         result = _run(net, plan)
         assert not result.ok and why in (result.error or "")
     assert net.sent == []
+
+
+def test_a_plan_stops_before_its_next_datagram_once_its_writer_is_gone() -> None:
+    """The writer died mid-plan (its exec connection closed): the lift it started is not
+    re-sent, and the step after it (the old holder lowered) is never sent."""
+    a, b = _agent("a"), _agent("b")
+    net = FakeNet({("10.0.0.1", 9816): a, ("10.0.0.2", 9816): b})
+    plan = MovePlan(
+        "stk",
+        1,
+        (
+            Step((_target("b", "10.0.0.2", 200),), Until("b", "web", "MASTER")),
+            Step((_target("a", "10.0.0.1", 50),)),
+        ),
+    )
+    gone_after = 3  # datagrams sent while the writer lived (the until is never met)
+    result = sender.run_plan(
+        plan, KEY, net, clock=net.clock, retry=0.1, gone=lambda: len(net.sent) >= gone_after
+    )
+    assert not result.ok and len(result.steps) == 1
+    assert result.steps[0].errors == {"b": sender.WRITER_GONE}
+    assert [address for address, _ in net.sent] == ["10.0.0.2"] * gone_after
+    assert a.received == 0 and net.now < plan.timeout
+
+
+def _plan_b64(port: int, timeout: float) -> str:
+    plan = MovePlan("stk", 1, (Step((_target("b", "127.0.0.1", 200, port=port),)),), timeout)
+    return base64.b64encode(plan_to_json(plan).encode()).decode()
+
+
+@pytest.mark.parametrize("writer_lives", [True, False])
+def test_send_with_plan_argument_stops_when_its_standard_input_ends(
+    tmp_path: Path, writer_lives: bool
+) -> None:
+    """`send --plan`: the standard input is the writer's exec connection. Closed (the writer
+    died), the plan stops at once; open, it runs to its own end (here: no answer, timeout)."""
+    key = tmp_path / "key"
+    key.write_bytes(KEY)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as mute:  # a target that never answers
+        mute.bind(("127.0.0.1", 0))
+        argv = [sys.executable, "-m", "swarmvip", "agent", "send", "--key-file", str(key)]
+        argv += ["--plan", _plan_b64(mute.getsockname()[1], timeout=3.0)]
+        start = time.monotonic()
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert proc.stdin is not None and proc.stdout is not None
+        time.sleep(0.5)
+        if not writer_lives:
+            proc.stdin.close()
+        out = proc.stdout.read()  # the result line, once the plan ends
+        took = time.monotonic() - start
+        proc.stdin.close()
+        proc.wait(30)
+    result = result_from_json(out)
+    assert not result.ok and proc.returncode == 1
+    if writer_lives:
+        assert result.steps[0].errors == {"b": "no answer within 3s"} and took >= 3.0
+    else:
+        assert result.steps[0].errors == {"b": sender.WRITER_GONE} and took < 2.5
 
 
 def test_send_cli_prints_one_result_line_and_exits_non_zero_on_bad_input() -> None:
