@@ -169,17 +169,39 @@ def _top_running(running: Mapping[str, NodePlan], group: str) -> int:
     return max((i.priority for n in running.values() if (i := _instance(n, group))), default=0)
 
 
+def _already_lifted(
+    running: Mapping[str, NodePlan], node_id: str, group: str, holder_src: str
+) -> NodePlan | None:
+    """What `node_id` runs, if that already outranks every other running member of `group`
+    and lists the holder: an earlier pass lifted it (and was killed before it saw the
+    takeover). Lifting it again would restart it, and if it already took the VIP, its
+    restart hands the VIP back to the old holder (fault campaign scenario 8, run 11: 5 moves
+    where 1 was planned)."""
+    node = running.get(node_id)
+    inst = _instance(node, group)
+    if node is None or inst is None or holder_src not in inst.peers:
+        return None
+    others = [
+        i.priority for n in running.values() if n.node_id != node_id and (i := _instance(n, group))
+    ]
+    return node if all(inst.priority > p for p in others) else None
+
+
 def _lifted(
     current: Plan, running: Mapping[str, NodePlan], top: NodePlan, group: str, holder: NodePlan
 ) -> Plan | None:
     """The step that lifts `top` one above the holder's running priority in `group` (the holder
     itself untouched), or None: past 254, or `top` is a newcomer that could not start in that
-    step (unheard in another of its groups)."""
+    step (unheard in another of its groups). A `top` already lifted is left as it runs."""
     have = _instance(holder, group)
-    above = _top_running(running, group) + 1
-    if have is None or above > MAX_PRIORITY:
+    if have is None:
         return None
-    raised = _with_priority(top, group, above, have.unicast_src)
+    raised = _already_lifted(running, top.node_id, group, have.unicast_src)
+    if raised is None:
+        above = _top_running(running, group) + 1
+        if above > MAX_PRIORITY:
+            return None
+        raised = _with_priority(top, group, above, have.unicast_src)
     lifted = _replace(current, {holder.node_id: holder, top.node_id: raised})
     step = _heard(lifted, running, (top.node_id, group))
     return step if _node(step, top.node_id) is not None else None

@@ -67,6 +67,20 @@ def test_unlabelled_holder_hands_over_before_its_service_goes() -> None:
     assert final.nodes[0].instances[0].priority == 251  # tolerated, no restart of the holder
 
 
+def test_a_node_an_interrupted_pass_lifted_is_not_lifted_again() -> None:
+    """Fault campaign scenario 8, run 11: a controller lifted node4 and was killed; node4 took
+    the VIP, but the next controller's first view still showed the old holder, and it lifted
+    node4 again: a restart, which handed the VIP back to the departing holder (5 moves, 157
+    failed requests). The next pass leaves the lifted node as it runs and waits for it."""
+    after = plan_of(THREE[1:])
+    first, _ = steps(after, running(plan_of()), {"web": "id-node1"})
+    applied = running(first[0].plan)  # the killed pass's step ran: node2 at 251
+    again, final = steps(after, applied, {"web": "id-node1"})  # the old holder, as last seen
+    assert [s.expect for s in again] == ["id-node2"]
+    assert running(again[0].plan)["id-node2"] == applied["id-node2"]  # no restart
+    assert running(final)["id-node2"] == applied["id-node2"]  # tolerated as it runs
+
+
 def test_a_step_drops_no_running_member_from_a_peer_list() -> None:
     """node1, the holder, leaves: while the step lifts node2, node3 (restarted with its final
     config, which no longer lists node1) keeps node1 as a peer, so node1 hears whoever is the
