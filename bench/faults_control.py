@@ -559,12 +559,19 @@ def tasks_ok(lab: Lab, skip: set[str]) -> bool:
 
 
 def converged(c: Campaign) -> bool:
-    """The plan has no action left, every task that can run runs, one holder, a controller."""
+    """The plan has no action left, every task that can run runs, a controller, and one
+    holder: the plan's expected one. (Without that last point a run once ended while the
+    controller still waited for a lifted node to take over: the plan had nothing left to
+    write, and the move came after the window.)"""
     plan = swarmvip(c.lab, "plan", "--json", str(c.file), env=c.env(), timeout=60)
-    if plan.returncode != 0 or json.loads(plan.stdout)["actions"]:
+    if plan.returncode != 0:
         return False
+    doc = json.loads(plan.stdout)
+    if doc["actions"]:
+        return False
+    expected = [g["expected_holder"] for g in doc["groups"]]
     ok = tasks_ok(c.lab, drained(c.lab))
-    return ok and len(c.holders()) == 1 and controller_node(c.lab) is not None
+    return ok and c.holders() == expected and controller_node(c.lab) is not None
 
 
 def controller_said(lab: Lab, since: float, limit: int = 40) -> list[str]:
