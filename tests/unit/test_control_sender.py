@@ -142,7 +142,8 @@ def test_a_step_times_out_without_an_answer() -> None:
     assert 9 <= len(net.sent) <= 11  # every ~0.1 s for 1 s
 
 
-def test_until_not_reached_times_out_and_later_steps_do_not_run() -> None:
+def _lift_then_lower(timeout: float = 5.0) -> tuple[FakeAgent, FakeAgent, FakeNet, MovePlan]:
+    """Agents a (the holder) and b, and the plan that lifts b until MASTER, then lowers a."""
     a, b = _agent("a"), _agent("b")
     net = FakeNet({("10.0.0.1", 9816): a, ("10.0.0.2", 9816): b})
     plan = MovePlan(
@@ -152,8 +153,13 @@ def test_until_not_reached_times_out_and_later_steps_do_not_run() -> None:
             Step((_target("b", "10.0.0.2", 200),), Until("b", "web", "MASTER")),
             Step((_target("a", "10.0.0.1", 50),)),
         ),
-        timeout=0.5,
+        timeout=timeout,
     )
+    return a, b, net, plan
+
+
+def test_until_not_reached_times_out_and_later_steps_do_not_run() -> None:
+    a, _, net, plan = _lift_then_lower(timeout=0.5)
     result = _run(net, plan)
     assert not result.ok and len(result.steps) == 1
     assert result.steps[0].errors == {"b": "group web is BACKUP, not MASTER, after 0.5s"}
@@ -203,16 +209,7 @@ def test_bad_plans_are_refused_before_sending() -> None:
 def test_a_plan_stops_before_its_next_datagram_once_its_writer_is_gone() -> None:
     """The writer died mid-plan (its exec connection closed): the lift it started is not
     re-sent, and the step after it (the old holder lowered) is never sent."""
-    a, b = _agent("a"), _agent("b")
-    net = FakeNet({("10.0.0.1", 9816): a, ("10.0.0.2", 9816): b})
-    plan = MovePlan(
-        "stk",
-        1,
-        (
-            Step((_target("b", "10.0.0.2", 200),), Until("b", "web", "MASTER")),
-            Step((_target("a", "10.0.0.1", 50),)),
-        ),
-    )
+    a, _, net, plan = _lift_then_lower()
     gone_after = 3  # datagrams sent while the writer lived (the until is never met)
     result = sender.run_plan(
         plan, KEY, net, clock=net.clock, retry=0.1, gone=lambda: len(net.sent) >= gone_after
