@@ -563,15 +563,23 @@ def converged(c: Campaign) -> bool:
     holder: the plan's expected one. (Without that last point a run once ended while the
     controller still waited for a lifted node to take over: the plan had nothing left to
     write, and the move came after the window.)"""
+    return not unconverged(c)
+
+
+def unconverged(c: Campaign) -> str:
+    """Why the run is not converged yet ("" once it is): kept in the run's record."""
     plan = swarmvip(c.lab, "plan", "--json", str(c.file), env=c.env(), timeout=60)
     if plan.returncode != 0:
-        return False
+        return f"plan exited {plan.returncode}"
     doc = json.loads(plan.stdout)
     if doc["actions"]:
-        return False
-    expected = [g["expected_holder"] for g in doc["groups"]]
-    ok = tasks_ok(c.lab, drained(c.lab))
-    return ok and c.holders() == expected and controller_node(c.lab) is not None
+        return f"plan: {doc['actions']}"
+    if not tasks_ok(c.lab, drained(c.lab)):
+        return "a task is not running"
+    expected, holders = [g["expected_holder"] for g in doc["groups"]], c.holders()
+    if holders != expected:
+        return f"holders {holders}, expected {expected}"
+    return "" if controller_node(c.lab) is not None else "no controller task running"
 
 
 def controller_said(lab: Lab, since: float, limit: int = 40) -> list[str]:
@@ -619,12 +627,14 @@ def controller_chaos(
         w.mark("last_kill")
         done = _poll("convergence after the kills", lambda: converged(c), 120, 0.5)
         w.mark("end")
+        why = "" if done is not None else unconverged(c)
         time.sleep(1.0)
         return {
             "change": kind,
             "node": node,
             "kills": kills,
             "converged_after": None if done is None else round(done - t0, 2),
+            **({"unconverged": why} if why else {}),
         }
 
     started = time.time()

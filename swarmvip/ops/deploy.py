@@ -69,6 +69,10 @@ class Prepared:
     actions: tuple[Action, ...]
     keepalived_confs: dict[str, str]
     holders: tuple[str, ...] = ()
+    # the stack's plan by its labels, before a running holder is kept as it runs (whose
+    # configured priority can differ from the one it runs): the groups' order and expected
+    # holder (`swarmvip plan`); None: `plan` is that plan
+    ranked: Plan | None = None
 
 
 def prefixed(progress: Progress, prefix: str) -> Progress:
@@ -306,11 +310,13 @@ def prepare(
     with the priorities its agent reports (`agents`: a runtime change), as converge does."""
     holders = holders or {}
     observed = observe_stack(cluster, stack)
-    plan = plan_stack(spec, stack, observed)
+    ranked = plan_stack(spec, stack, observed)
+    plan = ranked
     if holders:
         reported = as_reported(observed.running, agents or {})
         plan = as_configured(final_plan(plan, reported, holders), reported, observed.running)
-    return materialize(spec, plan, observed, holders, stored_spec(spec, stack, observed.objects))
+    stored = stored_spec(spec, stack, observed.objects)
+    return replace(materialize(spec, plan, observed, holders, stored), ranked=ranked)
 
 
 def secret_naming(observed: Observed) -> SecretNaming:

@@ -69,7 +69,9 @@ def plan_document(prepared: PreparedLike) -> dict[str, Any]:
             }
             for n in plan.nodes
         ],
-        "groups": group_documents(plan),
+        # ranked by the labels: a holder kept as it runs may carry a configured priority
+        # that is not the one it runs (a runtime change), and would rank wrongly
+        "groups": group_documents(getattr(prepared, "ranked", None) or plan),
         "remove": removed,
         "actions": [a.describe() for a in prepared.actions],
         "warnings": list(plan.warnings),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from swarmvip.model import Plan
 from swarmvip.plan.build import build_plan
 from swarmvip.plan.diff import Action
@@ -87,3 +89,24 @@ def test_plan_shows_the_keepalived_knobs_of_each_group() -> None:
     assert " knobs: " not in plan_table(
         plan_document(type("Prepared", (), {"plan": plain, "actions": ()})())
     )
+
+
+def test_groups_rank_by_the_labels_not_by_a_kept_nodes_configured_priority() -> None:
+    """A node the plan keeps as it runs shows its configured priority (here 251, left by an
+    earlier lift and lowered at runtime since): the groups' order and expected holder still
+    follow the labels (fault campaign: `plan` named node2 while node4, the top, held)."""
+    ranked = build_plan(spec("web:\n  addresses: [10.213.0.100/24]\n"), "s", THREE)
+    order = sorted(ranked.nodes, key=lambda n: -n.instances[0].priority)
+    second = order[1]
+    boosted = dataclasses.replace(
+        second, instances=(dataclasses.replace(second.instances[0], priority=251),)
+    )
+    kept = dataclasses.replace(
+        ranked, nodes=tuple(boosted if n is second else n for n in ranked.nodes)
+    )
+    prepared = Prepared(kept)
+    prepared.ranked = ranked  # type: ignore[attr-defined]
+    doc = plan_document(prepared)
+    assert doc["groups"][0]["expected_holder_id"] == order[0].node_id
+    written = {n["node_id"]: n["instances"][0]["priority"] for n in doc["nodes"]}
+    assert written[second.node_id] == 251  # the config to write is the kept one
