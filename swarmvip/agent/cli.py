@@ -113,9 +113,10 @@ def register(subparsers: Any) -> None:
     relay.set_defaults(func=run_relay)
     send = sub.add_parser(
         "send",
-        help="run a planned move (JSON on stdin) against the agents",
-        description="Read a move plan (swarmvip.wire.relay) as JSON on stdin, send its signed "
-        "commands step by step, print one result JSON line; exit 0 iff every step was done.",
+        help="run a planned move (--plan, or JSON on stdin) against the agents",
+        description="Read a move plan (swarmvip.wire.relay) from --plan or as JSON on stdin, "
+        "send its signed commands step by step, print one result JSON line; exit 0 iff every "
+        "step was done. With --plan, the end of stdin (the writer is gone) stops the plan.",
     )
     send.add_argument("--key-file", default=paths.CONTROL_KEY, help="the channel key (%(default)s)")
     send.add_argument(

@@ -1,6 +1,7 @@
 """The relay task: `swarmvip agent relay` (an idle PID 1) and `swarmvip agent send`.
 
-`send` runs a planned move (wire.relay.MovePlan, JSON on stdin) against the agents.
+`send` runs a planned move (wire.relay.MovePlan: `--plan` base64 JSON, or JSON on stdin)
+against the agents.
 
 Step n (1-based) sends each target its command with seq (index, n), signed with the channel
 key, and re-sends every `retry` seconds to every target that has not answered `applied` yet,
