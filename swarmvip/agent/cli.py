@@ -1,7 +1,8 @@
 """`swarmvip agent`: the entrypoint of the keepalived task image (stdlib + pyroute2 only).
 
 Also the relay task's: `swarmvip agent relay` (its idle PID 1) and `swarmvip agent send` (run in
-it by `docker exec`, a wire.relay.MovePlan on stdin, one MoveResult JSON line on stdout).
+it by `docker exec`, a wire.relay.MovePlan in `--plan` or on stdin, one MoveResult JSON line on
+stdout).
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ class PreparedLike(Protocol):
     def plan(self) -> Plan: ...
     @property
     def actions(self) -> tuple[Action, ...]: ...
+    @property
+    def ranked(self) -> Plan | None: ...  # the plan by the labels; None: `plan` is it
 
 
 def _node_actions(actions: tuple[Action, ...]) -> tuple[dict[str, str], list[str]]:
@@ -71,7 +73,7 @@ def plan_document(prepared: PreparedLike) -> dict[str, Any]:
         ],
         # ranked by the labels: a holder kept as it runs may carry a configured priority
         # that is not the one it runs (a runtime change), and would rank wrongly
-        "groups": group_documents(getattr(prepared, "ranked", None) or plan),
+        "groups": group_documents(prepared.ranked or plan),
         "remove": removed,
         "actions": [a.describe() for a in prepared.actions],
         "warnings": list(plan.warnings),

@@ -15,8 +15,10 @@ THREE_VIPS = "".join(f"{g}:\n  addresses: [10.213.0.{100 + i}/24]\n" for i, g in
 
 
 class Prepared:
-    def __init__(self, plan: Plan, actions: tuple[Action, ...] = ()) -> None:
-        self.plan, self.actions = plan, actions
+    def __init__(
+        self, plan: Plan, actions: tuple[Action, ...] = (), ranked: Plan | None = None
+    ) -> None:
+        self.plan, self.actions, self.ranked = plan, actions, ranked
 
 
 def test_each_group_shows_its_order_and_expected_holder() -> None:
@@ -80,15 +82,13 @@ def test_plan_shows_the_keepalived_knobs_of_each_group() -> None:
     from .knobs_plan import NODES, knobs_spec
 
     plan = build_plan(knobs_spec(), "knobs", NODES)
-    doc = plan_document(type("Prepared", (), {"plan": plan, "actions": ()})())
+    doc = plan_document(Prepared(plan))
     options = [i["options"] for n in doc["nodes"] for i in n["instances"]]
     assert any(o["garp"] for o in options) and any(o["track_interfaces"] for o in options)
     assert any(o["interface"] for o in options)
     assert " knobs: garp " in plan_table(doc)
     plain = build_plan(spec(THREE_VIPS), "web", THREE)
-    assert " knobs: " not in plan_table(
-        plan_document(type("Prepared", (), {"plan": plain, "actions": ()})())
-    )
+    assert " knobs: " not in plan_table(plan_document(Prepared(plain)))
 
 
 def test_groups_rank_by_the_labels_not_by_a_kept_nodes_configured_priority() -> None:
@@ -104,9 +104,7 @@ def test_groups_rank_by_the_labels_not_by_a_kept_nodes_configured_priority() -> 
     kept = dataclasses.replace(
         ranked, nodes=tuple(boosted if n is second else n for n in ranked.nodes)
     )
-    prepared = Prepared(kept)
-    prepared.ranked = ranked  # type: ignore[attr-defined]
-    doc = plan_document(prepared)
+    doc = plan_document(Prepared(kept, ranked=ranked))
     assert doc["groups"][0]["expected_holder_id"] == order[0].node_id
     written = {n["node_id"]: n["instances"][0]["priority"] for n in doc["nodes"]}
     assert written[second.node_id] == 251  # the config to write is the kept one

@@ -489,6 +489,7 @@ class _Prepared:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.actions: tuple[Action, ...] = ()
+        self.ranked: Plan | None = None
 
 
 # --- audit 21: schema skew -------------------------------------------------------------------
