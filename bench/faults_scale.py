@@ -244,6 +244,17 @@ def thirds(rows: list[dict[str, float]], key: str) -> list[float | None]:
     ]
 
 
+# Memory is flat when its slope over the soak's last third is at most this (3 MiB an hour): the
+# report logs are bounded, so memory grows while they fill, then stops (issue 12, scenario 10).
+FLAT_MIB_PER_MIN = 0.05
+
+
+def memory_verdict(summary: dict[str, Any]) -> str:
+    """'met' when memory stopped growing in the soak's last third, else 'MISSED'."""
+    last = (summary.get("mem_slope_thirds") or [None])[-1]
+    return "met" if last is not None and abs(last) <= FLAT_MIB_PER_MIN else "MISSED"
+
+
 # -- report --------------------------------------------------------------------------------------
 def report(doc: dict[str, Any]) -> str:
     st = doc["status_seconds"]
@@ -279,7 +290,7 @@ def report(doc: dict[str, Any]) -> str:
             f"memory {s['mem_first']} -> {s['mem_last']} MiB (max {s['mem_max']}, slope "
             f"{(s['mem_slope_per_min'] or 0):+.3f} MiB/min; by thirds "
             f"{', '.join('?' if v is None else f'{v:+.3f}' for v in s.get('mem_slope_thirds', []))}"
-            ") | flat | see analysis |"
+            f") | flat: last third's slope <= {FLAT_MIB_PER_MIN} MiB/min | {memory_verdict(s)} |"
         )
     lines += ["", f"Status said at the end: {doc['status_final']}", ""]
     if doc.get("note"):
@@ -292,7 +303,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--soak", type=float, default=1800.0)
     parser.add_argument("--every", type=float, default=15.0)
+    parser.add_argument(
+        "--render", action="store_true", help="only write scale.md again from scale.json"
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        doc = json.loads((RESULTS / "scale.json").read_text())
+        (RESULTS / "scale.md").write_text(report(doc))
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if not os.environ.get("SWARMVIP_LAB_ID"):
         parser.error("set SWARMVIP_LAB_ID (never the default lab)")

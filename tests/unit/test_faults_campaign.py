@@ -8,7 +8,15 @@ import pytest
 
 from bench import faults_report as report
 from bench.faults_control import status_summary
-from bench.faults_scale import GROUPS, _parse_ts, groups_of, slope, soak_summary, thirds
+from bench.faults_scale import (
+    GROUPS,
+    _parse_ts,
+    groups_of,
+    memory_verdict,
+    slope,
+    soak_summary,
+    thirds,
+)
 
 
 def test_the_leader_elsewhere_must_cost_no_request_the_holder_only_its_rfc_bound() -> None:
@@ -118,6 +126,14 @@ def test_the_memory_slope_of_each_third_shows_a_cache_that_stopped_growing() -> 
     first, second, last = thirds(rows, "rss")
     assert first == pytest.approx(1.0) and second == pytest.approx(1.0)
     assert last == pytest.approx(0.0)
+
+
+def test_memory_is_flat_only_when_it_stopped_growing_in_the_last_third() -> None:
+    filled = [{"t": m * 60.0, "rss": 50.0 + min(m, 40)} for m in range(61)]
+    growing = [{"t": m * 60.0, "rss": 50.0 + 0.2 * m} for m in range(31)]
+    assert memory_verdict({"mem_slope_thirds": thirds(filled, "rss")}) == "met"
+    assert memory_verdict({"mem_slope_thirds": thirds(growing, "rss")}) == "MISSED"
+    assert memory_verdict({}) == "MISSED"  # no samples: nothing shown
 
 
 def test_engine_log_timestamps_keep_microseconds() -> None:
