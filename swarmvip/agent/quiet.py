@@ -12,17 +12,22 @@ budget ends, as before.
 Two views of the host, because a short request (a fraction of a millisecond on a LAN) falls
 between any two reads of a socket table:
 - the packets themselves, on the VIP's interface (a packet socket: CAP_NET_RAW, which the task
-  has): a FIN from a VIP marks a connection that just ended, and no TCP packet of a VIP for
-  IDLE seconds an idle server;
-- /proc/net/tcp and tcp6 (IPv4-mapped addresses of dual-stack sockets included): connections
-  that are open but silent, which no packet shows.
+  has): a SYN to a VIP opens a connection, a FIN from the VIP (its answer is out) or a reset
+  ends it, and no TCP packet of a VIP for IDLE seconds marks an idle server;
+- /proc/net/tcp and tcp6 (IPv4-mapped addresses of dual-stack sockets included), read once at
+  the start: connections that are open but silent, which no packet shows. Reading them again
+  at each look would be too slow: with a client opening a connection every 10 ms they hold
+  thousands of TIME_WAIT rows, a read takes milliseconds on a busy host, and the next
+  connection opens meanwhile (the switch experiment lost requests that way). Without a packet
+  socket they are read at each look.
 The agent runs in the host's network namespace, so this sees the servers that listen there
 (host network, or a port published in host mode). A port published through the ingress routing
 mesh terminates in another namespace: its connections show in neither view, and the release
 goes after IDLE, as for an idle server. Without a packet socket (no CAP_NET_RAW) only the
 tables are read.
 
-`open_connections`, `tcp_of_vip` and `Watch` are pure; `wait_quiet` reads the kernel.
+`open_connections`, `open_keys`, `tcp_of_vip`, `Tracker` and `Watch` are pure; `wait_quiet`
+reads the kernel.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
 ESTABLISHED, SYN_RECV = "01", "03"
 BUSY_STATES = frozenset({ESTABLISHED, SYN_RECV})
 ETH_P_IP, ETH_P_ALL = 0x0800, 0x0003
-TCP, FIN = 6, 0x01
+TCP, FIN, SYN, RST, ACK = 6, 0x01, 0x02, 0x04, 0x10
 
 
 def _address(hex_addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -96,6 +101,65 @@ def tcp_of_vip(packet: bytes, vips: frozenset[bytes]) -> tuple[bool, bool]:
         return False, False
     flags = packet[header + 13] if len(packet) > header + 13 else 0
     return True, src in vips and bool(flags & FIN)
+
+
+Key = tuple[bytes, int, bytes, int]  # (client address, its port, VIP, VIP port), packed
+
+
+def open_keys(lines: Iterable[str], vips: frozenset[str]) -> set[Key]:
+    """The connections in `lines` (rows of /proc/net/tcp or tcp6) that `open_connections`
+    counts, by their addresses."""
+    found: set[Key] = set()
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 4 or fields[3] not in BUSY_STATES or ":" not in fields[2]:
+            continue
+        try:
+            (local, lport), (remote, rport) = (_endpoint(fields[1]), _endpoint(fields[2]))
+        except ValueError:
+            continue
+        if str(local) in vips:
+            found.add((remote.packed, rport, local.packed, lport))
+    return found
+
+
+def _endpoint(text: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]:
+    addr, port = text.rsplit(":", 1)
+    return _address(addr), int(port, 16)
+
+
+class Tracker:
+    """The connections open to the VIPs: one table read at the start (open but silent ones),
+    then the packets: a SYN to a VIP opens one, a FIN from the VIP (its answer is out) or a
+    reset ends it. Counting it costs nothing, where a table read costs milliseconds with
+    thousands of TIME_WAIT rows, and the next connection may open meanwhile."""
+
+    def __init__(self, initial: set[Key]) -> None:
+        self.open = set(initial)
+
+    def packet(self, packet: bytes, vips: frozenset[bytes]) -> None:
+        if len(packet) < 20 or packet[0] >> 4 != 4 or packet[9] != TCP:
+            return
+        header = (packet[0] & 0x0F) * 4
+        if len(packet) < header + 14:
+            return
+        src, dst = packet[12:16], packet[16:20]
+        sport, dport = (
+            int.from_bytes(packet[header : header + 2], "big"),
+            int.from_bytes(packet[header + 2 : header + 4], "big"),
+        )
+        flags = packet[header + 13]
+        if dst in vips:
+            key = (src, sport, dst, dport)
+            if flags & SYN and not flags & ACK:
+                self.open.add(key)
+            elif flags & RST:
+                self.open.discard(key)
+        elif src in vips and flags & (FIN | RST):
+            self.open.discard((dst, dport, src, sport))
+
+    def count(self) -> int:
+        return len(self.open)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,27 +231,47 @@ def wait_quiet(
     budget: float = QUIET_BUDGET,
     read: Callable[[], list[str]] = read_tables,
     clock: Callable[[], float] = time.monotonic,
+    then: Callable[[], None] | None = None,
 ) -> Quiet:
     """Return right after a connection to the VIPs closed with none left open, once they have
-    had no TCP packet for IDLE s and none open, or when `budget` runs out."""
+    had no TCP packet for IDLE s and none open, or when `budget` runs out; `then` runs at that
+    instant. With a packet socket the tables are read once, then the packets keep count
+    (Tracker); without one, the tables are read at each look."""
     raw = frozenset(ipaddress.ip_address(v).packed for v in vips)
     watch = Watch(clock(), budget)
     with packets(iface) as sock:
+        tracker = Tracker(open_keys(read(), vips)) if sock is not None else None
+        open_now = tracker.count if tracker else lambda: open_connections(read(), vips)
         while True:
-            if sock is not None:
+            if sock is not None and tracker is not None:
                 ready, _, _ = select.select([sock], [], [], POLL)
-                while ready:
-                    try:
-                        data, addr = sock.recvfrom(128)
-                    except BlockingIOError:
-                        break
-                    if addr[1] != ETH_P_IP:
-                        continue
-                    seen, fin = tcp_of_vip(data, raw)
-                    if seen:
-                        watch.packet(clock(), fin)
+                if ready:
+                    _read(sock, raw, watch, tracker, clock)
             else:
                 time.sleep(POLL)
-            got = watch.decide(clock(), lambda: open_connections(read(), vips))
+            got = watch.decide(clock(), open_now)
             if got is not None:
+                if then is not None:
+                    then()
                 return got
+
+
+def _read(
+    sock: socket.socket,
+    raw: frozenset[bytes],
+    watch: Watch,
+    tracker: Tracker,
+    clock: Callable[[], float],
+) -> None:
+    """Feed every queued packet to `tracker` and `watch`."""
+    while True:
+        try:
+            data, addr = sock.recvfrom(128)
+        except BlockingIOError:
+            return
+        if addr[1] != ETH_P_IP:
+            continue
+        seen, fin = tcp_of_vip(data, raw)
+        if seen:
+            tracker.packet(data, raw)
+            watch.packet(clock(), fin)

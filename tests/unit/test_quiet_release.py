@@ -9,8 +9,10 @@ import pytest
 from swarmvip.agent.quiet import (
     IDLE,
     Quiet,
+    Tracker,
     Watch,
     open_connections,
+    open_keys,
     read_tables,
     tcp_of_vip,
     wait_quiet,
@@ -112,3 +114,42 @@ def test_an_open_silent_connection_holds_the_release_until_the_budget() -> None:
 def test_wait_quiet_without_a_packet_socket_reads_the_tables() -> None:
     got = wait_quiet("no-such-nic0", frozenset({VIP}), 0.2, lambda: [])
     assert got.quiet and not got.after_close and IDLE <= got.waited < 0.2
+
+
+def ip_tcp_ports(src: str, sport: int, dst: str, dport: int, flags: int) -> bytes:
+    ip = bytes([0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0]) + socket.inet_aton(src)
+    ip += socket.inet_aton(dst)
+    return ip + sport.to_bytes(2, "big") + dport.to_bytes(2, "big") + bytes(9) + bytes([flags])
+
+
+def test_the_tracker_counts_connections_from_their_packets() -> None:
+    client = "10.213.2.50"
+    t = Tracker(set())
+    t.packet(ip_tcp_ports(client, 40000, VIP, 8080, 0x02), VIP_RAW)  # SYN: opens
+    t.packet(ip_tcp_ports(client, 40001, VIP, 8080, 0x02), VIP_RAW)
+    assert t.count() == 2
+    t.packet(ip_tcp_ports(VIP, 8080, client, 40000, 0x12), VIP_RAW)  # SYN-ACK: no change
+    t.packet(ip_tcp_ports(client, 40000, VIP, 8080, 0x11), VIP_RAW)  # the client's FIN: open
+    assert t.count() == 2
+    t.packet(ip_tcp_ports(VIP, 8080, client, 40000, 0x11), VIP_RAW)  # the VIP's FIN: done
+    t.packet(ip_tcp_ports(client, 40001, VIP, 8080, 0x04), VIP_RAW)  # a reset: done
+    assert t.count() == 0
+
+
+def test_the_tracker_starts_from_the_open_rows_of_the_tables() -> None:
+    rows = [HEADER, row(V4, "01"), row(V4, "06"), row(V6_MAPPED, "03")]
+    keys = open_keys(rows, frozenset({VIP}))
+    assert len(keys) == 1  # the same client port in both busy rows: one key
+    (key,) = keys
+    assert key == (socket.inet_aton("10.213.0.50"), 0xC350, socket.inet_aton(VIP), 8080)
+    t = Tracker(keys)
+    t.packet(ip_tcp_ports(VIP, 8080, "10.213.0.50", 0xC350, 0x11), VIP_RAW)
+    assert t.count() == 0
+
+
+def test_wait_quiet_runs_then_at_the_instant_it_returns() -> None:
+    ran: list[bool] = []
+    got = wait_quiet(
+        "no-such-nic0", frozenset({VIP}), 0.2, lambda: [], then=lambda: ran.append(True)
+    )
+    assert got.quiet and ran == [True]
