@@ -13,7 +13,9 @@ Rules (`decide`, pure):
   change nothing (its priorities are the ones in force): answered with the current state, not
   applied again; an equal seq with other priorities, or a lower one, is refused;
 * a fresh command's `release` groups that this agent holds (MASTER) are handed over with one
-  priority-0 advert each (agent.release), sent by the loop before the reply;
+  priority-0 advert each (agent.release), sent by the loop before the reply; with `switch`,
+  the loop also switches the clients itself (agent.arphold); its `hold` groups get their
+  announcements held back before the reply (agent.arphold);
 * refusals are answered (applied false, error); a datagram that does not verify (wire.command
   CommandError: bad MAC, malformed, a priority out of range) is dropped without an answer and
   counted (`drops` in the report's "control").
@@ -113,7 +115,7 @@ def decide(me: Identity, now: Runtime, cmd: Command) -> Decision:
         return refuse(f"node {cmd.node_id!r} is not this agent's ({me.node_id!r})")
     if not me.spec or cmd.spec != me.spec:
         return refuse(f"spec {cmd.spec!r} is not the one this task runs ({me.spec or 'none'!r})")
-    unknown = sorted((set(cmd.priorities) | set(cmd.release)) - set(me.configured))
+    unknown = sorted((set(cmd.priorities) | set(cmd.release) | set(cmd.hold)) - set(me.configured))
     if unknown:
         return refuse(
             f"unknown group(s) {', '.join(unknown)} (this node has: "
@@ -202,6 +204,8 @@ class Control:
         self.me, self.state_file, self.track_dir = me, state_file, track_dir
         self.runtime = Runtime(None, dict(me.configured))
         self.releases: dict[str, str] = {}  # the last handled command's, to send (agent.release)
+        self.holds: dict[str, str] = {}  # the last handled command's holds (agent.arphold)
+        self.switch = False  # the last handled command asks its releases to switch the clients
 
     def boot(self) -> Runtime:
         """The boot rule: read the saved state, write every delta file (before keepalived).
@@ -254,7 +258,10 @@ class Control:
                     raise
             except OSError as exc:
                 applied, error = False, f"cannot apply: {exc}"
-        self.releases = releases(cmd, states) if decision.changed and applied else {}
+        fresh = decision.changed and applied
+        self.releases = releases(cmd, states) if fresh else {}
+        self.holds = dict(cmd.hold) if fresh else {}
+        self.switch = fresh and cmd.switch
         return Reply(
             stack=self.me.stack,
             node_id=self.me.node_id,

@@ -46,8 +46,10 @@ from typing import TextIO
 from swarmvip import __version__
 from swarmvip.agent import (
     adverts,
+    arphold,
     checks,
     control,
+    handoff,
     hooks,
     keepalived,
     netlink,
@@ -57,7 +59,7 @@ from swarmvip.agent import (
     state,
 )
 from swarmvip.agent.keepalived import Layout
-from swarmvip.model import HealthCheck, IPInterface
+from swarmvip.model import HealthCheck, InstancePlan, IPInterface
 from swarmvip.wire import paths
 from swarmvip.wire.agentspec import AgentSpec
 from swarmvip.wire.command import PORT, Command, CommandError, Reply, read_key
@@ -103,6 +105,13 @@ class _Signal:
 class _Exited:
     pid: int
     returncode: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Switched:
+    """The old holder's gratuitous ARP named this node for `group` (agent.handoff)."""
+
+    group: str
 
 
 class _Helper:
@@ -152,6 +161,7 @@ class Agent:
         )
         self.control_stats = control.Stats()
         self.releases = adverts.Releases()  # the priority-0 adverts received (agent.adverts)
+        self.holds = handoff.Holds()  # groups whose announcements are held back (agent.handoff)
 
     # --- output ---------------------------------------------------------------------------
     def emit(self, kind: Kind) -> None:
@@ -229,7 +239,11 @@ class Agent:
             return 0
         self._start_sources(iface)
         self._start_keepalived()
-        return self._loop()
+        try:
+            return self._loop()
+        finally:
+            for group in list(self.holds.active):
+                self._end_hold(group, "the agent stops")
 
     def _lock_host(self) -> bool:
         """Wait for the host lock (False: told to stop meanwhile), reporting a fault."""
@@ -342,6 +356,7 @@ class Agent:
         self._supervised("notify fifo reader", self._fifo_reader)
         self._supervised("netlink watcher", lambda: self._watcher(iface))
         self._start_advert_watcher()
+        self._probe_switch(iface)
         self._start_listener()
         runners = [
             self._supervised(f"check {inst.group}.{check.name}", self._runner(inst.group, check))
@@ -366,6 +381,19 @@ class Agent:
             "advert watcher",
             lambda: adverts.AdvertWatcher(adverts.open_sockets(families), self.releases),
         )
+
+    def _probe_switch(self, iface: str) -> None:
+        """Whether this agent can hold and switch a planned move's clients (agent.arphold),
+        after removing what an earlier agent of these groups may have left."""
+        arphold.clean(i.vrid for i in self.spec.node.instances)
+        problem = arphold.available(iface)
+        if problem is not None:
+            print(
+                f"swarmvip agent: planned moves without a client switch: {problem}",
+                file=sys.stderr,
+                flush=True,
+            )
+        self.apply(state.SwitchAvailable(problem is None))
 
     def _start_listener(self) -> None:
         """The runtime priority listener, if the control key is mounted."""
@@ -412,8 +440,13 @@ class Agent:
             self.fault("control", f"unexpected error: {exc!r}")
             request.answer(None)
             return
+        for group, holder in self.control.holds.items():
+            self._hold(group, holder)
         for group, address in self.control.releases.items():
-            self._release(group, address)
+            if self.control.switch and self.state.control_switch:
+                self._switch(group, address)
+            else:
+                self._release(group, address)
         request.answer(reply)
         self.apply(self.control.event())
 
@@ -435,6 +468,70 @@ class Agent:
             file=sys.stderr,
             flush=True,
         )
+
+    def _instance(self, group: str) -> InstancePlan:
+        return next(i for i in self.spec.node.instances if i.group == group)
+
+    def _vip_dev(self, group: str) -> str:
+        return self.vip_ifaces.get(group, self.state.interface or "")
+
+    def _hold(self, group: str, holder: str) -> None:
+        """Hold back this node's announcements of `group` until `holder` switches the clients
+        here (agent.handoff); before the answer, so before the holder's release."""
+        if not self.state.control_switch:
+            return
+        inst = self._instance(group)
+        old = self.holds.pop(group)
+        if old is not None:
+            handoff.end_hold(inst, old, master=False)
+        try:
+            hold = handoff.start_hold(
+                inst, self._vip_dev(group), holder, lambda: self.post(_Switched(group))
+            )
+        except (OSError, ValueError) as exc:
+            print(f"swarmvip agent: no hold of {group}: {exc}", file=sys.stderr, flush=True)
+            return
+        self.holds.add(group, hold)
+
+    def _end_hold(self, group: str, why: str) -> None:
+        hold = self.holds.pop(group)
+        if hold is None:
+            return
+        inst = self._instance(group)
+        master = any(i.group == group and i.vrrp_state == "MASTER" for i in self.state.instances)
+        done = handoff.end_hold(inst, hold, master)
+        print(f"swarmvip agent: {group}: {why}: {done}", file=sys.stderr, flush=True)
+
+    def _on_master(self, event: state.VrrpChanged) -> None:
+        """A held group's takeover: the hold goes on only if the holder's release caused it."""
+        if event.group not in self.holds.active:
+            return
+        inst = self._instance(event.group)
+        source = self.releases.released_by(inst.vrid, time.monotonic(), handoff.RELEASED_WITHIN)
+        if self.holds.on_master(event.group, source):
+            self._end_hold(event.group, "took over without a release")
+
+    def _switch(self, group: str, address: str) -> None:
+        """Release `group` to `address` and switch the clients to it at the quiet instant
+        (agent.handoff); today's release when that cannot be done."""
+        inst = self._instance(group)
+        try:
+            said = handoff.switch_clients(
+                inst,
+                self.state.interface or "",
+                self._vip_dev(group),
+                address,
+                self.secrets.get(group),
+            )
+        except (OSError, ValueError) as exc:
+            print(
+                f"swarmvip agent: no switch of {group}: {exc}; releasing instead",
+                file=sys.stderr,
+                flush=True,
+            )
+            self._release(group, address)
+            return
+        print(f"swarmvip agent: {said}", file=sys.stderr, flush=True)
 
     def _fifo_reader(self) -> threading.Thread:
         return keepalived.FifoReader(self.opts.layout.fifo, self._on_fifo_line)
@@ -519,10 +616,16 @@ class Agent:
     # --- the loop -------------------------------------------------------------------------
     def _loop(self) -> int:
         while True:
-            deadlines = [t for t in (self.restart_at, self.kill_at) if t is not None]
+            deadlines = [
+                t
+                for t in (self.restart_at, self.kill_at, self.holds.next_deadline())
+                if t is not None
+            ]
             code = self._wait(min(deadlines, default=time.monotonic() + 1.0))
             if code is not None:
                 return code
+            for group in self.holds.due():
+                self._end_hold(group, "no switch in time")
             now = time.monotonic()
             if self.kill_at is not None and now >= self.kill_at:
                 self._kill_keepalived()
@@ -547,13 +650,16 @@ class Agent:
     def _wait(self, deadline: float) -> int | None:
         """Handle events and heartbeats until deadline; an exit code when the agent must exit."""
         while (now := time.monotonic()) < deadline:
+            if self.holds.due():
+                return None  # the loop ends them
             self._supervise()
             if now >= self.next_beat:
                 self.emit("fault" if self.state.reason else "heartbeat")
             if os.getpid() == 1:
                 procs.reap_orphans()
+            until = min(deadline, self.next_beat, self.holds.next_deadline() or deadline)
             try:
-                event = self.events.get(timeout=max(0.0, min(deadline, self.next_beat) - now))
+                event = self.events.get(timeout=max(0.0, until - now))
             except queue.Empty:
                 continue
             code = self._handle(event)
@@ -569,9 +675,14 @@ class Agent:
         if isinstance(event, control.Request):
             self._on_command(event)
             return None
+        if isinstance(event, _Switched):
+            self._end_hold(event.group, "the clients were switched here")
+            return None
         if isinstance(event, state.VrrpChanged) and event.priority is not None:
             self.priorities[event.group] = event.priority  # before apply: the hooks get it
         self.apply(event)  # type: ignore[arg-type]
+        if isinstance(event, state.VrrpChanged) and event.state == "MASTER":
+            self._on_master(event)
         if isinstance(event, state.AddressesObserved):
             self._keep_clean()
         return None
@@ -597,6 +708,8 @@ class Agent:
         return None
 
     def _on_exit(self, returncode: int) -> int | None:
+        for group in list(self.holds.active):
+            self._end_hold(group, "keepalived exited")
         if self.proc is not None:
             procs.forget(self.proc)
         self.proc, self.kill_at = None, None

@@ -147,7 +147,12 @@ def run_step(
     datagrams = {
         t.node_id: (
             t,
-            encode(key, Command(plan.stack, t.node_id, t.spec, seq, t.priorities, t.release)),
+            encode(
+                key,
+                Command(
+                    plan.stack, t.node_id, t.spec, seq, t.priorities, t.release, t.hold, t.switch
+                ),
+            ),
         )
         for t in step.targets
     }

@@ -47,6 +47,7 @@ class AgentState:
     faults: tuple[tuple[str, str], ...] = ()  # (component, message), sorted: agent faults
     control_port: int | None = None  # the runtime priority listener's port; None: no listener
     control_seq: tuple[int, int] | None = None  # the last applied command's seq
+    control_switch: bool = False  # it can hold and switch (agent.arphold)
 
 
 # --- events -------------------------------------------------------------------------------
@@ -104,6 +105,13 @@ class ControlListening:
 
 
 @dataclass(frozen=True, slots=True)
+class SwitchAvailable:
+    """Whether this agent can hold its announcements and switch the clients (agent.arphold)."""
+
+    available: bool
+
+
+@dataclass(frozen=True, slots=True)
 class PrioritiesChanged:
     """The runtime priorities in force (group -> priority) and the last applied seq."""
 
@@ -120,6 +128,7 @@ Event = (
     | CheckChanged
     | ComponentFault
     | ControlListening
+    | SwitchAvailable
     | PrioritiesChanged
 )
 
@@ -208,6 +217,8 @@ def fold(state: AgentState, event: Event) -> AgentState:
             return _set_fault(state, event)
         case ControlListening(port=port):
             return replace(state, control_port=port)
+        case SwitchAvailable(available=available):
+            return replace(state, control_switch=available)
         case PrioritiesChanged():
             return _set_priorities(state, event)
     return state
@@ -267,7 +278,9 @@ def to_report(
         faults=tuple(f"{component}: {message}" for component, message in state.faults),
         control=None
         if state.control_port is None
-        else ControlReport(port=state.control_port, seq=state.control_seq),
+        else ControlReport(
+            port=state.control_port, seq=state.control_seq, switch=state.control_switch
+        ),
     )
 
 

@@ -13,7 +13,9 @@ Steps, in order (one relay plan, wire.relay):
    priority-0 advert to T alone (agent.release), so T takes over after Skew_Time (2 ms at 254)
    instead of 3 x advert_int; the holder keeps the VIP until T's higher advert reaches it. The
    release step waits until T reports MASTER. Nobody else changes yet and only T hears the
-   release, so no third node can race T for the VIP.
+   release, so no third node can race T for the VIP. When both agents can (their reports'
+   `switch`; an IPv4 group), T's lift holds back its announcements of the VIPs and the holder
+   switches the clients itself at its quiet instant (agent.arphold, agent.handoff).
 2. lower: every other change (a drained holder going to the bottom, any re-ranking).
 3. settle: each T gets its planned priority (the top of the plan, so nothing moves any more).
 
@@ -51,6 +53,7 @@ class AgentRuntime:
     port: int | None  # its listener; None: no listener (an older agent, or no key)
     priorities: Mapping[str, int]  # group -> priority it runs with now
     states: Mapping[str, str]  # group -> VRRP state
+    switch: bool = False  # it can hold and switch a planned move's clients (agent.arphold)
 
 
 def without_priorities(node: NodePlan) -> NodePlan:
@@ -170,18 +173,36 @@ def _handover(
     """T outranks the holder (the changes), then the holder releases the group to T (one
     priority-0 advert: T takes over after Skew_Time) and the step waits for T to be MASTER.
     The release is a separate, later step: it must not reach T before T's lift. A holder that
-    cannot release (no listener, not in the plan) leaves T to preempt by itself."""
-    first = Step(tuple(_target(plan, agents, n, {group: p}) for n, p in sorted(changes.items())))
+    cannot release (no listener, not in the plan) leaves T to preempt by itself. When both
+    agents can (AgentRuntime.switch, an IPv4 group), T's lift holds back its announcements
+    and the holder switches the clients itself at its quiet instant (agent.arphold)."""
     wait = Until(top, group)
     polled = _target(plan, agents, top, {group: changes[top]})
     agent = agents.get(holder)
     lifted = _instance(plan, top, group)
-    if agent is None or agent.port is None or _instance(plan, holder, group) is None:
+    held = _instance(plan, holder, group)
+    if agent is None or agent.port is None or held is None:
+        first = Step(
+            tuple(_target(plan, agents, n, {group: p}) for n, p in sorted(changes.items()))
+        )
         return [first, Step((polled,), wait)]
     assert lifted is not None  # T is the plan's first node of the group
+    switch = agent.switch and agents[top].switch and _ipv4(lifted) and _ipv4(held)
+    hold = {group: held.unicast_src} if switch else {}
+    first = Step(
+        tuple(
+            replace(_target(plan, agents, n, {group: p}), hold=hold if n == top else {})
+            for n, p in sorted(changes.items())
+        )
+    )
     release = {group: lifted.unicast_src}
-    handing = replace(_target(plan, agents, holder, {}, group), release=release)
+    handing = replace(_target(plan, agents, holder, {}, group), release=release, switch=switch)
     return [first, Step((handing, polled), wait)]
+
+
+def _ipv4(inst: InstancePlan) -> bool:
+    """A group whose clients switch by ARP (IPv6 has no release, and no hold)."""
+    return all(a.version == 4 for a in inst.addresses) and "." in inst.unicast_src
 
 
 def _instance(plan: Plan, node_id: str, group: str) -> InstancePlan | None:

@@ -362,6 +362,7 @@ def _node_status(
                 port=r.control.port if r.control else None,
                 priorities={i.group: i.priority for i in r.instances},
                 states={i.group: i.vrrp_state for i in r.instances},
+                switch=r.control.switch if r.control else False,
             )
             for r in reports
             if clocks.fresh(r) and r.spec

@@ -77,7 +77,12 @@ class Command:
 
     release: group -> the VRRP source address of the node lifted to take that group over. An
     agent whose instance is MASTER then sends it one priority-0 advert (agent.release), so the
-    lifted backup takes over after Skew_Time instead of 3 x advert_int (RFC 5798 6.4.2)."""
+    lifted backup takes over after Skew_Time instead of 3 x advert_int (RFC 5798 6.4.2).
+
+    hold: group -> the VRRP source address of the node that holds it now. The lifted node's
+    agent holds back its announcements of the group's VIPs until that node has switched the
+    clients to it (agent.arphold). switch: the releasing agent switches the clients itself, at
+    its quiet instant (agent.arphold). Both are sent only to agents that report they can."""
 
     stack: str
     node_id: str
@@ -85,9 +90,11 @@ class Command:
     seq: Seq
     priorities: Mapping[str, int] = field(default_factory=dict)
     release: Mapping[str, str] = field(default_factory=dict)
+    hold: Mapping[str, str] = field(default_factory=dict)
+    switch: bool = False
 
     def body(self) -> dict[str, Any]:
-        body = {
+        body: dict[str, Any] = {
             "type": "set",
             "stack": self.stack,
             "node_id": self.node_id,
@@ -97,6 +104,10 @@ class Command:
         }
         if self.release:  # absent when empty: the body older agents verify stays the same
             body["release"] = dict(sorted(self.release.items()))
+        if self.hold:
+            body["hold"] = dict(sorted(self.hold.items()))
+        if self.switch:
+            body["switch"] = True
         return body
 
 
@@ -205,6 +216,8 @@ def decode_command(key: bytes, data: bytes) -> Command:
         seq=Seq.from_json(body.get("seq")),
         priorities=parse_priorities(body.get("priorities")),
         release=parse_release(body.get("release")),
+        hold=parse_release(body.get("hold"), "hold"),
+        switch=body.get("switch") is True,
     )
 
 

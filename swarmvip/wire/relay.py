@@ -32,6 +32,8 @@ class Target:
     spec: str  # the spec hash the node's agent reports
     priorities: Mapping[str, int]
     release: Mapping[str, str] = field(default_factory=dict)  # wire.command.Command.release
+    hold: Mapping[str, str] = field(default_factory=dict)  # wire.command.Command.hold
+    switch: bool = False  # wire.command.Command.switch
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,8 @@ def plan_to_json(plan: MovePlan) -> str:
                             "priorities": dict(t.priorities),
                             "release": dict(t.release),
                         }
+                        | ({"hold": dict(t.hold)} if t.hold else {})
+                        | ({"switch": True} if t.switch else {})
                         for t in step.targets
                     ],
                     "until": None
@@ -123,6 +127,8 @@ def plan_from_json(text: str) -> MovePlan:
                             spec=str(t["spec"]),
                             priorities=parse_priorities(t["priorities"]),
                             release=parse_release(t.get("release")),
+                            hold=parse_release(t.get("hold"), "hold"),
+                            switch=t.get("switch") is True,
                         )
                         for t in raw["targets"]
                     ),

@@ -34,9 +34,11 @@ within a version, new optional keys may be added):
                                          # was restarted); absent = none
      "control": {"port": 9816,    # optional: the runtime priority listener (wire.command): its
                  "seq": [812, 2], # UDP port on the VRRP source address(es), the last applied
-                 "drops": 0}}     # command's seq (null: none yet), datagrams dropped as not
-                                  # authentic or malformed; null = no listener (no key mounted,
-                                  # or not bound yet); absent = an agent without the channel
+                 "drops": 0,      # command's seq (null: none yet), datagrams dropped as not
+                 "switch": true}} # authentic or malformed, and (optional, true only) whether
+                                  # it can hold and switch a planned move's clients
+                                  # (agent.arphold); null = no listener (no key mounted, or
+                                  # not bound yet); absent = an agent without the channel
 
 `parse_report` accepts the raw line or one carrying `docker service logs` prefixes (an RFC 3339
 timestamp from `-t`, and/or `svc.1.taskid@node    | `) and returns None for anything else.
@@ -81,6 +83,7 @@ class ControlReport:
     port: int
     seq: tuple[int, int] | None = None  # the last applied command's (index, step)
     drops: int = 0  # datagrams dropped (not authentic, malformed) since the agent started
+    switch: bool = False  # it can hold and switch a planned move's clients (agent.arphold)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +157,7 @@ def _control_doc(control: ControlReport | None) -> dict[str, Any] | None:
         "port": control.port,
         "seq": None if control.seq is None else list(control.seq),
         "drops": control.drops,
-    }
+    } | ({"switch": True} if control.switch else {})
 
 
 def _control_from(doc: Any) -> ControlReport | None:
@@ -165,6 +168,7 @@ def _control_from(doc: Any) -> ControlReport | None:
         port=int(doc["port"]),
         seq=None if seq is None else (int(seq[0]), int(seq[1])),
         drops=int(doc.get("drops", 0)),
+        switch=doc.get("switch") is True,
     )
 
 

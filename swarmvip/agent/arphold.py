@@ -1,0 +1,281 @@
+"""The clients' switch of a planned move, made at the old holder's quiet instant.
+
+A planned move's failed request (at most one per move with today's release) comes from where
+the clients switch: at the *new* holder's gratuitous ARP, a few milliseconds after the old
+holder's quiet instant, often inside the next connection (bench/results/switch-experiment*.md).
+So, when both agents can:
+
+- the lifted node T *holds* its announcements of the group's VIPs: an nftables rule on the
+  netdev egress hook of the VIP's NIC drops ARP that says "the VIP is here" (gratuitous ARP,
+  and replies for the VIP). keepalived sends its gratuitous ARP through a packet socket, which
+  only this hook sees; it cannot be told to send none;
+- the holder H drops T's adverts for the moment (an `inet` input rule), so it stays MASTER
+  with its clients while T takes over; a packet socket bound to every protocol still sees them;
+- at its quiet instant H sends the gratuitous ARP itself, naming T's MAC with H's own Ethernet
+  source (no bridge learns T's MAC on H's port): the clients switch within a fraction of a
+  millisecond of the instant; then H lets T's adverts in and releases again, and yields.
+
+Rules live in tables of their own (`swarmvip_hold_<vrid>`, `swarmvip_block_<vrid>`), created
+whole and deleted whole; the agent deletes its own at start. Needs `nft` and Linux >= 5.16
+(the netdev egress hook): `available` probes both. The rule text and the frames are pure.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import select
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+NFT_TIMEOUT = 5.0
+ETH_P_ALL, ETH_P_ARP = 0x0003, 0x0806
+PACKET_OUTGOING = 4
+IPPROTO_VRRP = 112
+
+
+class HoldError(OSError):
+    """nft failed (the message says how)."""
+
+
+def hold_table(vrid: int) -> str:
+    return f"swarmvip_hold_{vrid}"
+
+
+def block_table(vrid: int) -> str:
+    return f"swarmvip_block_{vrid}"
+
+
+def hold_ruleset(vrid: int, dev: str, vips: Iterable[str]) -> str:
+    """A netdev table whose egress chain on `dev` drops this host's ARP announcing any of the
+    (IPv4) VIPs: gratuitous ARP (sender and target the VIP) and replies from the VIP."""
+    rules = []
+    for vip in vips:
+        addr = ipaddress.IPv4Address(vip)
+        rules.append(f"    arp saddr ip {addr} arp daddr ip {addr} drop")
+        rules.append(f"    arp operation reply arp saddr ip {addr} drop")
+    body = "\n".join(rules)
+    return (
+        f"table netdev {hold_table(vrid)} {{\n"
+        f"  chain egress {{\n"
+        f'    type filter hook egress device "{_dev(dev)}" priority 0;\n'
+        f"{body}\n"
+        f"  }}\n"
+        f"}}\n"
+    )
+
+
+def block_ruleset(vrid: int, peer: str) -> str:
+    """An inet table whose input chain drops VRRP from `peer` (IPv4)."""
+    addr = ipaddress.IPv4Address(peer)
+    return (
+        f"table inet {block_table(vrid)} {{\n"
+        f"  chain input {{\n"
+        f"    type filter hook input priority 0;\n"
+        f"    ip saddr {addr} ip protocol vrrp drop\n"
+        f"  }}\n"
+        f"}}\n"
+    )
+
+
+def _dev(dev: str) -> str:
+    if not dev or len(dev) > 15 or any(c in dev for c in ' "\\/\n\t;{}'):
+        raise ValueError(f"not an interface name: {dev!r}")
+    return dev
+
+
+def nft(ruleset: str) -> None:
+    """Apply a ruleset (`nft -f -`); HoldError with nft's message."""
+    try:
+        done = subprocess.run(
+            ["nft", "-f", "-"], input=ruleset, capture_output=True, text=True,
+            timeout=NFT_TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HoldError(f"nft: {exc}") from None
+    if done.returncode != 0:
+        raise HoldError(f"nft: {done.stderr.strip() or done.returncode}")
+
+
+def delete(family: str, table: str) -> bool:
+    """Delete a table if it exists; False when there was none (or nft cannot run)."""
+    try:
+        done = subprocess.run(
+            ["nft", "delete", "table", family, table], capture_output=True, text=True,
+            timeout=NFT_TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def clean(vrids: Iterable[int]) -> None:
+    """Delete what an earlier agent of these groups left (a crash between hold and release)."""
+    if shutil.which("nft") is None:
+        return
+    for vrid in vrids:
+        delete("netdev", hold_table(vrid))
+        delete("inet", block_table(vrid))
+
+
+def available(dev: str) -> str | None:
+    """None when holds work here (nft runs, the kernel has the netdev egress hook), else why."""
+    if shutil.which("nft") is None:
+        return "no nft (Debian package nftables)"
+    probe = f"swarmvip_probe_{os.getpid()}"
+    ruleset = (
+        f"table netdev {probe} {{\n  chain egress {{\n"
+        f'    type filter hook egress device "{_dev(dev)}" priority 0;\n  }}\n}}\n'
+    )
+    try:
+        nft(ruleset)
+    except HoldError as exc:
+        return f"no netdev egress hook (Linux >= 5.16): {exc}"
+    delete("netdev", probe)
+    return None
+
+
+# --- frames ------------------------------------------------------------------------------------
+def mac_bytes(mac: str) -> bytes:
+    raw = bytes.fromhex(mac.replace(":", ""))
+    if len(raw) != 6:
+        raise ValueError(f"not a MAC address: {mac!r}")
+    return raw
+
+
+def mac_text(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in raw[:6])
+
+
+def own_mac(dev: str) -> str:
+    return Path(f"/sys/class/net/{_dev(dev)}/address").read_text().strip()
+
+
+def garp_frame(own: str, holder: str, vip: str) -> bytes:
+    """A gratuitous ARP (a broadcast request for the VIP by the VIP) saying the VIP is at
+    `holder`, in an Ethernet frame from `own`."""
+    ip = ipaddress.IPv4Address(vip).packed
+    return (
+        b"\xff" * 6 + mac_bytes(own) + struct.pack("!H", ETH_P_ARP)
+        + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)  # a request, IPv4 over Ethernet
+        + mac_bytes(holder) + ip + b"\0" * 6 + ip
+    )  # fmt: skip
+
+
+class Announcer:
+    """Gratuitous ARP naming `holder` for each VIP, built and with its socket open ahead, so
+    `send` costs only the sends (the switch must follow its quiet instant at once); OSError."""
+
+    def __init__(self, dev: str, holder: str, vips: Iterable[str]) -> None:
+        own = own_mac(dev)
+        self.frames = [garp_frame(own, holder, vip) for vip in vips]
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        try:
+            self.sock.bind((dev, 0))
+        except OSError:
+            self.sock.close()
+            raise
+
+    def send(self) -> None:
+        for frame in self.frames:
+            self.sock.send(frame)
+
+    def __enter__(self) -> Announcer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.sock.close()
+
+
+def announce(dev: str, holder: str, vips: Iterable[str]) -> None:
+    """Send one gratuitous ARP per VIP naming `holder` now; OSError."""
+    with Announcer(dev, holder, vips) as announcer:
+        announcer.send()
+
+
+def advert_from(packet: bytes, src: str) -> bool:
+    """An IPv4 packet (IP header first) that is a VRRP advert from `src` with a priority above
+    0 (priority 0 is a release, not a MASTER's advert)."""
+    if len(packet) < 20 or packet[0] >> 4 != 4:
+        return False
+    head = (packet[0] & 0x0F) * 4
+    return (
+        packet[9] == IPPROTO_VRRP
+        and packet[12:16] == ipaddress.IPv4Address(src).packed
+        and len(packet) > head + 2
+        and packet[head + 2] > 0
+    )
+
+
+def names(packet: bytes, vips: frozenset[bytes], mac: bytes) -> bool:
+    """An ARP packet (ARP header first) that announces one of `vips` at `mac`."""
+    if len(packet) < 28:
+        return False
+    return packet[8:14] == mac and packet[14:18] in vips
+
+
+def advert_socket(dev: str) -> socket.socket:
+    """A packet socket on `dev` that sees every frame, before the input hook (so a blocked
+    peer's adverts too); OSError."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+    try:
+        sock.bind((dev, ETH_P_ALL))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def wait_advert(sock: socket.socket, src: str, timeout: float) -> str | None:
+    """The MAC of the first advert from `src` within `timeout` s, or None."""
+    end = time.monotonic() + timeout
+    while (left := end - time.monotonic()) > 0:
+        ready, _, _ = select.select([sock], [], [], left)
+        if not ready:
+            break
+        data, addr = sock.recvfrom(256)
+        if addr[1] == 0x0800 and addr[2] != PACKET_OUTGOING and advert_from(data, src):
+            return mac_text(addr[4])
+    return None
+
+
+class SwitchWatcher:
+    """Calls `on_switched` once a gratuitous ARP from another host names `mac` for one of the
+    VIPs (the old holder's switch), from a thread of its own; `stop` ends it."""
+
+    def __init__(self, dev: str, vips: Iterable[str], mac: str, on_switched: Callable[[], None]):
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ARP))
+        try:
+            self.sock.bind((dev, ETH_P_ARP))
+        except OSError:
+            self.sock.close()
+            raise
+        self.vips = frozenset(ipaddress.IPv4Address(v).packed for v in vips)
+        self.mac, self.on_switched = mac_bytes(mac), on_switched
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="switch-watcher", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self.stopped.is_set():
+                ready, _, _ = select.select([self.sock], [], [], 0.1)
+                if not ready:
+                    continue
+                data, addr = self.sock.recvfrom(128)
+                if addr[2] != PACKET_OUTGOING and names(data, self.vips, self.mac):
+                    self.on_switched()
+                    return
+        except OSError:
+            return
+        finally:
+            self.sock.close()
+
+    def stop(self) -> None:
+        self.stopped.set()

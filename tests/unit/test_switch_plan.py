@@ -1,0 +1,142 @@
+"""The client switch of a planned move: its wire fields, the agent's rules and rule text, and
+when the relay's plan asks for it (wire.command, wire.relay, agent.control, agent.arphold,
+agent.handoff, plan.moves, wire.report)."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import struct
+
+import pytest
+
+from swarmvip.agent import arphold, control, handoff
+from swarmvip.plan.moves import move_plan
+from swarmvip.wire.command import Command, Seq, decode_command, encode
+from swarmvip.wire.relay import MovePlan, Step, Target, plan_from_json, plan_to_json
+from swarmvip.wire.report import ControlReport, _control_doc, _control_from
+from tests.unit.builders import THREE, node
+from tests.unit.test_moves import agents, plan_of, prio, ranked
+
+KEY = b"k" * 32
+VIP = "10.0.0.100"
+
+
+def test_hold_and_switch_travel_and_leave_an_older_agents_body_alone() -> None:
+    plain = Command("s", "n1", "h", Seq(5, 1), {"web": 254})
+    assert "hold" not in plain.body() and "switch" not in plain.body()
+    cmd = dataclasses.replace(plain, hold={"web": "10.0.0.1"}, switch=True)
+    back = decode_command(KEY, encode(KEY, cmd))
+    assert back.hold == {"web": "10.0.0.1"} and back.switch is True
+    assert decode_command(KEY, encode(KEY, plain)).switch is False
+    step = Step((Target("n1", "10.0.0.2", 9816, "h", {}, {}, {"web": "10.0.0.1"}, True),))
+    again = plan_from_json(plan_to_json(MovePlan("s", 5, (step,))))
+    assert again.steps[0].targets[0].hold == {"web": "10.0.0.1"}
+    assert again.steps[0].targets[0].switch is True
+
+
+def test_a_hold_of_an_unknown_group_is_refused() -> None:
+    me = control.Identity("s", "n1", "h", {"web": 100})
+    cmd = Command("s", "n1", "h", Seq(5, 1), {}, hold={"db": "10.0.0.1"})
+    got = control.decide(me, control.Runtime(None, {"web": 100}), cmd)
+    assert not got.applied and "unknown group(s) db" in (got.error or "")
+
+
+def test_the_report_says_whether_an_agent_can_switch() -> None:
+    assert "switch" not in (_control_doc(ControlReport(9816)) or {})
+    doc = _control_doc(ControlReport(9816, switch=True))
+    assert doc is not None and doc["switch"] is True
+    assert _control_from(doc) == ControlReport(9816, switch=True)
+    assert _control_from({"port": 9816}) == ControlReport(9816)  # an older agent
+
+
+def test_the_hold_drops_only_announcements_of_the_vips() -> None:
+    text = arphold.hold_ruleset(51, "eth0", [VIP])
+    assert "table netdev swarmvip_hold_51" in text
+    assert 'hook egress device "eth0"' in text
+    assert f"arp saddr ip {VIP} arp daddr ip {VIP} drop" in text  # gratuitous ARP
+    assert f"arp operation reply arp saddr ip {VIP} drop" in text  # replies for the VIP
+    rules = [line.strip() for line in text.splitlines() if line.strip().endswith("drop")]
+    assert len(rules) == 2  # its own requests (sender the VIP, target a client) still go out
+    block = arphold.block_ruleset(51, "10.0.0.2")
+    assert "table inet swarmvip_block_51" in block
+    assert "ip saddr 10.0.0.2 ip protocol vrrp drop" in block
+
+
+@pytest.mark.parametrize("bad", ["", 'eth0" ; flush ruleset', "a" * 16, "eth0\n}", "x/y"])
+def test_an_interface_name_cannot_inject_rules(bad: str) -> None:
+    with pytest.raises(ValueError):
+        arphold.hold_ruleset(51, bad, [VIP])
+
+
+def test_the_switch_frame_names_the_new_holder_from_our_own_mac() -> None:
+    frame = arphold.garp_frame("02:00:00:00:00:0a", "02:00:00:00:00:0b", VIP)
+    assert frame[6:12] == bytes.fromhex("02000000000a")  # Ethernet source: ours
+    assert struct.unpack("!H", frame[12:14])[0] == 0x0806
+    assert frame[22:28] == bytes.fromhex("02000000000b")  # what the clients learn
+    ip = ipaddress.IPv4Address(VIP).packed
+    assert frame[28:32] == frame[38:42] == ip
+    arp = frame[14:]
+    assert arphold.names(arp, frozenset({ip}), bytes.fromhex("02000000000b"))
+    assert not arphold.names(arp, frozenset({ip}), bytes.fromhex("02000000000a"))
+
+
+def _advert(src: str, priority: int) -> bytes:
+    head = bytes([0x45, 0, 0, 32, 0, 0, 0, 0, 255, 112, 0, 0])
+    head += ipaddress.IPv4Address(src).packed + ipaddress.IPv4Address("10.0.0.1").packed
+    return head + bytes([0x31, 51, priority, 1, 0, 100, 0, 0]) + ipaddress.IPv4Address(VIP).packed
+
+
+def test_only_a_masters_advert_from_that_node_counts() -> None:
+    assert arphold.advert_from(_advert("10.0.0.2", 254), "10.0.0.2")
+    assert not arphold.advert_from(_advert("10.0.0.2", 0), "10.0.0.2")  # a release
+    assert not arphold.advert_from(_advert("10.0.0.3", 254), "10.0.0.2")
+    assert not arphold.advert_from(b"\x45", "10.0.0.2")
+
+
+def test_a_hold_outlives_a_takeover_only_on_the_holders_release() -> None:
+    now = [100.0]
+    holds = handoff.Holds(clock=lambda: now[0])
+    holds.add("web", handoff.Hold("10.0.0.1", "eth0", deadline=105.0))
+    assert holds.on_master("web", None)  # no release: it preempted by itself
+    assert holds.on_master("web", "10.0.0.9")  # someone else's release
+    assert not holds.on_master("web", "10.0.0.1")
+    assert holds.next_deadline() == pytest.approx(100.0 + handoff.SWITCH_MAX)
+    assert holds.due() == []
+    now[0] += handoff.SWITCH_MAX
+    assert holds.due() == ["web"]
+    assert holds.pop("web") is not None and holds.next_deadline() is None
+
+
+def _drain_plan(switch: dict[str, bool]) -> tuple[Step, Step]:
+    before = plan_of(*THREE)
+    holder = ranked(before)[0]
+    drained = [
+        node(n.hostname, n.addr, str(n.role), swarmvip__drain="true") if n.hostname == holder else n
+        for n in THREE
+    ]
+    after = plan_of(*drained)
+    ids = {n.hostname: n.node_id for n in after.nodes}
+    running = {h: prio(before, h) for h in ids}
+    runtimes = {
+        k: dataclasses.replace(a, switch=switch.get(a.node_id, False))
+        for k, a in agents(after, running).items()
+    }
+    ids_by_host = {h: ids[h] for h in ids}
+    mp = move_plan(after, runtimes, {"web": ids_by_host[holder]}, frozenset(ids.values()), 7)
+    assert mp is not None
+    return mp.steps[0], mp.steps[1]
+
+
+def test_the_plan_asks_for_a_switch_only_when_both_agents_can() -> None:
+    plan = plan_of(*THREE)
+    every = {n.node_id: True for n in plan.nodes}
+    lift, hand = _drain_plan(every)
+    (lifted,) = lift.targets
+    releasing = next(t for t in hand.targets if t.release)
+    assert lifted.hold == {"web": releasing.address} and releasing.switch
+    for one in plan.nodes:  # either end unable: today's release
+        lift, hand = _drain_plan({**every, one.node_id: False})
+        releasing = next(t for t in hand.targets if t.release)
+        if one.node_id in (lift.targets[0].node_id, releasing.node_id):
+            assert not lift.targets[0].hold and not releasing.switch
