@@ -6,9 +6,9 @@
 #
 # Build arguments (all optional):
 #   BASE        the Debian bookworm image both stages start from (default debian:bookworm-slim).
-#               With no registry, give a local image that has python3, python3-venv and
-#               keepalived (the lab's debootstrapped swarmvip/base:bookworm): nothing is pulled
-#               and apt is not used.
+#               With no registry, give a local image that has python3, python3-venv,
+#               keepalived and nft (the lab's debootstrapped swarmvip/base:bookworm): nothing
+#               is pulled and apt is not used.
 #   EXTRA_CA_CERTS  PEM text of CA certificates pip should trust besides its own bundle, for
 #               networks that inspect TLS (empty: none). Used in the build stage only: the
 #               task image neither contains nor records it.
@@ -45,9 +45,10 @@ RUN /build/venv/bin/pip install -q --no-deps --target /site /build/src && \
 # --- stage 2: the task image ----------------------------------------------------------------
 FROM ${BASE}
 RUN set -eu; \
-    if ! command -v keepalived >/dev/null || ! command -v python3 >/dev/null; then \
+    if ! command -v keepalived >/dev/null || ! command -v python3 >/dev/null \
+            || ! command -v nft >/dev/null; then \
         apt-get update; \
-        apt-get install -y --no-install-recommends keepalived python3; \
+        apt-get install -y --no-install-recommends keepalived python3 nftables; \
         rm -rf /var/lib/apt/lists/*; \
     fi
 

@@ -9,7 +9,8 @@
 #      not from Debian's docker.io, ...) nothing is installed: apt would remove it to install
 #      docker.io. It says how to start that engine instead and exits 1;
 #   4. it installs the missing Debian packages, saying which first: debootstrap, keepalived,
-#      iproute2, tmux, openssh-client (the lab's ssh:// tests), prometheus (promtool checks the
+#      iproute2, nftables (the agent tests' client switch), tmux, openssh-client (the lab's
+#      ssh:// tests), prometheus (promtool checks the
 #      alert rules; the metrics e2e scrapes with it), and docker.io only when 1-3
 #      did not apply. apt-get runs with --no-remove, so it aborts rather than remove any package;
 #   5. it starts Debian's dockerd in the background (log: $SWARMVIP_DOCKERD_LOG) and waits,
@@ -22,7 +23,7 @@ LOG=${SWARMVIP_DOCKERD_LOG:-/var/log/swarmvip-dockerd.log}
 WAIT=${SWARMVIP_ENGINE_WAIT:-60}
 STARTED=
 ENGINE_PACKAGE=docker.io
-TOOLS=(debootstrap keepalived iproute2 tmux openssh-client prometheus)
+TOOLS=(debootstrap keepalived iproute2 nftables tmux openssh-client prometheus)
 # Packages that ship another Docker engine or CLI, or a containerd that docker.io's conflicts
 # with: installing docker.io would remove them.
 OTHER_DOCKERS=(

@@ -102,7 +102,8 @@ fi
 
 BASE = Recipe(
     image=BASE_IMAGE,
-    packages=("keepalived", "python3", "python3-venv", "iproute2"),
+    # nftables: a planned move's client switch (swarmvip.agent.arphold)
+    packages=("keepalived", "python3", "python3-venv", "iproute2", "nftables"),
     # keepalived links libperl (through libsnmp) but never runs perl code: the ~46 MB of perl
     # modules pulled in with it are dead weight.
     prune=("usr/lib/x86_64-linux-gnu/perl", "usr/share/perl"),
