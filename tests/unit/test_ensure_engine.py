@@ -50,7 +50,15 @@ OTHER_DOCKER_PACKAGES = (
     "containerd.io",
     "podman-docker",
 )
-TOOLS = ("debootstrap", "keepalived", "iproute2", "tmux", "openssh-client", "prometheus")
+TOOLS = (
+    "debootstrap",
+    "keepalived",
+    "iproute2",
+    "nftables",
+    "tmux",
+    "openssh-client",
+    "prometheus",
+)
 
 _HEADER = f"""#!{BASH}
 echo "${{0##*/}} $*" >>"$FAKE_ROOT/journal"
