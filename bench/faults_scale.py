@@ -7,9 +7,12 @@ task running), then a soak: the CPU and memory of the controller's container and
 `swarmvip status --watch` process, sampled every `--every` s for `--soak` s.
 
 The issue asks for 30 minutes of soak, which cannot fit in the 30-minute campaign:
-`scripts/scale.sh` runs this on its own 20-node lab 3 (default soak 1800 s); `--soak 300`
-gives the short one. Results: bench/results/scale.{json,md}. Usage:
-    SWARMVIP_LAB_ID=3 .venv/bin/python -m bench.faults_scale [--soak 1800] [--every 15]
+`scripts/scale.sh` runs this on its own 20-node lab 3. The default soak is 60 minutes: the
+report logs the controller and `status --watch` keep are bounded, and with 20 agents they fill
+in about 42 minutes, so only a longer soak shows whether memory then stays flat (the verdict:
+`memory_verdict`). `--soak 300` gives a short one. Results: bench/results/scale.{json,md}.
+Usage:
+    SWARMVIP_LAB_ID=3 .venv/bin/python -m bench.faults_scale [--soak 3600] [--every 15]
 """
 
 from __future__ import annotations
@@ -301,7 +304,7 @@ def report(doc: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--soak", type=float, default=1800.0)
+    parser.add_argument("--soak", type=float, default=3600.0)
     parser.add_argument("--every", type=float, default=15.0)
     parser.add_argument(
         "--render", action="store_true", help="only write scale.md again from scale.json"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make soak`: scenario 10 of the fault campaign (issue 12), scale, on its own 20-node lab 3,
-# with the 30-minute soak the issue asks for (it cannot fit in `make faults`' 30 minutes).
-# Brings lab 3 up with 20 nodes (one manager), runs bench/faults_scale.py (default --soak
-# 1800), writes bench/results/scale.{json,md}, then removes lab 3. Arguments go to
+# with a 60-minute soak (the issue asks for 30; the bounded report logs fill in about 42, so
+# only a longer one shows memory staying flat after; neither fits in `make faults`' 30
+# minutes). Brings lab 3 up with 20 nodes (one manager), runs bench/faults_scale.py (default
+# --soak 3600), writes bench/results/scale.{json,md}, then removes lab 3. Arguments go to
 # bench/faults_scale.py (e.g. --soak 300 for a short one).
 set -uo pipefail
 cd "$(dirname "$0")/.."

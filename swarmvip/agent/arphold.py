@@ -6,9 +6,10 @@ holder's quiet instant, often inside the next connection (bench/results/switch-e
 So, when both agents can:
 
 - the lifted node T *holds* its announcements of the group's VIPs: an nftables rule on the
-  netdev egress hook of the VIP's NIC drops ARP that says "the VIP is here" (gratuitous ARP,
-  and replies for the VIP). keepalived sends its gratuitous ARP through a packet socket, which
-  only this hook sees; it cannot be told to send none;
+  netdev egress hook of the VIP's NIC turns ARP that says "the VIP is here" (gratuitous ARP,
+  and replies for the VIP) into probes that no cache learns from. keepalived sends its
+  gratuitous ARP through a packet socket, which only this hook sees; it cannot be told to
+  send none;
 - the holder H drops T's adverts for the moment (an `inet` input rule), so it stays MASTER
   with its clients while T takes over; a packet socket bound to every protocol still sees them;
 - at its quiet instant H sends the gratuitous ARP itself, naming T's MAC with H's own Ethernet
@@ -22,6 +23,7 @@ whole and deleted whole; the agent deletes its own at start. Needs `nft` and Lin
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import select
@@ -38,6 +40,11 @@ NFT_TIMEOUT = 5.0
 ETH_P_ALL, ETH_P_ARP = 0x0003, 0x0806
 PACKET_OUTGOING = 4
 IPPROTO_VRRP = 112
+MARK = 0x53564950  # "SVIP": the agent's own announcements pass its hold (SO_MARK)
+# What the hold does to an announcement: its sender address becomes 0.0.0.0, an ARP probe (RFC
+# 5227) that no cache learns from. Not a drop: a dropped send fails with ENOBUFS, and keepalived
+# logs "Error 105 (No buffer space available) sending gratuitous ARP" for each one.
+PROBE = "arp saddr ip set 0.0.0.0"
 
 
 class HoldError(OSError):
@@ -53,13 +60,15 @@ def block_table(vrid: int) -> str:
 
 
 def hold_ruleset(vrid: int, dev: str, vips: Iterable[str]) -> str:
-    """A netdev table whose egress chain on `dev` drops this host's ARP announcing any of the
-    (IPv4) VIPs: gratuitous ARP (sender and target the VIP) and replies from the VIP."""
+    """A netdev table whose egress chain on `dev` defuses this host's ARP announcing any of the
+    (IPv4) VIPs (PROBE): gratuitous ARP (sender and target the VIP) and replies from the VIP,
+    except the agent's own (marked MARK)."""
     rules = []
     for vip in vips:
         addr = ipaddress.IPv4Address(vip)
-        rules.append(f"    arp saddr ip {addr} arp daddr ip {addr} drop")
-        rules.append(f"    arp operation reply arp saddr ip {addr} drop")
+        own = f"meta mark != {MARK:#x}"
+        rules.append(f"    {own} arp saddr ip {addr} arp daddr ip {addr} {PROBE}")
+        rules.append(f"    {own} arp operation reply arp saddr ip {addr} {PROBE}")
     body = "\n".join(rules)
     return (
         f"table netdev {hold_table(vrid)} {{\n"
@@ -181,6 +190,8 @@ class Announcer:
         except OSError:
             self.sock.close()
             raise
+        with contextlib.suppress(OSError):  # without CAP_NET_ADMIN: unmarked (held, if held)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, MARK)
 
     def send(self) -> None:
         for frame in self.frames:

@@ -98,14 +98,22 @@ def end_hold(inst: InstancePlan, hold: Hold, master: bool) -> str:
     """Lift the hold; as MASTER, announce the VIPs here. What happened, for the log."""
     if hold.watcher is not None:
         hold.watcher.stop()
+    problem = None
+    if master:  # first, through the hold (marked), then once more without it
+        problem = _announce(inst, hold.dev)
     arphold.delete("netdev", arphold.hold_table(inst.vrid))
     if not master:
         return "hold lifted"
+    problem = _announce(inst, hold.dev) or problem
+    return f"hold lifted; no announcement: {problem}" if problem else "hold lifted, VIPs announced"
+
+
+def _announce(inst: InstancePlan, dev: str) -> str | None:
     try:
-        arphold.announce(hold.dev, arphold.own_mac(hold.dev), vips_v4(inst))
+        arphold.announce(dev, arphold.own_mac(dev), vips_v4(inst))
     except OSError as exc:
-        return f"hold lifted; no announcement: {exc}"
-    return "hold lifted, VIPs announced"
+        return str(exc)
+    return None
 
 
 def switch_clients(

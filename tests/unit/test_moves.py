@@ -27,6 +27,16 @@ def agents(plan: Plan, running: dict[str, int] | None = None) -> dict[str, Agent
     return out
 
 
+def drained_three(hostname: str) -> list[object]:
+    """THREE with `hostname` labelled swarmvip.drain=true."""
+    return [
+        node(n.hostname, n.addr, str(n.role), swarmvip__drain="true")
+        if n.hostname == hostname
+        else n
+        for n in THREE
+    ]
+
+
 def prio(plan: Plan, hostname: str, group: str = "web") -> int:
     n = next(n for n in plan.nodes if n.hostname == hostname)
     return next(i.priority for i in n.instances if i.group == group)
@@ -46,10 +56,7 @@ def test_nothing_to_send_when_the_agents_run_the_plan() -> None:
 def test_drain_lifts_the_next_node_alone_then_lowers_then_settles() -> None:
     before = plan_of(*THREE)
     holder, second, third = ranked(before)
-    drained = [
-        node(n.hostname, n.addr, str(n.role), swarmvip__drain="true") if n.hostname == holder else n
-        for n in THREE
-    ]
+    drained = drained_three(holder)
     after = plan_of(*drained)
     assert ranked(after)[0] == second
     ids = {n.hostname: n.node_id for n in after.nodes}
@@ -83,10 +90,7 @@ def test_drain_lifts_the_next_node_alone_then_lowers_then_settles() -> None:
 def test_undrain_lifts_the_returning_node_above_the_holder() -> None:
     after = plan_of(*THREE)
     back = ranked(after)[0]
-    drained = [
-        node(n.hostname, n.addr, str(n.role), swarmvip__drain="true") if n.hostname == back else n
-        for n in THREE
-    ]
+    drained = drained_three(back)
     before = plan_of(*drained)
     ids = {n.hostname: n.node_id for n in after.nodes}
     holder = ranked(before)[0]

@@ -15,8 +15,8 @@ from swarmvip.plan.moves import move_plan
 from swarmvip.wire.command import Command, Seq, decode_command, encode
 from swarmvip.wire.relay import MovePlan, Step, Target, plan_from_json, plan_to_json
 from swarmvip.wire.report import ControlReport, _control_doc, _control_from
-from tests.unit.builders import THREE, node
-from tests.unit.test_moves import agents, plan_of, prio, ranked
+from tests.unit.builders import THREE
+from tests.unit.test_moves import agents, drained_three, plan_of, prio, ranked
 
 KEY = b"k" * 32
 VIP = "10.0.0.100"
@@ -50,13 +50,16 @@ def test_the_report_says_whether_an_agent_can_switch() -> None:
     assert _control_from({"port": 9816}) == ControlReport(9816)  # an older agent
 
 
-def test_the_hold_drops_only_announcements_of_the_vips() -> None:
+def test_the_hold_defuses_only_announcements_of_the_vips() -> None:
     text = arphold.hold_ruleset(51, "eth0", [VIP])
     assert "table netdev swarmvip_hold_51" in text
     assert 'hook egress device "eth0"' in text
-    assert f"arp saddr ip {VIP} arp daddr ip {VIP} drop" in text  # gratuitous ARP
-    assert f"arp operation reply arp saddr ip {VIP} drop" in text  # replies for the VIP
-    rules = [line.strip() for line in text.splitlines() if line.strip().endswith("drop")]
+    mark = f"meta mark != {arphold.MARK:#x}"  # the agent's own announcements pass
+    probe = "arp saddr ip set 0.0.0.0"  # an ARP probe: no cache learns from it
+    assert f"{mark} arp saddr ip {VIP} arp daddr ip {VIP} {probe}" in text  # gratuitous ARP
+    assert f"{mark} arp operation reply arp saddr ip {VIP} {probe}" in text  # replies
+    assert "drop" not in text  # keepalived would log ENOBUFS for each dropped one
+    rules = [line.strip() for line in text.splitlines() if line.strip().endswith(probe)]
     assert len(rules) == 2  # its own requests (sender the VIP, target a client) still go out
     block = arphold.block_ruleset(51, "10.0.0.2")
     assert "table inet swarmvip_block_51" in block
@@ -111,10 +114,7 @@ def test_a_hold_outlives_a_takeover_only_on_the_holders_release() -> None:
 def _drain_plan(switch: dict[str, bool]) -> tuple[Step, Step]:
     before = plan_of(*THREE)
     holder = ranked(before)[0]
-    drained = [
-        node(n.hostname, n.addr, str(n.role), swarmvip__drain="true") if n.hostname == holder else n
-        for n in THREE
-    ]
+    drained = drained_three(holder)
     after = plan_of(*drained)
     ids = {n.hostname: n.node_id for n in after.nodes}
     running = {h: prio(before, h) for h in ids}
@@ -122,8 +122,7 @@ def _drain_plan(switch: dict[str, bool]) -> tuple[Step, Step]:
         k: dataclasses.replace(a, switch=switch.get(a.node_id, False))
         for k, a in agents(after, running).items()
     }
-    ids_by_host = {h: ids[h] for h in ids}
-    mp = move_plan(after, runtimes, {"web": ids_by_host[holder]}, frozenset(ids.values()), 7)
+    mp = move_plan(after, runtimes, {"web": ids[holder]}, frozenset(ids.values()), 7)
     assert mp is not None
     return mp.steps[0], mp.steps[1]
 
