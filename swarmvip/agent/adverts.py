@@ -56,6 +56,11 @@ class Releases:
             elif (known := self._last.get(vrid)) is not None and known[1] == source:
                 del self._last[vrid]
 
+    def last(self, vrid: int) -> tuple[float, str] | None:
+        """The last priority-0 advert of `vrid` still remembered: (when, from whom)."""
+        with self._lock:
+            return self._last.get(vrid)
+
     def released_by(self, vrid: int, now: float, within: float) -> str | None:
         """The address that released `vrid` at most `within` seconds before `now`, or None."""
         with self._lock:

@@ -87,7 +87,7 @@ def block_ruleset(vrid: int, peer: str) -> str:
         f"table inet {block_table(vrid)} {{\n"
         f"  chain input {{\n"
         f"    type filter hook input priority 0;\n"
-        f"    ip saddr {addr} ip protocol vrrp drop\n"
+        f"    ip saddr {addr} ip protocol {IPPROTO_VRRP} drop\n"
         f"  }}\n"
         f"}}\n"
     )

@@ -434,14 +434,23 @@ class Agent:
 
     def _on_command(self, request: control.Request) -> None:
         states = {i.group: i.vrrp_state for i in self.state.instances}
+        cmd = request.command
+        # a fresh command's holds go in before its priorities reach keepalived (a lifted
+        # node may preempt by itself); one that then does not apply takes them back
+        fresh = control.decide(self.control.me, self.control.runtime, cmd).changed
+        held = dict(cmd.hold) if fresh else {}
+        for group, holder in held.items():
+            self._hold(group, holder)
         try:
-            reply = self.control.handle(request.command, states)
+            reply = self.control.handle(cmd, states)
         except Exception as exc:  # a bug must not end the loop: refused, and reported
             self.fault("control", f"unexpected error: {exc!r}")
+            for group in held:
+                self._end_hold(group, "the command did not apply")
             request.answer(None)
             return
-        for group, holder in self.control.holds.items():
-            self._hold(group, holder)
+        for group in set(held) - set(self.control.holds):
+            self._end_hold(group, "the command did not apply")
         for group, address in self.control.releases.items():
             if self.control.switch and self.state.control_switch:
                 self._switch(group, address)
@@ -507,9 +516,12 @@ class Agent:
         if event.group not in self.holds.active:
             return
         inst = self._instance(event.group)
-        source = self.releases.released_by(inst.vrid, time.monotonic(), handoff.RELEASED_WITHIN)
+        now = time.monotonic()
+        source = self.releases.released_by(inst.vrid, now, handoff.RELEASED_WITHIN)
         if self.holds.on_master(event.group, source):
-            self._end_hold(event.group, "took over without a release")
+            last = self.releases.last(inst.vrid)
+            seen = "none seen" if last is None else f"last from {last[1]} {now - last[0]:.3f}s ago"
+            self._end_hold(event.group, f"took over without a release ({seen})")
 
     def _switch(self, group: str, address: str) -> None:
         """Release `group` to `address` and switch the clients to it at the quiet instant

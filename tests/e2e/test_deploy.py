@@ -23,6 +23,7 @@ from swarmvip.wire.relay import MovePlan, Step, Target, Until, plan_to_json
 from .probe import Probe
 from .vip import (
     ROOT,
+    agent_log,
     docker,
     holders,
     node_id,
@@ -275,6 +276,13 @@ def test_drain_moves_the_vip_make_before_break_and_undrain_returns_it(
     )
     # make-before-break: no hole; only a request in flight at the instant of a move can fail
     assert seen.fails <= seen.moves and seen.max_gap < 0.5
+    # the old holders switched the clients themselves (agent.arphold: nft in the image, the
+    # netdev egress hook in the kernel): the drained node at the drain, the second at undrain
+    said = {n: agent_log(lab, STACK, n) for n in (top, second)}
+    for node, log in said.items():
+        print(f"{node}: " + "\n  ".join(x for x in log.splitlines() if "swarmvip agent" in x))
+    assert "switched web's clients to" in said[top]
+    assert "switched web's clients to" in said[second]
 
 
 def test_the_restart_path_resets_priorities_a_runtime_change_left(

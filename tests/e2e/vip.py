@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -61,6 +62,16 @@ def service_labels(lab: Lab, stack: str) -> dict[str, str]:
         lab, "service", "ls", "--filter", f"label=swarmvip.stack={stack}", "--format", "{{.Name}}"
     ).split()
     return {n: " ".join(sorted(docker(lab, "service", "ps", "-q", n).split())) for n in names}
+
+
+def agent_log(lab: Lab, stack: str, node: str) -> str:
+    """The progress lines (stderr) of the keepalived task's agent on `node`."""
+    name = next(n for n in service_labels(lab, stack) if n.startswith(f"{stack}_vip-{node}"))
+    out = subprocess.run(
+        ["docker", "-H", lab.manager_host, "service", "logs", "--raw", name],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    return out.stderr
 
 
 def owned_objects(lab: Lab, stack: str) -> list[str]:
