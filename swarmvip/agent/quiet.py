@@ -107,13 +107,20 @@ Key = tuple[bytes, int, bytes, int]  # (client address, its port, VIP, VIP port)
 
 
 def open_keys(lines: Iterable[str], vips: frozenset[str]) -> set[Key]:
-    """The connections in `lines` (rows of /proc/net/tcp or tcp6) that `open_connections`
-    counts, by their addresses."""
+    """The connections in `lines` (rows of /proc/net/tcp or tcp6) to a VIP that are in flight,
+    by their addresses: mid-handshake, or established with data queued either way. An
+    established one with nothing queued is between requests (a keep-alive client: it breaks at
+    its next request whatever the instant), or dead: a client that was reset by a move or a
+    failover leaves its server's end established for good when the server never times out an
+    idle connection (python's http.server), and counting it would hold every later release to
+    the budget."""
     found: set[Key] = set()
     for line in lines:
         fields = line.split()
-        if len(fields) < 4 or fields[3] not in BUSY_STATES or ":" not in fields[2]:
+        if len(fields) < 5 or fields[3] not in BUSY_STATES or ":" not in fields[2]:
             continue
+        if fields[3] == ESTABLISHED and set(fields[4]) <= {"0", ":"}:
+            continue  # nothing queued: tx_queue:rx_queue both 0
         try:
             (local, lport), (remote, rport) = (_endpoint(fields[1]), _endpoint(fields[2]))
         except ValueError:
@@ -129,9 +136,9 @@ def _endpoint(text: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address,
 
 
 class Tracker:
-    """The connections open to the VIPs: one table read at the start (open but silent ones),
-    then the packets: a SYN to a VIP opens one, a FIN from the VIP (its answer is out) or a
-    reset ends it. Counting it costs nothing, where a table read costs milliseconds with
+    """The connections in flight to the VIPs: one table read at the start (open_keys), then the
+    packets: a SYN to a VIP, or data sent to it, opens one; a FIN from the VIP (its answer is
+    out) or a reset ends it. Counting it costs nothing, where a table read costs milliseconds with
     thousands of TIME_WAIT rows, and the next connection may open meanwhile."""
 
     def __init__(self, initial: set[Key]) -> None:
@@ -151,10 +158,11 @@ class Tracker:
         flags = packet[header + 13]
         if dst in vips:
             key = (src, sport, dst, dport)
-            if flags & SYN and not flags & ACK:
-                self.open.add(key)
-            elif flags & RST:
+            data = int.from_bytes(packet[2:4], "big") - header - (packet[header + 12] >> 4) * 4
+            if flags & RST:
                 self.open.discard(key)
+            elif (flags & SYN and not flags & ACK) or data > 0:
+                self.open.add(key)  # a new connection, or a request on a kept-alive one
         elif src in vips and flags & (FIN | RST):
             self.open.discard((dst, dport, src, sport))
 

@@ -139,6 +139,7 @@ import socket, sys
 server = socket.create_server(("{VIP}", 9999))
 client = socket.create_connection(("{VIP}", 9999))
 conn, _ = server.accept()
+client.sendall(b"GET / HTTP/1.0\\r\\n")  # a request in flight: the server has not read it
 print("open", flush=True)
 sys.stdin.readline()
 """
@@ -147,9 +148,10 @@ sys.stdin.readline()
 def test_a_release_waits_while_a_connection_to_the_vip_is_open(
     pair: tuple[str, str], tmp_path: Path, agents: list[lab.AgentProc]
 ) -> None:
-    """The holder hands over between connections (agent.quiet): with a connection to the VIP
-    open on the holder the whole time, its agent sees it in its own namespace's TCP table and
-    waits the whole QUIET_BUDGET before it releases; the move still happens."""
+    """The holder hands over between connections (agent.quiet): with a request to the VIP in
+    flight on the holder the whole time (sent, not yet read by its server), its agent sees it
+    in its own namespace's TCP table and waits the whole QUIET_BUDGET before it releases; the
+    move still happens. (An established connection with nothing queued is not in flight.)"""
     _, _, lift = _lifted(pair, tmp_path, agents, 3, None)
     held = subprocess.Popen(
         ["ip", "netns", "exec", pair[0], sys.executable, "-c", CONNECTION],

@@ -116,10 +116,14 @@ def test_wait_quiet_without_a_packet_socket_reads_the_tables() -> None:
     assert got.quiet and not got.after_close and IDLE <= got.waited < 0.2
 
 
-def ip_tcp_ports(src: str, sport: int, dst: str, dport: int, flags: int) -> bytes:
-    ip = bytes([0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0]) + socket.inet_aton(src)
+def ip_tcp_ports(
+    src: str, sport: int, dst: str, dport: int, flags: int, data: bytes = b""
+) -> bytes:
+    """IPv4 + TCP (20 bytes each, data offset 5) + data."""
+    ip = bytes([0x45, 0, 0, 40 + len(data), 0, 0, 0, 0, 64, 6, 0, 0]) + socket.inet_aton(src)
     ip += socket.inet_aton(dst)
-    return ip + sport.to_bytes(2, "big") + dport.to_bytes(2, "big") + bytes(9) + bytes([flags])
+    ports = sport.to_bytes(2, "big") + dport.to_bytes(2, "big")
+    return ip + ports + bytes(8) + bytes([0x50, flags]) + bytes(6) + data
 
 
 def test_the_tracker_counts_connections_from_their_packets() -> None:
@@ -136,10 +140,27 @@ def test_the_tracker_counts_connections_from_their_packets() -> None:
     assert t.count() == 0
 
 
+def test_a_request_on_a_kept_alive_connection_counts_as_in_flight() -> None:
+    t = Tracker(set())
+    t.packet(ip_tcp_ports("10.213.2.50", 40000, VIP, 8080, 0x10), VIP_RAW)  # a bare ACK
+    assert t.count() == 0
+    t.packet(ip_tcp_ports("10.213.2.50", 40000, VIP, 8080, 0x18, b"GET /"), VIP_RAW)
+    assert t.count() == 1
+
+
+def test_an_established_connection_with_nothing_queued_is_not_in_flight() -> None:
+    """A client reset by a move leaves its server's end established for good (a server that
+    never times out): it must not hold every later release to the budget."""
+    idle = row(V4, "01")
+    queued = idle.replace("00000000:00000000", "00000000:0000001A")  # 26 bytes unread
+    assert open_keys([HEADER, idle], frozenset({VIP})) == set()
+    assert len(open_keys([HEADER, queued], frozenset({VIP}))) == 1
+
+
 def test_the_tracker_starts_from_the_open_rows_of_the_tables() -> None:
-    rows = [HEADER, row(V4, "01"), row(V4, "06"), row(V6_MAPPED, "03")]
+    rows = [HEADER, row(V4, "06"), row(V6_MAPPED, "03")]
     keys = open_keys(rows, frozenset({VIP}))
-    assert len(keys) == 1  # the same client port in both busy rows: one key
+    assert len(keys) == 1  # the handshake; TIME_WAIT is over
     (key,) = keys
     assert key == (socket.inet_aton("10.213.0.50"), 0xC350, socket.inet_aton(VIP), 8080)
     t = Tracker(keys)
