@@ -39,7 +39,6 @@ import os
 import shutil
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,9 @@ import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from swarmvip.agent.arphold import advert_from as is_advert_from
+from swarmvip.agent.arphold import garp_frame
 
 RESULTS = Path(__file__).parent / "results"
 NET = "10.251.0"
@@ -237,32 +239,6 @@ def act(stage: str, src: str, new_ip: str, new_mac: str) -> dict[str, Any]:
         out.setdefault("switch", time.time())
         out["new_advert"] = _first_advert(seen, new_ip)
     return out
-
-
-def garp_frame(own_mac: str, holder_mac: str, vip: str) -> bytes:
-    """A gratuitous ARP (a broadcast request for the VIP by the VIP) saying the VIP is at
-    `holder_mac`, in an Ethernet frame from `own_mac`: a bridge then learns nothing new about
-    where `holder_mac` is."""
-    ip = ipaddress.IPv4Address(vip).packed
-    return (
-        b"\xff" * 6 + bytes.fromhex(own_mac.replace(":", "")) + struct.pack("!H", 0x0806)
-        + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)  # a request, IPv4 over Ethernet
-        + bytes.fromhex(holder_mac.replace(":", "")) + ip + b"\0" * 6 + ip
-    )  # fmt: skip
-
-
-def is_advert_from(packet: bytes, src: str) -> bool:
-    """An IPv4 packet (from its IP header on) that is a VRRP advert from `src` with a priority
-    above 0 (a priority-0 advert is a release, not a MASTER's)."""
-    if len(packet) < 20:
-        return False
-    head = (packet[0] & 0x0F) * 4
-    return (
-        packet[9] == 112
-        and packet[12:16] == ipaddress.IPv4Address(src).packed
-        and len(packet) > head + 2
-        and packet[head + 2] > 0
-    )
 
 
 def _first_advert(sock: socket.socket, src: str, timeout: float = 3.0) -> float | None:

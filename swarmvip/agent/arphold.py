@@ -36,6 +36,8 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from swarmvip.agent import adverts
+
 NFT_TIMEOUT = 5.0
 ETH_P_ALL, ETH_P_ARP = 0x0003, 0x0806
 PACKET_OUTGOING = 4
@@ -70,8 +72,10 @@ def hold_ruleset(vrid: int, dev: str, vips: Iterable[str]) -> str:
         rules.append(f"    {own} arp saddr ip {addr} arp daddr ip {addr} {PROBE}")
         rules.append(f"    {own} arp operation reply arp saddr ip {addr} {PROBE}")
     body = "\n".join(rules)
+    table = f"netdev {hold_table(vrid)}"
     return (
-        f"table netdev {hold_table(vrid)} {{\n"
+        f"table {table}\ndelete table {table}\n"  # one batch replaces what a hold left
+        f"table {table} {{\n"
         f"  chain egress {{\n"
         f'    type filter hook egress device "{_dev(dev)}" priority 0;\n'
         f"{body}\n"
@@ -213,15 +217,10 @@ def announce(dev: str, holder: str, vips: Iterable[str]) -> None:
 def advert_from(packet: bytes, src: str) -> bool:
     """An IPv4 packet (IP header first) that is a VRRP advert from `src` with a priority above
     0 (priority 0 is a release, not a MASTER's advert)."""
-    if len(packet) < 20 or packet[0] >> 4 != 4:
+    if len(packet) < 20 or packet[0] >> 4 != 4 or packet[9] != IPPROTO_VRRP:
         return False
-    head = (packet[0] & 0x0F) * 4
-    return (
-        packet[9] == IPPROTO_VRRP
-        and packet[12:16] == ipaddress.IPv4Address(src).packed
-        and len(packet) > head + 2
-        and packet[head + 2] > 0
-    )
+    found = adverts.parse(packet, with_ip_header=True)
+    return found is not None and found[1] > 0 and packet[12:16] == ipaddress.IPv4Address(src).packed
 
 
 def names(packet: bytes, vips: frozenset[bytes], mac: bytes) -> bool:

@@ -86,7 +86,6 @@ class Holds:
 def start_hold(inst: InstancePlan, dev: str, holder: str, on_switched: Callable[[], None]) -> Hold:
     """Hold back this node's announcements of `inst`'s VIPs on `dev`; arphold.HoldError."""
     vips = vips_v4(inst)
-    arphold.delete("netdev", arphold.hold_table(inst.vrid))
     arphold.nft(arphold.hold_ruleset(inst.vrid, dev, vips))
     hold = Hold(holder, dev, time.monotonic() + lift_max(inst))
     with contextlib.suppress(OSError):  # no watcher: the hold ends by its deadlines

@@ -464,9 +464,8 @@ class Agent:
         with no connection open to its VIPs (agent.quiet: at most QUIET_BUDGET from now); on
         failure it preempts by itself after 3 x advert_int, so a failure is logged, not a
         fault."""
-        inst = next(i for i in self.spec.node.instances if i.group == group)
-        dev = self.vip_ifaces.get(group, self.state.interface or "")
-        when = quiet.wait_quiet(dev, frozenset(str(a.ip) for a in inst.addresses))
+        inst = self._instance(group)
+        when = quiet.wait_quiet(self._vip_dev(group), frozenset(str(a.ip) for a in inst.addresses))
         try:
             release.hand_over(inst, address, self.secrets.get(group))
         except (OSError, ValueError) as exc:
