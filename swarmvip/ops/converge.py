@@ -31,7 +31,7 @@ from swarmvip.ops.deploy import (
     stored_spec,
 )
 from swarmvip.ops.running import as_configured, as_reported
-from swarmvip.ops.runtime import agents_of, reconcile, runtime_moves
+from swarmvip.ops.runtime import agents_of, align_kept, reconcile, runtime_moves
 from swarmvip.plan.handover import Step, steps
 from swarmvip.plan.moves import RuntimeRefused, same_shape
 from swarmvip.status.fold import fold
@@ -214,6 +214,7 @@ def _converge(
         progress(f"make-before-break: lift {_host(step)} to take {step.group}")
         apply_phases(prepared, cluster, progress, timeout=timeout, source=source)
         applied += len(prepared.actions)
+        applied += _align_kept(step, configured, observed, snap, cluster, progress)
         snap = snapshot(source, partial(_took_over, stack=stack, step=step), TAKEOVER)
         if not _took_over(snap, stack, step):
             progress(f"{_host(step)} did not take {step.group} within {TAKEOVER:g}s; going on")
@@ -235,6 +236,32 @@ def _converge(
     else:
         applied += _reset_runtime(plan, snap, stack, cluster, progress)
     return applied
+
+
+def _align_kept(
+    step: Step,
+    configured: Plan,
+    observed: ObservedStack,
+    snap: Snapshot,
+    cluster: Cluster,
+    progress: Progress,
+) -> int:
+    """A lifted node whose config the step left as it was (no restart) runs what its agent
+    reports, which an earlier runtime move may have set: its config already carries the lift,
+    so nothing is written, but it runs config + a lower delta and would never preempt (a 20 s
+    stall, then extra moves). It gets the step's priorities over the runtime channel. Other
+    nodes are left to the final pass. If the relay cannot, say so; the wait for the takeover
+    tells the rest."""
+    kept = frozenset(
+        n.node_id
+        for n in configured.nodes
+        if n.node_id == step.expect and observed.running.get(n.node_id) == n
+    )
+    try:
+        return int(align_kept(step.plan, snap, kept, cluster, progress))
+    except RuntimeRefused as why:
+        progress(f"runtime priorities of unchanged tasks not sent ({why})")
+        return 0
 
 
 def _reset_runtime(

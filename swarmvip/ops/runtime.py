@@ -19,7 +19,7 @@ from swarmvip.cluster.port import Cluster
 from swarmvip.errors import ClusterError
 from swarmvip.model import Plan
 from swarmvip.ops.actions import Progress
-from swarmvip.plan.moves import AgentRuntime, RuntimeRefused, move_plan
+from swarmvip.plan.moves import AgentRuntime, RuntimeRefused, align, move_plan
 from swarmvip.status.model import Snapshot
 from swarmvip.wire.command import CommandError
 from swarmvip.wire.relay import MovePlan, plan_to_json, result_from_json
@@ -62,6 +62,24 @@ def reconcile(
     mp = move_plan(plan, agents_of(snap, plan.stack), holders, live, cluster.raft_index())
     if mp is None:
         return False
+    _send(mp, snap, cluster, progress)
+    return True
+
+
+def align_kept(
+    plan: Plan, snap: Snapshot, kept: frozenset[str], cluster: Cluster, progress: Progress
+) -> bool:
+    """A restart-path step's nodes whose config it keeps (no restart) but which run other
+    priorities set at runtime get the step's over the runtime channel (plan.moves.align).
+    False when there was nothing to send; RuntimeRefused when the relay cannot do it."""
+    mp = align(plan, agents_of(snap, plan.stack), kept, cluster.raft_index())
+    if mp is None:
+        return False
+    _send(mp, snap, cluster, progress)
+    return True
+
+
+def _send(mp: MovePlan, snap: Snapshot, cluster: Cluster, progress: Progress) -> None:
     progress(describe(mp, {n.node_id: n.hostname for n in snap.nodes}))
     started = time.monotonic()
     try:
@@ -74,4 +92,3 @@ def reconcile(
         )
         raise RuntimeRefused(f"the relay stopped: {result.error or errors or 'step not done'}")
     progress(f"runtime priorities applied in {time.monotonic() - started:.2f}s")
-    return True

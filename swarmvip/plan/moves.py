@@ -29,7 +29,7 @@ that waits for T.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 from swarmvip.model import InstancePlan, NodePlan, Plan, Preemption
@@ -158,6 +158,36 @@ def move_plan(
         stack=plan.stack,
         index=index,
         steps=tuple(steps),
+        timeout=takeover_bound(plan) + SETTLE_MARGIN,
+    )
+
+
+def align(
+    plan: Plan, agents: Mapping[str, AgentRuntime], nodes: Collection[str], index: int
+) -> MovePlan | None:
+    """One step that gives each of `nodes` the priorities `plan` has for it where its agent
+    runs others; None when none does. For a restart-path step: a node whose config already
+    carries the step's priority, but which runs another one set at runtime (a config + delta),
+    gets no new config and no restart, so only the runtime channel changes what it runs
+    (else a lifted node never preempts). Nodes without a listener run their config: left out."""
+    targets = []
+    for node in plan.nodes:
+        agent = agents.get(node.node_id)
+        if node.node_id not in nodes or agent is None or agent.port is None:
+            continue
+        wrong = {
+            i.group: i.priority
+            for i in node.instances
+            if agent.priorities.get(i.group, i.priority) != i.priority
+        }
+        if wrong:
+            targets.append(_target(plan, agents, node.node_id, wrong))
+    if not targets:
+        return None
+    return MovePlan(
+        stack=plan.stack,
+        index=index,
+        steps=(Step(targets=tuple(targets)),),
         timeout=takeover_bound(plan) + SETTLE_MARGIN,
     )
 

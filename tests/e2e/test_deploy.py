@@ -18,6 +18,7 @@ import pytest
 from swarmvip_lab import Lab
 from swarmvip_lab.clients import Client
 
+from swarmvip.cluster import DockerCluster
 from swarmvip.wire.relay import MovePlan, Step, Target, Until, plan_to_json
 
 from .probe import Probe
@@ -306,6 +307,46 @@ def test_the_restart_path_resets_priorities_a_runtime_change_left(
     assert "update service" not in back.stdout, back.stdout  # no config changed: no restart
     assert "runtime priorities applied" in back.stdout, back.stdout  # the reset
     wait_for(f"{top} holds again", lambda: holders(lab, VIP) == [top], timeout=10)
+
+
+def test_a_restart_path_lift_reaches_a_node_whose_config_already_carries_it(
+    lab: Lab, deployed: str, order: list[str]
+) -> None:
+    """The restart path's 20 s stall (bench/results/planned.md; the unlabel flake): top's
+    config carries C, a runtime drain makes it run lower, and the restart path's undrain lifts
+    it one above second's C - 1: C, the config it already has. Nothing is written and nothing
+    restarts, so only the runtime channel can give top its lift; without it top runs the
+    drained priority, never preempts, and the step waits 20 s before going on."""
+    top, second, last = order
+    wait_for(f"{top} holds", lambda: holders(lab, VIP) == [top], timeout=60)
+    config = DockerCluster.connect(lab.manager_host).running_plans(STACK)[node_id(lab, top)]
+    carried = config.instances[0].priority
+    assert carried >= 3, config  # room for second at C - 1 and last below it
+    labels = ((top, carried), (second, carried - 1), (last, 1))
+    try:
+        for node, priority in labels:
+            docker(lab, "node", "update", "--label-add", f"swarmvip.priority={priority}", node)
+        ranked = swarmvip(lab, "deploy", "--vip-only", FILE)  # at runtime: no config changes
+        assert ranked.returncode == 0, ranked.stdout + ranked.stderr
+        assert "update service" not in ranked.stdout, ranked.stdout
+        drained = swarmvip(lab, "drain", top, "--timeout", "60")
+        assert drained.returncode == 0, drained.stdout + drained.stderr
+        assert "runtime priorities applied" in drained.stdout, drained.stdout
+        assert holders(lab, VIP) == [second]
+        tasks = service_labels(lab, STACK)
+        back = swarmvip(lab, "undrain", top, "--timeout", "60", env={"SWARMVIP_MOVE": "restart"})
+        assert back.returncode == 0, back.stdout + back.stderr
+        assert f"make-before-break: lift {top} to take web" in back.stdout, back.stdout
+        assert "did not take" not in back.stdout, back.stdout
+        assert f"{top} web={carried}" in back.stdout, back.stdout  # the lift, at runtime
+        assert service_labels(lab, STACK) == tasks  # no config changed: no task restarted
+        assert holders(lab, VIP) == [top]
+    finally:
+        for node, _ in labels:
+            docker(lab, "node", "update", "--label-rm", "swarmvip.priority", node, check=False)
+        docker(lab, "node", "update", "--label-rm", "swarmvip.drain", top, check=False)
+        swarmvip(lab, "deploy", "--vip-only", FILE)
+    wait_for(f"{top} holds again", lambda: holders(lab, VIP) == [top], timeout=30)
 
 
 def test_drain_refusals_change_nothing(lab: Lab, deployed: str) -> None:

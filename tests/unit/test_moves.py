@@ -8,7 +8,7 @@ import pytest
 
 from swarmvip.model import Plan
 from swarmvip.plan.build import build_plan
-from swarmvip.plan.moves import AgentRuntime, RuntimeRefused, move_plan, same_shape
+from swarmvip.plan.moves import AgentRuntime, RuntimeRefused, align, move_plan, same_shape
 from tests.unit.builders import THREE, node, spec
 
 WEB = "web: {addresses: [10.213.0.100/24]}\n"
@@ -195,3 +195,22 @@ def test_same_shape_ignores_priorities_only() -> None:
         a, instances=tuple(dataclasses.replace(i, peers=i.peers[:1]) for i in a.instances)
     )
     assert same_shape(a, b) and not same_shape(a, c)
+
+
+def test_align_sends_only_the_given_nodes_that_run_other_priorities() -> None:
+    """A restart-path step's lifted node whose config already carries the lift but which runs
+    a lower runtime priority gets the step's priority in one step; nodes not given, nodes that
+    run the plan and nodes without a listener get nothing."""
+    plan = plan_of(*THREE)
+    first, second, third = ranked(plan)
+    ids = {n.hostname: n.node_id for n in plan.nodes}
+    running = agents(plan, {first: 100, second: 90})
+    assert align(plan, running, frozenset(), 4) is None
+    assert align(plan, running, frozenset({ids[third]}), 4) is None  # runs the plan
+    mp = align(plan, running, frozenset({ids[first]}), 4)
+    assert mp is not None and mp.index == 4 and len(mp.steps) == 1
+    (target,) = mp.steps[0].targets
+    assert (target.node_id, dict(target.priorities)) == (ids[first], {"web": prio(plan, first)})
+    assert mp.steps[0].until is None and not target.release and not target.hold
+    deaf = running | {ids[first]: dataclasses.replace(running[ids[first]], port=None)}
+    assert align(plan, deaf, frozenset({ids[first]}), 4) is None
