@@ -61,16 +61,19 @@ def block_table(vrid: int) -> str:
     return f"swarmvip_block_{vrid}"
 
 
-def hold_ruleset(vrid: int, dev: str, vips: Iterable[str]) -> str:
+def hold_ruleset(vrid: int, dev: str, vips: Iterable[str], replies: bool = True) -> str:
     """A netdev table whose egress chain on `dev` defuses this host's ARP announcing any of the
-    (IPv4) VIPs (PROBE): gratuitous ARP (sender and target the VIP) and replies from the VIP,
-    except the agent's own (marked MARK)."""
+    (IPv4) VIPs (PROBE): gratuitous ARP (sender and target the VIP) and, if `replies`, replies
+    from the VIP, except the agent's own (marked MARK). The old holder's own hold keeps its
+    replies: a cache that a gratuitous ARP just updated ignores a reply for a second (Linux's
+    locktime), and a client without an entry must still be answered until the switch."""
     rules = []
     for vip in vips:
         addr = ipaddress.IPv4Address(vip)
         own = f"meta mark != {MARK:#x}"
         rules.append(f"    {own} arp saddr ip {addr} arp daddr ip {addr} {PROBE}")
-        rules.append(f"    {own} arp operation reply arp saddr ip {addr} {PROBE}")
+        if replies:
+            rules.append(f"    {own} arp operation reply arp saddr ip {addr} {PROBE}")
     body = "\n".join(rules)
     table = f"netdev {hold_table(vrid)}"
     return (

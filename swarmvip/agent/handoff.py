@@ -11,10 +11,16 @@ answers, its announcements of the group's VIPs are held back. The hold ends:
 When it ends on T as MASTER, T announces the VIPs itself (harmless after a switch, needed
 after the others).
 
-The holder H (`switch_clients`): its release carries `switch`. It drops T's adverts, releases,
-waits for T's first advert (T is MASTER with the VIP, the clients still here), waits for the
-quiet instant (agent.quiet), sends the gratuitous ARP naming T, lets T's adverts in and
-releases again: T answers with an advert at once (RFC 5798 6.4.3) and H yields.
+The holder H (`switch_clients`): its release carries `switch`. It drops T's adverts and holds
+back its own gratuitous ARP (T's rule, without replies), releases, waits for T's first advert (T is
+MASTER with the VIP, the clients still here), waits for the quiet instant (agent.quiet), sends
+the gratuitous ARP naming T (marked: it passes the hold), lets T's adverts in and releases
+again: T answers with an advert at once (RFC 5798 6.4.3) and H yields. Until it yields H still
+has the VIP, and its keepalived may announce it (the second set of gratuitous ARP
+garp_master_delay after H's own takeover, or a MASTER's answer to a lower-priority advert),
+which would take the clients back for a moment (bench/results/planned.md, session 9: a cycle
+of 4 moves, a failed request 20 ms after a switch). So H's own hold lasts until H leaves
+MASTER (`Hold.own`), or YIELD_MAX after its switch: then H, still MASTER, announces itself.
 
 The timing rules are pure (`Holds`); the rest calls agent.arphold.
 """
@@ -34,6 +40,12 @@ SWITCH_MAX = quiet.QUIET_BUDGET + SWITCH_WAIT + 0.2  # T's hold after a takeover
 RELEASED_WITHIN = 0.3  # a takeover this soon after the holder's release was caused by it
 
 
+def yield_max(inst: InstancePlan) -> float:
+    """How long H's own hold waits for H to yield after its switch: T answers the release at
+    once, so this is only the bound for a T that went silent (3 adverts) and a margin."""
+    return 3 * inst.timers.advert_int + SWITCH_WAIT
+
+
 def lift_max(inst: InstancePlan) -> float:
     """How long a hold waits for T's takeover: its own preemption bound and a margin."""
     return 3 * inst.timers.advert_int + inst.preempt_delay + 2.0
@@ -49,6 +61,7 @@ class Hold:
     dev: str  # the VIPs' NIC
     deadline: float  # monotonic
     watcher: arphold.SwitchWatcher | None = None
+    own: bool = False  # the old holder's, after its switch: ends when it leaves MASTER
 
 
 class Holds:
@@ -71,6 +84,12 @@ class Holds:
             return True
         hold.deadline = min(hold.deadline, self.clock() + SWITCH_MAX)
         return False
+
+    def own(self, group: str) -> bool:
+        """`group`'s hold is the old holder's own (it ends when this node leaves MASTER; a
+        lifted node's hold goes on to its own rules)."""
+        hold = self.active.get(group)
+        return hold is not None and hold.own
 
     def due(self) -> list[str]:
         now = self.clock()
@@ -117,11 +136,16 @@ def _announce(inst: InstancePlan, dev: str) -> str | None:
 
 def switch_clients(
     inst: InstancePlan, vrrp_dev: str, vip_dev: str, address: str, auth: str | None
-) -> str:
+) -> tuple[str, Hold | None]:
     """H's side (module docstring); OSError/ValueError when it could not even release. What
-    happened, for the log."""
+    happened, for the log, and H's own hold once it switched (the caller ends it when H
+    yields, or at its deadline); without a switch, H's hold is lifted here."""
     vips = vips_v4(inst)
-    arphold.nft(arphold.block_ruleset(inst.vrid, address))
+    # one nft batch: T's adverts blocked, H's own announcements held (before the release)
+    arphold.nft(
+        arphold.block_ruleset(inst.vrid, address)
+        + arphold.hold_ruleset(inst.vrid, vip_dev, vips, replies=False)
+    )
     mac: str | None = None
     try:
         with arphold.advert_socket(vrrp_dev) as sock:
@@ -132,7 +156,12 @@ def switch_clients(
                     when = quiet.wait_quiet(vip_dev, frozenset(vips), then=announcer.send)
     finally:
         arphold.delete("inet", arphold.block_table(inst.vrid))
+        if mac is None:  # no switch: the clients are still here, nothing to hold back
+            arphold.delete("netdev", arphold.hold_table(inst.vrid))
     if mac is None:
-        return f"released {inst.group} to {address}; no advert from it within {SWITCH_WAIT:g}s"
+        said = f"released {inst.group} to {address}; no advert from it within {SWITCH_WAIT:g}s"
+        return said, None
+    own = Hold(address, vip_dev, time.monotonic() + yield_max(inst), own=True)
     release.hand_over(inst, address, auth)  # it answers at once; keepalived here yields
-    return f"switched {inst.group}'s clients to {address} ({mac}) {quiet.describe(when)}"
+    said = f"switched {inst.group}'s clients to {address} ({mac}) {quiet.describe(when)}"
+    return said, own

@@ -527,7 +527,7 @@ class Agent:
         (agent.handoff); today's release when that cannot be done."""
         inst = self._instance(group)
         try:
-            said = handoff.switch_clients(
+            said, own = handoff.switch_clients(
                 inst,
                 self.state.interface or "",
                 self._vip_dev(group),
@@ -542,6 +542,8 @@ class Agent:
             )
             self._release(group, address)
             return
+        if own is not None:
+            self.holds.add(group, own)
         print(f"swarmvip agent: {said}", file=sys.stderr, flush=True)
 
     def _fifo_reader(self) -> threading.Thread:
@@ -636,7 +638,10 @@ class Agent:
             if code is not None:
                 return code
             for group in self.holds.due():
-                self._end_hold(group, "no switch in time")
+                own = self.holds.own(group)  # the old holder's own: it did not yield
+                self._end_hold(
+                    group, "still MASTER after its switch" if own else "no switch in time"
+                )
             now = time.monotonic()
             if self.kill_at is not None and now >= self.kill_at:
                 self._kill_keepalived()
@@ -694,6 +699,8 @@ class Agent:
         self.apply(event)  # type: ignore[arg-type]
         if isinstance(event, state.VrrpChanged) and event.state == "MASTER":
             self._on_master(event)
+        elif isinstance(event, state.VrrpChanged) and self.holds.own(event.group):
+            self._end_hold(event.group, f"yielded ({event.state})")
         if isinstance(event, state.AddressesObserved):
             self._keep_clean()
         return None

@@ -176,6 +176,8 @@ def test_planned_moves_switch_the_clients_between_two_connections(
     said = (tmp_path / "a" / "stderr.log").read_text() + (tmp_path / "b" / "stderr.log").read_text()
     assert said.count("switched web's clients to") == moves, said
     assert said.count("the clients were switched here") == moves, said
+    # the old holder's own gratuitous ARP was held from its switch until it yielded
+    assert said.count("web: yielded (BACKUP): hold lifted") == moves, said
     for line in said.splitlines():
         if "switch" in line or "hold" in line:
             print(line)
