@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import re
 import select
 import shutil
 import socket
@@ -71,9 +72,9 @@ def hold_ruleset(vrid: int, dev: str, vips: Iterable[str], replies: bool = True)
     for vip in vips:
         addr = ipaddress.IPv4Address(vip)
         own = f"meta mark != {MARK:#x}"
-        rules.append(f"    {own} arp saddr ip {addr} arp daddr ip {addr} {PROBE}")
+        rules.append(f"    {own} arp saddr ip {addr} arp daddr ip {addr} counter {PROBE}")
         if replies:
-            rules.append(f"    {own} arp operation reply arp saddr ip {addr} {PROBE}")
+            rules.append(f"    {own} arp operation reply arp saddr ip {addr} counter {PROBE}")
     body = "\n".join(rules)
     table = f"netdev {hold_table(vrid)}"
     return (
@@ -117,6 +118,23 @@ def nft(ruleset: str) -> None:
         raise HoldError(f"nft: {exc}") from None
     if done.returncode != 0:
         raise HoldError(f"nft: {done.stderr.strip() or done.returncode}")
+
+
+def held_packets(listing: str) -> int:
+    """The packets a hold's rules defused, from `nft list table` of it (its counters)."""
+    return sum(int(n) for n in re.findall(r"counter packets (\d+)", listing))
+
+
+def held(vrid: int) -> int | None:
+    """How many announcements the hold of `vrid` has defused so far; None if unknown."""
+    try:
+        done = subprocess.run(
+            ["nft", "list", "table", "netdev", hold_table(vrid)], capture_output=True,
+            text=True, timeout=NFT_TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return held_packets(done.stdout) if done.returncode == 0 else None
 
 
 def delete(family: str, table: str) -> bool:

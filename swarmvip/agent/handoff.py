@@ -119,11 +119,13 @@ def end_hold(inst: InstancePlan, hold: Hold, master: bool) -> str:
     problem = None
     if master:  # first, through the hold (marked), then once more without it
         problem = _announce(inst, hold.dev)
+    count = arphold.held(inst.vrid)
     arphold.delete("netdev", arphold.hold_table(inst.vrid))
+    lifted = "hold lifted" if count is None else f"hold lifted ({count} held back)"
     if not master:
-        return "hold lifted"
+        return lifted
     problem = _announce(inst, hold.dev) or problem
-    return f"hold lifted; no announcement: {problem}" if problem else "hold lifted, VIPs announced"
+    return f"{lifted}; no announcement: {problem}" if problem else f"{lifted}, VIPs announced"
 
 
 def _announce(inst: InstancePlan, dev: str) -> str | None:

@@ -177,7 +177,7 @@ def test_planned_moves_switch_the_clients_between_two_connections(
     assert said.count("switched web's clients to") == moves, said
     assert said.count("the clients were switched here") == moves, said
     # the old holder's own gratuitous ARP was held from its switch until it yielded
-    assert said.count("web: yielded (BACKUP): hold lifted") == moves, said
+    assert said.count("web: yielded (BACKUP): hold lifted (") == moves, said
     for line in said.splitlines():
         if "switch" in line or "hold" in line:
             print(line)

@@ -55,7 +55,7 @@ def test_the_hold_defuses_only_announcements_of_the_vips() -> None:
     assert "table netdev swarmvip_hold_51" in text
     assert 'hook egress device "eth0"' in text
     mark = f"meta mark != {arphold.MARK:#x}"  # the agent's own announcements pass
-    probe = "arp saddr ip set 0.0.0.0"  # an ARP probe: no cache learns from it
+    probe = "counter arp saddr ip set 0.0.0.0"  # an ARP probe: no cache learns from it
     assert f"{mark} arp saddr ip {VIP} arp daddr ip {VIP} {probe}" in text  # gratuitous ARP
     assert f"{mark} arp operation reply arp saddr ip {VIP} {probe}" in text  # replies
     assert "drop" not in text  # keepalived would log ENOBUFS for each dropped one
@@ -211,3 +211,15 @@ def test_the_old_holders_own_hold_keeps_replies() -> None:
     text = arphold.hold_ruleset(51, "eth0", [VIP], replies=False)
     assert f"arp saddr ip {VIP} arp daddr ip {VIP}" in text
     assert "arp operation reply" not in text
+
+
+def test_a_holds_counters_say_how_many_announcements_it_defused() -> None:
+    listing = (
+        "table netdev swarmvip_hold_51 {\n\tchain egress {\n"
+        "\t\tmeta mark != 0x53564950 arp saddr ip 10.0.0.100 arp daddr ip 10.0.0.100"
+        " counter packets 3 bytes 126 arp saddr ip set 0.0.0.0\n"
+        "\t\tmeta mark != 0x53564950 arp operation reply arp saddr ip 10.0.0.100"
+        " counter packets 1 bytes 42 arp saddr ip set 0.0.0.0\n\t}\n}\n"
+    )
+    assert arphold.held_packets(listing) == 4
+    assert arphold.held_packets("") == 0
