@@ -19,7 +19,9 @@ import argparse
 import json
 import logging
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -159,6 +161,49 @@ def goals(runs: list[Run]) -> str:
     return "\n".join(out)
 
 
+HELD = re.compile(
+    r"web: (yielded \(\w+\)|the clients were switched here): hold lifted \((\d+) held"
+)
+
+
+def agent_lines(lab: Lab, stack: str, members: tuple[str, ...]) -> list[str]:
+    """The agents' switch and hold lines of `stack` (`docker service logs` of every task,
+    restarted ones too), each with its node: what the holds defused, per move."""
+    out = []
+    for node in members:
+        name = f"{stack}_vip-{node}"
+        done = subprocess.run(
+            ["docker", "-H", lab.manager_host, "service", "ls", "-q", "--filter", f"name={name}"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        for sid in done.stdout.split():
+            logs = subprocess.run(
+                ["docker", "-H", lab.manager_host, "service", "logs", "--raw", sid],
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            out += [
+                f"{node}: {line}"
+                for line in logs.stderr.splitlines()
+                if line.startswith("swarmvip agent:") and ("switch" in line or "hold" in line)
+            ]
+    return out
+
+
+def held_summary(lines: list[str]) -> str:
+    """How many holds of each kind ended having defused at least one announcement."""
+    kinds: dict[str, list[int]] = {"old holder (until it yielded)": [], "new holder": []}
+    for line in lines:
+        found = HELD.search(line)
+        if found:
+            kind = "new holder" if "switched here" in found[1] else "old holder (until it yielded)"
+            kinds[kind].append(int(found[2]))
+    return "; ".join(
+        f"{kind}: {sum(1 for n in counts if n)} of {len(counts)} holds defused some"
+        f" ({sum(counts)} announcements)"
+        for kind, counts in kinds.items()
+    )
+
+
 def report(runs: list[Run], seconds: float, load: str) -> str:
     return "\n".join(
         [
@@ -224,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     runs: list[Run] = []
     loads: list[float] = []
+    held: dict[str, str] = {}
+    held_log_started = False
     with client(lab) as c:
         for layout in args.layout or list(LAYOUTS):
             _layout(lab, LAYOUTS[layout])
@@ -249,13 +296,21 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(run)
                     (RESULTS / "planned.json").write_text(json.dumps(runs, indent=1))
             finally:
+                lines = agent_lines(lab, bench.setup.stack, LAYOUTS[layout])
+                held[layout] = held_summary(lines)
+                with (RESULTS / "planned-agents.log").open("a" if held_log_started else "w") as f:
+                    f.write(f"# {layout}\n" + "\n".join(lines) + "\n")
+                held_log_started = True
                 bench.remove()
     load = (
         f"{statistics.median(loads):.1f} median ({min(loads):.1f}..{max(loads):.1f})"
         if loads
         else "-"
     )
-    (RESULTS / "planned.md").write_text(report(runs, time.monotonic() - started, load) + "\n")
+    holds = "\n".join(f"- {layout}: {said}" for layout, said in held.items())
+    text = report(runs, time.monotonic() - started, load)
+    text += f"\n\nWhat the agents' holds defused (planned-agents.log):\n\n{holds}\n"
+    (RESULTS / "planned.md").write_text(text)
     print(table(runs))
     print(goals(runs))
     return 0
