@@ -201,7 +201,11 @@ def _lifted(
         above = _top_running(running, group) + 1
         if above > MAX_PRIORITY:
             return None
-        raised = _with_priority(top, group, above, have.unicast_src)
+        # its planned priority when that is above already: the new holder then runs its plan
+        # and the final plan need not restart it (a restart of a holder is two more moves)
+        planned = _instance(top, group)
+        lift = max(above, planned.priority if planned is not None else 0)
+        raised = _with_priority(top, group, lift, have.unicast_src)
     lifted = _replace(current, {holder.node_id: holder, top.node_id: raised})
     step = _heard(lifted, running, (top.node_id, group))
     return step if _node(step, top.node_id) is not None else None

@@ -462,25 +462,24 @@ def test_a_lift_the_node_s_config_already_carries_reaches_it_at_runtime(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The restart path's 20 s stall (bench/results/planned.md; the e2e unlabel flake): node3's
-    config carries 251 from an earlier lift, but a runtime move since made it run 200. A step
-    that lifts it to 251 (one above the holder's 250) writes nothing to node3 (its config is
-    already that), so without the runtime channel it keeps running 200, never preempts, and
+    config carries 251 from an earlier lift, but a runtime move since made it run 200. Then the
+    labels rank node3 first at 245 while the holder node1 still runs its old config's 250. The
+    step lifts node3 to 251 (one above what node1 runs), which its config already is: nothing
+    is written, so without the runtime channel node3 keeps running 200, never preempts, and
     the step waits out TAKEOVER. The lift is sent over the runtime channel instead: node3 takes
     the VIP in that step, one move."""
     monkeypatch.setattr(converge_module, "TAKEOVER", 1.0)
-    lifted = Node(
-        "id3", "node3", Role.WORKER, "active", "ready", "10.0.0.13", ((NODE_PRIORITY, "251"),)
-    )
-    swarm = RelaySwarm([swarm_node(1), swarm_node(2), lifted])
+
+    def labelled(i: int, priority: int) -> Node:
+        labels = ((NODE_PRIORITY, str(priority)),)
+        return Node(f"id{i}", f"node{i}", Role.WORKER, "active", "ready", f"10.0.0.1{i}", labels)
+
+    swarm = RelaySwarm([labelled(1, 250), labelled(2, 240), labelled(3, 251)])
     apply(prepare(SPEC, "web", swarm), swarm, lambda line: None)
     assert swarm.priority("id3") == 251 and swarm.holder() == "id3"
     swarm.runtime["id3"] = 200  # a runtime move lowered it; node1 and node2 have no listener
     assert swarm.holder() == "id1"
-    swarm.node_list = [
-        swarm_node(1),
-        swarm_node(2),
-        dataclasses.replace(lifted, labels=((NODE_PRIORITY, "254"),)),
-    ]
+    swarm.node_list = [labelled(1, 235), labelled(2, 240), labelled(3, 245)]
     holders_seen = [swarm.holder()]
     apply_before = swarm.apply
 
