@@ -177,16 +177,25 @@ def agent_lines(lab: Lab, stack: str, members: tuple[str, ...]) -> list[str]:
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         for sid in done.stdout.split():
-            logs = subprocess.run(
-                ["docker", "-H", lab.manager_host, "service", "logs", "--raw", sid],
-                capture_output=True, text=True, timeout=120, check=False,
-            )  # fmt: skip
             out += [
                 f"{node}: {line}"
-                for line in logs.stderr.splitlines()
+                for line in _service_log(lab, sid).splitlines()
                 if line.startswith("swarmvip agent:") and ("switch" in line or "hold" in line)
             ]
     return out
+
+
+def _service_log(lab: Lab, sid: str, timeout: float = 30.0) -> str:
+    """A service's stderr log; a stream that never ends (one of a shut-down task, after its
+    lines) is cut after `timeout` with what it gave."""
+    argv = ["docker", "-H", lab.manager_host, "service", "logs", "--raw", sid]
+    try:
+        return subprocess.run(
+            argv, capture_output=True, timeout=timeout, check=False
+        ).stderr.decode(errors="replace")
+    except subprocess.TimeoutExpired as cut:
+        got = cut.stderr or b""
+        return got.decode(errors="replace") if isinstance(got, bytes) else got
 
 
 def held_summary(lines: list[str]) -> str:
