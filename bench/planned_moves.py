@@ -261,6 +261,21 @@ def _serving(lab: Lab, c: Client, members: tuple[str, ...]) -> None:
 
     wait_until("every member's web server answers", answering, 120, interval=0.5)
     time.sleep(CHECK_RISE)
+    wait_until("the plan's first node holds the VIP", lambda: _at_planned_holder(lab), 60, 0.5)
+
+
+def _at_planned_holder(lab: Lab) -> bool:
+    """`status` says the VIP is where the plan wants it. A fresh deploy's first MASTER may be
+    another member until the first node's check rises and it preempts; a cycle that drains
+    that member first makes 1 move, not 2 (the first cycle of a layout, in an earlier run)."""
+    done = swarmvip(lab, "status", "--json", timeout=60)
+    try:
+        vips = json.loads(done.stdout)["vips"]
+    except (ValueError, KeyError):
+        return False
+    return bool(vips) and all(
+        v["expected_holder"] is not None and v["holders"] == [v["expected_holder"]] for v in vips
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
