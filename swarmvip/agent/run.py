@@ -25,7 +25,8 @@ are supervised: one that dies is restarted, and the death is reported as an agen
 Runtime priorities (agent.control): before keepalived first starts, the boot rule writes every
 group's priority delta file; the listener thread hands each authentic command to this loop
 (a `control.Request` event) and waits for the answer, so the loop stays the only owner of the
-priorities, their saved copy and the delta files.
+priorities, their saved copy and the delta files. A command's release, switch or hold is run
+by agent.planned, from this loop too.
 """
 
 from __future__ import annotations
@@ -49,17 +50,15 @@ from swarmvip.agent import (
     arphold,
     checks,
     control,
-    handoff,
     hooks,
     keepalived,
     netlink,
+    planned,
     procs,
-    quiet,
-    release,
     state,
 )
 from swarmvip.agent.keepalived import Layout
-from swarmvip.model import HealthCheck, InstancePlan, IPInterface
+from swarmvip.model import HealthCheck, IPInterface
 from swarmvip.wire import paths
 from swarmvip.wire.agentspec import AgentSpec
 from swarmvip.wire.command import PORT, Command, CommandError, Reply, read_key
@@ -105,13 +104,6 @@ class _Signal:
 class _Exited:
     pid: int
     returncode: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Switched:
-    """The old holder's gratuitous ARP named this node for `group` (agent.handoff)."""
-
-    group: str
 
 
 class _Helper:
@@ -161,7 +153,9 @@ class Agent:
         )
         self.control_stats = control.Stats()
         self.releases = adverts.Releases()  # the priority-0 adverts received (agent.adverts)
-        self.holds = handoff.Holds()  # groups whose announcements are held back (agent.handoff)
+        self.moves = planned.PlannedMoves(  # releases, switches and holds (agent.planned)
+            spec.node.instances, self.releases, self.post, self._master
+        )
 
     # --- output ---------------------------------------------------------------------------
     def emit(self, kind: Kind) -> None:
@@ -174,10 +168,10 @@ class Agent:
         if report.control is not None:
             drops = dataclasses.replace(report.control, drops=self.control_stats.drops)
             report = dataclasses.replace(report, control=drops)
+        self._write_health()  # first: once a report says it, the health file says it too
         self.out.write(to_line(report) + "\n")
         self.out.flush()
         self.next_beat = time.monotonic() + self.opts.heartbeat
-        self._write_health()
 
     def _write_health(self) -> None:
         doc = {
@@ -242,8 +236,7 @@ class Agent:
         try:
             return self._loop()
         finally:
-            for group in list(self.holds.active):
-                self._end_hold(group, "the agent stops")
+            self.moves.end_all("the agent stops")
 
     def _lock_host(self) -> bool:
         """Wait for the host lock (False: told to stop meanwhile), reporting a fault."""
@@ -440,111 +433,32 @@ class Agent:
         fresh = control.decide(self.control.me, self.control.runtime, cmd).changed
         held = dict(cmd.hold) if fresh else {}
         for group, holder in held.items():
-            self._hold(group, holder)
+            if self.state.control_switch:
+                self.moves.hold(group, holder, self._vip_dev(group))
         try:
             reply = self.control.handle(cmd, states)
         except Exception as exc:  # a bug must not end the loop: refused, and reported
             self.fault("control", f"unexpected error: {exc!r}")
             for group in held:
-                self._end_hold(group, "the command did not apply")
+                self.moves.end_hold(group, "the command did not apply")
             request.answer(None)
             return
         for group in set(held) - set(self.control.holds):
-            self._end_hold(group, "the command did not apply")
+            self.moves.end_hold(group, "the command did not apply")
         for group, address in self.control.releases.items():
+            auth, vip_dev = self.secrets.get(group), self._vip_dev(group)
             if self.control.switch and self.state.control_switch:
-                self._switch(group, address)
+                self.moves.switch(group, self.state.interface or "", vip_dev, address, auth)
             else:
-                self._release(group, address)
+                self.moves.release(group, address, vip_dev, auth)
         request.answer(reply)
         self.apply(self.control.event())
 
-    def _release(self, group: str, address: str) -> None:
-        """Hand `group` to the lifted node at `address` (agent.release) at the next instant
-        with no connection open to its VIPs (agent.quiet: at most QUIET_BUDGET from now); on
-        failure it preempts by itself after 3 x advert_int, so a failure is logged, not a
-        fault."""
-        inst = self._instance(group)
-        when = quiet.wait_quiet(self._vip_dev(group), frozenset(str(a.ip) for a in inst.addresses))
-        try:
-            release.hand_over(inst, address, self.secrets.get(group))
-        except (OSError, ValueError) as exc:
-            print(f"swarmvip agent: no release of {group} to {address}: {exc}", file=sys.stderr)
-            return
-        print(
-            f"swarmvip agent: released {group} to {address} {quiet.describe(when)}",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def _instance(self, group: str) -> InstancePlan:
-        return next(i for i in self.spec.node.instances if i.group == group)
+    def _master(self, group: str) -> bool:
+        return any(i.group == group and i.vrrp_state == "MASTER" for i in self.state.instances)
 
     def _vip_dev(self, group: str) -> str:
         return self.vip_ifaces.get(group, self.state.interface or "")
-
-    def _hold(self, group: str, holder: str) -> None:
-        """Hold back this node's announcements of `group` until `holder` switches the clients
-        here (agent.handoff); before the answer, so before the holder's release."""
-        if not self.state.control_switch:
-            return
-        inst = self._instance(group)
-        old = self.holds.pop(group)
-        if old is not None:
-            handoff.end_hold(inst, old, master=False)
-        try:
-            hold = handoff.start_hold(
-                inst, self._vip_dev(group), holder, lambda: self.post(_Switched(group))
-            )
-        except (OSError, ValueError) as exc:
-            print(f"swarmvip agent: no hold of {group}: {exc}", file=sys.stderr, flush=True)
-            return
-        self.holds.add(group, hold)
-
-    def _end_hold(self, group: str, why: str) -> None:
-        hold = self.holds.pop(group)
-        if hold is None:
-            return
-        inst = self._instance(group)
-        master = any(i.group == group and i.vrrp_state == "MASTER" for i in self.state.instances)
-        done = handoff.end_hold(inst, hold, master)
-        print(f"swarmvip agent: {group}: {why}: {done}", file=sys.stderr, flush=True)
-
-    def _on_master(self, event: state.VrrpChanged) -> None:
-        """A held group's takeover: the hold goes on only if the holder's release caused it."""
-        if event.group not in self.holds.active:
-            return
-        inst = self._instance(event.group)
-        now = time.monotonic()
-        source = self.releases.released_by(inst.vrid, now, handoff.RELEASED_WITHIN)
-        if self.holds.on_master(event.group, source):
-            last = self.releases.last(inst.vrid)
-            seen = "none seen" if last is None else f"last from {last[1]} {now - last[0]:.3f}s ago"
-            self._end_hold(event.group, f"took over without a release ({seen})")
-
-    def _switch(self, group: str, address: str) -> None:
-        """Release `group` to `address` and switch the clients to it at the quiet instant
-        (agent.handoff); today's release when that cannot be done."""
-        inst = self._instance(group)
-        try:
-            said, own = handoff.switch_clients(
-                inst,
-                self.state.interface or "",
-                self._vip_dev(group),
-                address,
-                self.secrets.get(group),
-            )
-        except (OSError, ValueError) as exc:
-            print(
-                f"swarmvip agent: no switch of {group}: {exc}; releasing instead",
-                file=sys.stderr,
-                flush=True,
-            )
-            self._release(group, address)
-            return
-        if own is not None:
-            self.holds.add(group, own)
-        print(f"swarmvip agent: {said}", file=sys.stderr, flush=True)
 
     def _fifo_reader(self) -> threading.Thread:
         return keepalived.FifoReader(self.opts.layout.fifo, self._on_fifo_line)
@@ -631,17 +545,13 @@ class Agent:
         while True:
             deadlines = [
                 t
-                for t in (self.restart_at, self.kill_at, self.holds.next_deadline())
+                for t in (self.restart_at, self.kill_at, self.moves.holds.next_deadline())
                 if t is not None
             ]
             code = self._wait(min(deadlines, default=time.monotonic() + 1.0))
             if code is not None:
                 return code
-            for group in self.holds.due():
-                own = self.holds.own(group)  # the old holder's own: it did not yield
-                self._end_hold(
-                    group, "still MASTER after its switch" if own else "no switch in time"
-                )
+            self.moves.end_due()
             now = time.monotonic()
             if self.kill_at is not None and now >= self.kill_at:
                 self._kill_keepalived()
@@ -666,14 +576,14 @@ class Agent:
     def _wait(self, deadline: float) -> int | None:
         """Handle events and heartbeats until deadline; an exit code when the agent must exit."""
         while (now := time.monotonic()) < deadline:
-            if self.holds.due():
+            if self.moves.holds.due():
                 return None  # the loop ends them
             self._supervise()
             if now >= self.next_beat:
                 self.emit("fault" if self.state.reason else "heartbeat")
             if os.getpid() == 1:
                 procs.reap_orphans()
-            until = min(deadline, self.next_beat, self.holds.next_deadline() or deadline)
+            until = min(deadline, self.next_beat, self.moves.holds.next_deadline() or deadline)
             try:
                 event = self.events.get(timeout=max(0.0, until - now))
             except queue.Empty:
@@ -691,16 +601,16 @@ class Agent:
         if isinstance(event, control.Request):
             self._on_command(event)
             return None
-        if isinstance(event, _Switched):
-            self._end_hold(event.group, "the clients were switched here")
+        if isinstance(event, planned.Switched):
+            self.moves.end_hold(event.group, "the clients were switched here")
             return None
         if isinstance(event, state.VrrpChanged) and event.priority is not None:
             self.priorities[event.group] = event.priority  # before apply: the hooks get it
         self.apply(event)  # type: ignore[arg-type]
         if isinstance(event, state.VrrpChanged) and event.state == "MASTER":
-            self._on_master(event)
-        elif isinstance(event, state.VrrpChanged) and self.holds.own(event.group):
-            self._end_hold(event.group, f"yielded ({event.state})")
+            self.moves.on_master(event.group)
+        elif isinstance(event, state.VrrpChanged):
+            self.moves.on_left_master(event.group, event.state)
         if isinstance(event, state.AddressesObserved):
             self._keep_clean()
         return None
@@ -726,8 +636,7 @@ class Agent:
         return None
 
     def _on_exit(self, returncode: int) -> int | None:
-        for group in list(self.holds.active):
-            self._end_hold(group, "keepalived exited")
+        self.moves.end_all("keepalived exited")
         if self.proc is not None:
             procs.forget(self.proc)
         self.proc, self.kill_at = None, None

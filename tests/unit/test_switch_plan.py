@@ -7,10 +7,11 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import struct
+import time
 
 import pytest
 
-from swarmvip.agent import arphold, control, handoff
+from swarmvip.agent import adverts, arphold, control, handoff, planned
 from swarmvip.plan.moves import move_plan
 from swarmvip.wire.command import Command, Seq, decode_command, encode
 from swarmvip.wire.relay import MovePlan, Step, Target, plan_from_json, plan_to_json
@@ -223,3 +224,36 @@ def test_a_holds_counters_say_how_many_announcements_it_defused() -> None:
     )
     assert arphold.held_packets(listing) == 4
     assert arphold.held_packets("") == 0
+
+
+def _moves(monkeypatch: pytest.MonkeyPatch, master: bool) -> tuple[planned.PlannedMoves, list]:
+    """agent.planned's PlannedMoves over one group, nft faked: (it, the holds it ended)."""
+    ended: list[tuple[str, bool]] = []
+    monkeypatch.setattr(
+        handoff, "end_hold", lambda inst, hold, m: ended.append((hold.holder, m)) or "lifted"
+    )
+    inst = plan_of(*THREE).nodes[0].instances[0]
+    moves = planned.PlannedMoves([inst], adverts.Releases(), lambda e: None, lambda g: master)
+    return moves, ended
+
+
+def test_the_old_holders_own_hold_ends_when_it_yields_a_lifted_nodes_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    moves, ended = _moves(monkeypatch, master=False)
+    moves.holds.add("web", handoff.Hold("10.0.0.2", "eth0", time.monotonic() + 60))
+    moves.on_left_master("web", "BACKUP")  # a lifted node's hold: not this rule's to end
+    assert ended == [] and "web" in moves.holds.active
+    moves.holds.active.clear()
+    moves.holds.add("web", handoff.Hold("10.0.0.2", "eth0", time.monotonic() + 60, own=True))
+    moves.on_left_master("web", "BACKUP")
+    assert ended == [("10.0.0.2", False)] and moves.holds.active == {}
+
+
+def test_an_old_holder_still_master_at_its_deadline_announces_itself(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    moves, ended = _moves(monkeypatch, master=True)
+    moves.holds.add("web", handoff.Hold("10.0.0.2", "eth0", time.monotonic() - 1, own=True))
+    moves.end_due()
+    assert ended == [("10.0.0.2", True)]  # as MASTER: end_hold announces the VIPs here
