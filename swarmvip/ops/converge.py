@@ -43,10 +43,13 @@ from swarmvip.status.rules import cannot_run
 # on a view without the backups' reports would refuse ("no healthy backup would remain")
 SETTLE = 10.0
 TAKEOVER = 20.0  # seconds to wait for a lifted node to preempt
-# seconds a pass waits for a VIP whose live members show no holder (or two): a takeover in
-# progress, or a new holder's first report on its way. Planned without its holder, the final
-# plan would tolerate no holder and restart the node that really holds it (fault campaign
-# scenario 8, session 10's run 11: 4 moves, 1.4 s of two holders, 138 failed requests)
+# seconds a pass waits for the stack to be steady (`steady`): a VIP whose live members show no
+# holder (or two) is in a takeover, or its new holder's first report is on its way; a member on
+# a node that can run it but that is not live is restarting (an earlier, killed pass updated
+# it). Planned without its holder, the final plan would tolerate none and restart the node
+# that really holds it; planned without the restarting member, a pass lifts another one, and
+# the next pass the first again (fault campaign scenario 8, session 10's run 11: 4-6 moves,
+# 1.4-2.5 s of two holders)
 HELD_WAIT = 5.0
 
 
@@ -140,18 +143,25 @@ def unrunnable(snap: Snapshot, stack: str) -> list[str]:
     ]
 
 
-def held(snap: Snapshot, stack: str) -> bool:
-    """Every VIP of the stack with a live member has exactly one holder."""
+def steady(snap: Snapshot, stack: str) -> bool:
+    """Every VIP of the stack with a live member has exactly one holder, and every member on a
+    node that can run its task is live."""
     live, holders = live_nodes(snap, stack), holders_of(snap, stack)
-    return all(
-        v.name in holders
-        for v in snap.vips
-        if v.stack == stack and any(m.node_id in live for m in v.members)
-    )
+    nodes = {n.node_id: n for n in snap.nodes}
+    for v in snap.vips:
+        if v.stack != stack:
+            continue
+        if any(m.node_id in live for m in v.members) and v.name not in holders:
+            return False
+        for m in v.members:
+            node = nodes.get(m.node_id)
+            if node is not None and runnable(node) and m.node_id not in live:
+                return False
+    return True
 
 
 def _settled(snap: Snapshot, stack: str) -> bool:
-    return reported(snap) and held(snap, stack)
+    return reported(snap) and steady(snap, stack)
 
 
 def _took_over(snap: Snapshot, stack: str, step: Step) -> bool:
@@ -211,7 +221,7 @@ def _converge(
     runtime: bool,
 ) -> int:
     snap = snapshot(source)
-    if not held(snap, stack):  # a takeover under way: plan with its holder, not without one
+    if not steady(snap, stack):  # a takeover or a restart under way: plan after it
         snap = snapshot(source, partial(_settled, stack=stack), HELD_WAIT)
     holders = holders_of(snap, stack)
     notes = unrunnable(snap, stack)  # said only when there is something to do

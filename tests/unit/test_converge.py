@@ -548,3 +548,56 @@ def test_a_pass_that_sees_no_holder_waits_for_it_instead_of_restarting_it(
     converge(SPEC, "web", swarm, LaggingSource(swarm, blind=3), lines.append, timeout=2.0)
     assert [(kind, n) for p, kind, n, _ in swarm.log if p == 1] == [], lines  # tolerated
     assert swarm.holder() == "id1"
+
+
+class RestartingSource(FakeSource):
+    """`restarting` reports an older spec in the first `blind` views: its task is being
+    replaced (an earlier, killed pass updated its service) and what is read is still the old
+    task's report, so it is not live."""
+
+    def __init__(self, swarm: FakeSwarm, restarting: str, blind: int) -> None:
+        super().__init__(swarm)
+        self.restarting, self.blind = restarting, blind
+
+    def observe(self) -> Observation:
+        obs = super().observe()
+        if self.blind <= 0:
+            return obs
+        self.blind -= 1
+        old = tuple(
+            dataclasses.replace(r, spec="an-older-spec") if r.node_id == self.restarting else r
+            for r in obs.reports
+        )
+        spec = self.swarm.services[self.restarting].spec_hash
+        starting = tuple(
+            dataclasses.replace(d, task_state="starting", spec=spec)
+            if d.plan.node_id == self.restarting
+            else d
+            for d in obs.deployed
+        )
+        return dataclasses.replace(obs, reports=old, deployed=starting)
+
+
+def test_a_pass_waits_for_a_restarting_member_instead_of_lifting_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fault campaign scenario 8 (session 10, run 11): a killed pass had lifted node3, the
+    plan's first node; the next pass, on a new controller, ran while node3's new task had not
+    reported yet, planned without it and lifted node2 instead (restarting both again), and
+    the pass after that node3 again: 4-6 moves. The pass waits for the restarting member."""
+    monkeypatch.setattr(converge_module, "HELD_WAIT", 5.0)
+
+    def labelled(i: int, priority: int) -> Node:
+        labels = ((NODE_PRIORITY, str(priority)),)
+        return Node(f"id{i}", f"node{i}", Role.WORKER, "active", "ready", f"10.0.0.1{i}", labels)
+
+    swarm = FakeSwarm([labelled(1, 250), labelled(2, 240), labelled(3, 230)])
+    apply(prepare(SPEC, "web", swarm), swarm, lambda line: None)
+    swarm.node_list = [labelled(1, 250), labelled(2, 240), labelled(3, 254)]
+    swarm.passes += 1
+    lines: list[str] = []
+    converge(SPEC, "web", swarm, RestartingSource(swarm, "id3", blind=3), lines.append, 2.0)
+    lifts = [line for line in lines if "make-before-break: lift" in line]
+    assert lifts == ["make-before-break: lift node3 to take web"], lines
+    assert [n for p, kind, n, _ in swarm.log if p == 1 and kind == "UpdateService"][:1] == ["id3"]
+    assert swarm.holder() == "id3"
