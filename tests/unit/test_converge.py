@@ -440,6 +440,12 @@ def test_a_holder_running_a_runtime_priority_is_not_restarted_by_a_step() -> Non
     ) <= 1  # node1 restarted at most once, after node0 holds
 
 
+def labelled_node(i: int, priority: int) -> Node:
+    """node{i} labelled with a fixed priority (any rank the scenario needs)."""
+    labels = ((NODE_PRIORITY, str(priority)),)
+    return Node(f"id{i}", f"node{i}", Role.WORKER, "active", "ready", f"10.0.0.1{i}", labels)
+
+
 class RelaySwarm(FakeSwarm):
     """The fake swarm with a relay: a plan's priorities become what those agents run."""
 
@@ -470,16 +476,12 @@ def test_a_lift_the_node_s_config_already_carries_reaches_it_at_runtime(
     the VIP in that step, one move."""
     monkeypatch.setattr(converge_module, "TAKEOVER", 1.0)
 
-    def labelled(i: int, priority: int) -> Node:
-        labels = ((NODE_PRIORITY, str(priority)),)
-        return Node(f"id{i}", f"node{i}", Role.WORKER, "active", "ready", f"10.0.0.1{i}", labels)
-
-    swarm = RelaySwarm([labelled(1, 250), labelled(2, 240), labelled(3, 251)])
+    swarm = RelaySwarm([labelled_node(1, 250), labelled_node(2, 240), labelled_node(3, 251)])
     apply(prepare(SPEC, "web", swarm), swarm, lambda line: None)
     assert swarm.priority("id3") == 251 and swarm.holder() == "id3"
     swarm.runtime["id3"] = 200  # a runtime move lowered it; node1 and node2 have no listener
     assert swarm.holder() == "id1"
-    swarm.node_list = [labelled(1, 235), labelled(2, 240), labelled(3, 245)]
+    swarm.node_list = [labelled_node(1, 235), labelled_node(2, 240), labelled_node(3, 245)]
     holders_seen = [swarm.holder()]
     apply_before = swarm.apply
 
@@ -535,14 +537,10 @@ def test_a_pass_that_sees_no_holder_waits_for_it_instead_of_restarting_it(
     the holder instead (HELD_WAIT), sees it, and tolerates it: nothing is restarted."""
     monkeypatch.setattr(converge_module, "HELD_WAIT", 5.0)
 
-    def labelled(i: int, priority: int) -> Node:
-        labels = ((NODE_PRIORITY, str(priority)),)
-        return Node(f"id{i}", f"node{i}", Role.WORKER, "active", "ready", f"10.0.0.1{i}", labels)
-
-    swarm = FakeSwarm([labelled(1, 252), labelled(2, 240), labelled(3, 230)])
+    swarm = FakeSwarm([labelled_node(1, 252), labelled_node(2, 240), labelled_node(3, 230)])
     apply(prepare(SPEC, "web", swarm), swarm, lambda line: None)
     assert swarm.holder() == "id1" and swarm.priority("id1") == 252
-    swarm.node_list = [labelled(1, 250), labelled(2, 240), labelled(3, 230)]
+    swarm.node_list = [labelled_node(1, 250), labelled_node(2, 240), labelled_node(3, 230)]
     swarm.passes += 1
     lines: list[str] = []
     converge(SPEC, "web", swarm, LaggingSource(swarm, blind=3), lines.append, timeout=2.0)
@@ -587,13 +585,9 @@ def test_a_pass_waits_for_a_restarting_member_instead_of_lifting_another(
     the pass after that node3 again: 4-6 moves. The pass waits for the restarting member."""
     monkeypatch.setattr(converge_module, "HELD_WAIT", 5.0)
 
-    def labelled(i: int, priority: int) -> Node:
-        labels = ((NODE_PRIORITY, str(priority)),)
-        return Node(f"id{i}", f"node{i}", Role.WORKER, "active", "ready", f"10.0.0.1{i}", labels)
-
-    swarm = FakeSwarm([labelled(1, 250), labelled(2, 240), labelled(3, 230)])
+    swarm = FakeSwarm([labelled_node(1, 250), labelled_node(2, 240), labelled_node(3, 230)])
     apply(prepare(SPEC, "web", swarm), swarm, lambda line: None)
-    swarm.node_list = [labelled(1, 250), labelled(2, 240), labelled(3, 254)]
+    swarm.node_list = [labelled_node(1, 250), labelled_node(2, 240), labelled_node(3, 254)]
     swarm.passes += 1
     lines: list[str] = []
     converge(SPEC, "web", swarm, RestartingSource(swarm, "id3", blind=3), lines.append, 2.0)
