@@ -293,8 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     runs: list[Run] = []
     loads: list[float] = []
-    held: dict[str, str] = {}
-    held_log_started = False
+    held: dict[str, str] = {}  # layout -> what its holds defused (the log's first layout: "w")
     with client(lab) as c:
         for layout in args.layout or list(LAYOUTS):
             _layout(lab, LAYOUTS[layout])
@@ -321,10 +320,9 @@ def main(argv: list[str] | None = None) -> int:
                     (RESULTS / "planned.json").write_text(json.dumps(runs, indent=1))
             finally:
                 lines = agent_lines(lab, bench.setup.stack, LAYOUTS[layout])
-                held[layout] = held_summary(lines)
-                with (RESULTS / "planned-agents.log").open("a" if held_log_started else "w") as f:
+                with (RESULTS / "planned-agents.log").open("a" if held else "w") as f:
                     f.write(f"# {layout}\n" + "\n".join(lines) + "\n")
-                held_log_started = True
+                held[layout] = held_summary(lines)
                 bench.remove()
     load = (
         f"{statistics.median(loads):.1f} median ({min(loads):.1f}..{max(loads):.1f})"
