@@ -80,21 +80,32 @@ def intervals(events: Iterable[Event], start: float, end: float) -> list[tuple[f
     return [(max(a, start), min(b, end)) for a, b in spans if min(b, end) > max(a, start)]
 
 
-def two_holder_time(
+def two_holder_spans(
     per_node: Mapping[str, Sequence[tuple[float, float]]], start: float, end: float
-) -> float:
-    """Total time in [start, end] during which two or more nodes held the VIP."""
+) -> list[tuple[float, float]]:
+    """The spans in [start, end] during which two or more nodes held the VIP, in order."""
     edges: list[tuple[float, int]] = []
     for spans in per_node.values():
         for a, b in spans:
             edges += [(max(a, start), 1), (min(b, end), -1)]
     edges.sort(key=lambda e: (e[0], e[1]))
-    total, count, last = 0.0, 0, start
+    out: list[tuple[float, float]] = []
+    count, last = 0, start
     for at, step in edges:
-        if count >= 2:
-            total += at - last
+        if count >= 2 and at > last:
+            if out and out[-1][1] == last:
+                out[-1] = (out[-1][0], at)
+            else:
+                out.append((last, at))
         count, last = count + step, at
-    return total
+    return out
+
+
+def two_holder_time(
+    per_node: Mapping[str, Sequence[tuple[float, float]]], start: float, end: float
+) -> float:
+    """Total time in [start, end] during which two or more nodes held the VIP."""
+    return sum(b - a for a, b in two_holder_spans(per_node, start, end))
 
 
 def first_hold(events: Iterable[Event], after: float) -> float | None:

@@ -31,6 +31,7 @@ from bench.failover_metrics import (
     probe_measures,
     rfc_bound,
     switches,
+    two_holder_spans,
     two_holder_time,
 )
 
@@ -155,6 +156,10 @@ class Bench:
             "switched_at": switches(window, t0),
             "t_vip": None if took is None else took - t0,
             "two_holders": two_holder_time(spans, t0, t_end),
+            # each overlap (s after t0, length): which move of a cycle had it
+            "overlaps": [
+                (round(a - t0, 3), round(b - a, 3)) for a, b in two_holder_spans(spans, t0, t_end)
+            ],
             "final_holders": len(final),
             "window": t_end - t0,
             **extra,

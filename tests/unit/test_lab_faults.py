@@ -8,7 +8,13 @@ import subprocess
 import pytest
 from swarmvip_lab import faults
 
-from bench.failover_metrics import holder_count_edges, no_holder_time, settled_at
+from bench.failover_metrics import (
+    holder_count_edges,
+    no_holder_time,
+    settled_at,
+    two_holder_spans,
+    two_holder_time,
+)
 
 
 def _syntax_ok(script: str) -> bool:
@@ -87,3 +93,16 @@ def test_settled_at_is_when_exactly_one_holder_remained_to_the_end() -> None:
     assert settled_at(SPANS, 6.0, 10.0) == 6.0  # already one holder at `since`
     assert settled_at({"a": [(0.0, 3.0)]}, 0.0, 10.0) is None  # nobody holds at the end
     assert settled_at({"a": [(0.0, 10.0)], "b": [(8.0, 10.0)]}, 0.0, 10.0) is None
+
+
+def test_two_holder_spans_list_each_overlap_and_sum_to_the_two_holder_time() -> None:
+    """A planned-moves cycle has two moves: each overlap is reported on its own."""
+    spans = {
+        "node1": [(0.0, 1.1), (2.05, 5.0)],
+        "node2": [(1.0, 2.1)],
+        "node3": [(1.05, 1.08)],  # a third holder inside the first overlap: still one span
+    }
+    got = two_holder_spans(spans, 0.0, 5.0)
+    assert [(round(a, 3), round(b, 3)) for a, b in got] == [(1.0, 1.1), (2.05, 2.1)]
+    assert two_holder_time(spans, 0.0, 5.0) == pytest.approx(0.15)
+    assert two_holder_spans(spans, 1.09, 2.0) == [(1.09, 1.1)]
