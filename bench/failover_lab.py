@@ -10,12 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from swarmvip_lab import Lab
 from swarmvip_lab.clients import Client
 from swarmvip_lab.probe import Probe
 from swarmvip_lab.runner import docker
-from swarmvip_lab.vipwatch import Monitor
+from swarmvip_lab.vipwatch import ClientArp, Monitor, NeighEvent
 
 from bench.failover_metrics import Event, Request
 
@@ -27,12 +28,16 @@ def monitor(lab: Lab, node: str, vip: str) -> Monitor:
 
 
 class Watch:
-    """A probe plus a monitor on every VIP node, for one measured window."""
+    """A probe plus a monitor on every VIP node, for one measured window. After `stop`:
+    `failed_why` (why each failed request failed) and `client_arp` (the client's ARP entry for
+    the VIP: which MAC its requests went to), to line a failure up with its cause."""
 
     def __init__(self, lab: Lab, client: Client, vip: str, nodes: Sequence[str]) -> None:
         self.monitors = {n: monitor(lab, n, vip) for n in nodes}
+        self.arp = ClientArp(lab, client.name, vip)
         self.probe = Probe(client, f"http://{vip}:8080/", seconds=120, open_loop=True)
         self.started = time.time()
+        self.client_arp: list[NeighEvent] = []
 
     def holders(self, skip: Sequence[str] = ()) -> list[str]:
         return [n for n, m in self.monitors.items() if n not in skip and m.holds]
@@ -52,7 +57,15 @@ class Watch:
     def stop(self) -> tuple[list[Request], dict[str, list[Event]], float]:
         ended = time.time()
         requests = self.probe.stop()
+        self.client_arp = self.arp.stop()
         return requests, {n: m.stop() for n, m in self.monitors.items()}, ended
+
+    def failures(self, t0: float) -> dict[str, list[list[Any]]]:
+        """The run's record of what failed and what the client's ARP did (s after t0)."""
+        return {
+            "failed_why": [[round(t - t0, 3), why] for t, why in sorted(self.probe.errors.items())],
+            "client_arp": [[round(t - t0, 3), mac, state] for t, mac, state in self.client_arp],
+        }
 
 
 def holders_now(lab: Lab, vip: str, nodes: Sequence[str]) -> list[str]:

@@ -162,6 +162,7 @@ class Bench:
             ],
             "final_holders": len(final),
             "window": t_end - t0,
+            **watch.failures(t0),
             **extra,
         }
 

@@ -170,7 +170,8 @@ class Window:
         for node, evs in self.dead.items():
             events[node] = sorted(evs + events[node])
         timeline = alarm_timeline(self.alarms.stop(), self.t0)
-        return measures(self.t0, t_end, requests, events, timeline, self.marks)
+        run = measures(self.t0, t_end, requests, events, timeline, self.marks)
+        return run | self.watch.failures(self.t0)
 
 
 def measures(

@@ -265,17 +265,27 @@ def _serving(lab: Lab, c: Client, members: tuple[str, ...]) -> None:
 
 
 def _at_planned_holder(lab: Lab) -> bool:
-    """`status` says the VIP is where the plan wants it. A fresh deploy's first MASTER may be
-    another member until the first node's check rises and it preempts; a cycle that drains
-    that member first makes 1 move, not 2 (the first cycle of a layout, in an earlier run)."""
+    """`status` says the stack is where the plan puts it for good: every member reports, with
+    no failing check (effective priority = priority), and the VIP is on the member the plan
+    ranks first. A fresh deploy's first MASTER may be another member until the first node's
+    check rises and it preempts; a cycle that starts before then drains a node that is about
+    to lose the VIP anyway (1 move, not 2), or lifts a node whose check is still down, so the
+    VIP goes to a third node first (the first cycle of a layout, in earlier runs). The
+    expected holder alone is not enough: it follows the members that report now."""
     done = swarmvip(lab, "status", "--json", timeout=60)
     try:
         vips = json.loads(done.stdout)["vips"]
     except (ValueError, KeyError):
         return False
-    return bool(vips) and all(
-        v["expected_holder"] is not None and v["holders"] == [v["expected_holder"]] for v in vips
-    )
+    return bool(vips) and all(_planned(v) for v in vips)
+
+
+def _planned(vip: dict[str, Any]) -> bool:
+    members = vip["members"]
+    if not members or any(m["effective_priority"] != m["priority"] for m in members):
+        return False
+    top = max(members, key=lambda m: m["priority"])["hostname"]
+    return bool(vip["holders"] == [top] == [vip["expected_holder"]])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,8 +5,9 @@ From a client container on the lab network one request leaves every `every` seco
 so a hole cannot hide behind one slow request. Closed loop (`open_loop=False`, the e2e tests'
 "at most the one request in flight at a move may fail"): the next leaves when the previous
 ended. It stops on stdin EOF or after `limit` seconds and returns every request as (sent_at,
-hostname that answered | None). `summary` folds that into what tests
-assert: the largest time between two answered requests, failures, and the hosts in order.
+hostname that answered | None); `Probe.errors` keeps why each failed request failed. `summary`
+folds that into what tests assert: the largest time between two answered requests, failures,
+and the hosts in order.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).sta
 def one(t):
     try:
         return [t, urllib.request.urlopen(url, timeout=timeout).read().decode().strip()]
-    except Exception:
-        return [t, None]
+    except Exception as e:
+        why = getattr(e, "reason", e)
+        return [t, None, type(why).__name__]
 pool, futs, t0, k = cf.ThreadPoolExecutor(64 if open_loop else 1), [], time.time(), 0
 print("ready", flush=True)
 while not stop.is_set() and k * every < limit:
@@ -91,12 +93,15 @@ class Probe:
         assert self.proc.stdout is not None
         self.proc.stdout.readline()  # "ready": the first request is about to leave
         self.seconds = seconds
+        self.errors: dict[float, str] = {}  # sent at -> why it failed (the exception's name)
 
     def _parse(self, out: str, err: str) -> list[Request]:
         lines = out.strip().splitlines()
         if self.proc.returncode != 0 or not lines:
             raise AssertionError(f"probe failed: {err.strip()}")
-        return [(float(t), who) for t, who in json.loads(lines[-1])]
+        rows = json.loads(lines[-1])
+        self.errors = {float(row[0]): row[2] for row in rows if len(row) > 2}
+        return [(float(row[0]), row[1]) for row in rows]
 
     def stop(self) -> list[Request]:
         """End now (stdin EOF) and return every request sent so far."""

@@ -4,6 +4,9 @@ One `Monitor` per node: a `docker exec -i` helper prints a snapshot of the VIP's
 then every add and delete of it, each stamped with the time (one machine: the node containers
 share the host's clock); it stops when its stdin closes. Shared by the e2e fault smoke tests
 and the benchmarks (failover, planned moves, fault campaign).
+
+`ClientArp` watches the other end: the client's neighbour entry for the VIP (which MAC its
+requests go to), so a failed request can be lined up with the ARP change behind it.
 """
 
 from __future__ import annotations
@@ -86,6 +89,61 @@ class Monitor:
 
     def stop(self) -> list[Event]:
         """End the helper; the events seen."""
+        try:
+            self.proc.communicate(input="", timeout=10)
+        except (subprocess.TimeoutExpired, OSError, ValueError):
+            self.proc.kill()
+        self._thread.join(5)
+        return list(self.events)
+
+
+# argv: VIP. Prints "<time> <lladdr|-> <state>" for each change of the VIP's neighbour entry.
+NEIGH = r"""
+import os, subprocess, sys, threading, time
+vip = sys.argv[1]
+mon = subprocess.Popen(["ip", "-o", "monitor", "neigh"], stdout=subprocess.PIPE, text=True)
+print(time.time(), "-", "START", flush=True)
+def bye():
+    sys.stdin.read()
+    mon.kill()
+    os._exit(0)
+threading.Thread(target=bye, daemon=True).start()
+for line in mon.stdout:
+    words = line.split()
+    if vip not in words[:2]:
+        continue
+    mac = words[words.index("lladdr") + 1] if "lladdr" in words else "-"
+    print(time.time(), mac, "DELETED" if words[0] == "Deleted" else words[-1], flush=True)
+"""
+
+NeighEvent = tuple[float, str, str]  # (time.time(), MAC or "-", neighbour state)
+
+
+class ClientArp:
+    """The client container's neighbour entry for the VIP: each change, stamped."""
+
+    def __init__(self, lab: Lab, container: str, vip: str) -> None:
+        self.events: list[NeighEvent] = []
+        argv = lab.host.argv("exec", "-i", container, "python3", "-c", NEIGH, vip)
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True,
+        )  # fmt: skip
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            at, mac, state = line.split()
+            if state != "START":
+                self.events.append((float(at), mac, state))
+            self._ready.set()
+        self._ready.set()
+
+    def stop(self) -> list[NeighEvent]:
         try:
             self.proc.communicate(input="", timeout=10)
         except (subprocess.TimeoutExpired, OSError, ValueError):
