@@ -162,6 +162,7 @@ class Bench:
             ],
             "final_holders": len(final),
             "window": t_end - t0,
+            "t0": t0,  # time.time(): to line the run up with logs (planned-agents.log)
             **watch.failures(t0),
             **extra,
         }

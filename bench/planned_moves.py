@@ -168,7 +168,8 @@ HELD = re.compile(
 
 def agent_lines(lab: Lab, stack: str, members: tuple[str, ...]) -> list[str]:
     """The agents' switch and hold lines of `stack` (`docker service logs` of every task,
-    restarted ones too), each with its node: what the holds defused, per move."""
+    restarted ones too), each with its node and the time Docker logged it: what the holds
+    defused, per move, and when (to line up with planned.json's failed requests)."""
     out = []
     for node in members:
         name = f"{stack}_vip-{node}"
@@ -177,18 +178,17 @@ def agent_lines(lab: Lab, stack: str, members: tuple[str, ...]) -> list[str]:
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         for sid in done.stdout.split():
-            out += [
-                f"{node}: {line}"
-                for line in _service_log(lab, sid).splitlines()
-                if line.startswith("swarmvip agent:") and ("switch" in line or "hold" in line)
-            ]
+            for stamped in _service_log(lab, sid).splitlines():
+                at, _, line = stamped.partition(" ")
+                if line.startswith("swarmvip agent:") and ("switch" in line or "hold" in line):
+                    out.append(f"{at} {node}: {line}")
     return out
 
 
 def _service_log(lab: Lab, sid: str, timeout: float = 30.0) -> str:
     """A service's stderr log; a stream that never ends (one of a shut-down task, after its
     lines) is cut after `timeout` with what it gave."""
-    argv = ["docker", "-H", lab.manager_host, "service", "logs", "--raw", sid]
+    argv = ["docker", "-H", lab.manager_host, "service", "logs", "--raw", "--timestamps", sid]
     try:
         return subprocess.run(
             argv, capture_output=True, timeout=timeout, check=False
