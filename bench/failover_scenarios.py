@@ -92,6 +92,20 @@ class Bench:
             swarmvip(self.lab, "rm", self.setup.stack)
         wait_until("stack removed", lambda: not stack_tasks(self.lab, self.setup.stack), 60)
         wait_until("VIP released", lambda: not self.holders(), 30)
+        wait_until("the stack's containers gone", self._containers_gone, 60, interval=0.5)
+
+    def _containers_gone(self) -> bool:
+        """No node runs a container of the stack any more. Its services are gone at once, but
+        a task's container lingers until it stops: the web server (PID 1, deaf to SIGTERM)
+        for the whole stop grace period, keeping :8080 bound, so the next deploy's server on
+        that node cannot bind and its check fails 10 s later (the VIP then moved before a
+        layout's first cycle began, in earlier runs)."""
+        flt = f"label=com.docker.stack.namespace={self.setup.stack}"
+        for node in self.lab.nodes:
+            out = self.lab.exec(node, "docker", "ps", "-q", "--filter", flt, check=False)
+            if out.returncode != 0 or out.stdout.strip():
+                return False
+        return True
 
     def holders(self) -> list[str]:
         return holders_now(self.lab, self.setup.vip, self.members)
