@@ -11,6 +11,7 @@ no release and shows plain preemption's wait.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from swarmvip.agent.quiet import QUIET_BUDGET
+from swarmvip.agent.quiet import QUIET_BUDGET, SNAP
 from swarmvip.model import NodePlan, Timers
 from swarmvip.wire.command import PORT
 from swarmvip.wire.relay import MovePlan, Step, Target, Until, result_from_json
@@ -221,3 +222,49 @@ def test_the_quiet_instant_is_right_after_a_request_on_the_wire(pair: tuple[str,
     assert len(lines) == 5, waits.stdout + waits.stderr
     between = [line for line in lines if "(between connections)" in line]
     assert len(between) >= 4, lines  # at most one wait can begin in a client's pause
+
+
+FILTERED = f"""
+import json, select, socket, sys, time
+from swarmvip.agent import quiet
+vip = socket.inet_aton("{VIP}")
+with quiet.packets("eth0", [vip]) as sock:
+    print("ready", flush=True)
+    got, end = [], time.monotonic() + 2
+    while time.monotonic() < end:
+        if select.select([sock], [], [], 0.05)[0]:
+            data, addr = sock.recvfrom(4096)
+            got.append([len(data), data[9], data[12:16] == vip or data[16:20] == vip])
+    print(json.dumps({{"got": got, "lost": quiet.lost(sock)}}), flush=True)
+"""
+TRAFFIC = f"""
+import socket
+for _ in range(20):
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x" * 1000, ("{VIP}", 9999))
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x" * 1000, ("{A_ADDR}", 9999))
+for addr in ("{VIP}", "{A_ADDR}"):
+    try:
+        socket.create_connection((addr, 8080), timeout=1).close()
+    except OSError:
+        pass  # nobody listens: A resets the SYN
+"""
+
+
+def test_the_quiet_socket_queues_only_the_vips_tcp_headers(pair: tuple[str, str]) -> None:
+    """The kernel filter for real: UDP to the VIP, and TCP and UDP to the node's own address
+    (a manager's raft and log streams), never reach the socket; a SYN to the VIP and A's
+    reset do, cut to their headers."""
+    lab.sh("ip", "-n", pair[0], "addr", "add", f"{VIP}/24", "dev", "eth0")
+    watcher = subprocess.Popen(
+        ["ip", "netns", "exec", pair[0], sys.executable, "-c", FILTERED],
+        stdout=subprocess.PIPE, text=True, cwd=lab.REPO,
+    )  # fmt: skip
+    assert watcher.stdout is not None
+    assert watcher.stdout.readline().strip() == "ready"
+    lab.sh("ip", "netns", "exec", pair[1], sys.executable, "-c", TRAFFIC)
+    out, _ = watcher.communicate(timeout=30)
+    seen = json.loads(out.splitlines()[-1])
+    assert seen["lost"] == 0
+    assert len(seen["got"]) >= 2, seen  # the SYN in, the reset out
+    for size, proto, vip in seen["got"]:
+        assert proto == 6 and vip and size <= SNAP, seen

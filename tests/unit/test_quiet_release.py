@@ -7,14 +7,22 @@ import socket
 import pytest
 
 from swarmvip.agent.quiet import (
+    AND_K,
     IDLE,
+    JEQ_K,
+    LDB_ABS,
+    LDW_ABS,
+    RET_K,
+    SNAP,
     Quiet,
     Tracker,
     Watch,
+    describe,
     open_connections,
     open_keys,
     read_tables,
     tcp_of_vip,
+    vip_filter,
     wait_quiet,
 )
 
@@ -174,3 +182,52 @@ def test_wait_quiet_runs_then_at_the_instant_it_returns() -> None:
         "no-such-nic0", frozenset({VIP}), 0.2, lambda: [], then=lambda: ran.append(True)
     )
     assert got.quiet and ran == [True]
+
+
+def run_bpf(prog: list[tuple[int, int, int, int]], packet: bytes) -> int:
+    """A classic BPF interpreter for the opcodes vip_filter uses: how many bytes it keeps."""
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = prog[pc]
+        pc += 1
+        if code == LDB_ABS:
+            if k >= len(packet):
+                return 0  # the kernel drops a packet read past its end
+            acc = packet[k]
+        elif code == LDW_ABS:
+            if k + 4 > len(packet):
+                return 0
+            acc = int.from_bytes(packet[k : k + 4], "big")
+        elif code == AND_K:
+            acc &= k
+        elif code == JEQ_K:
+            pc += jt if acc == k else jf
+        elif code == RET_K:
+            return k
+        else:
+            raise AssertionError(f"opcode {code:#x}")
+
+
+def test_the_kernel_filter_keeps_the_headers_of_the_vips_tcp_packets_only() -> None:
+    """The socket queues what the swarm's own traffic would otherwise fill it with: nothing."""
+    other = "10.213.2.99"
+    vips = [socket.inet_aton(VIP), socket.inet_aton(other)]
+    prog = vip_filter(vips)
+    assert run_bpf(prog, ip_tcp("10.213.2.50", VIP, 0x02)) == SNAP  # a SYN to a VIP
+    assert run_bpf(prog, ip_tcp(VIP, "10.213.2.50", 0x11)) == SNAP  # its FIN
+    assert run_bpf(prog, ip_tcp("10.213.2.50", other, 0x02)) == SNAP  # the second VIP
+    assert run_bpf(prog, ip_tcp("10.213.2.50", "10.213.2.12", 0x10)) == 0  # raft, logs, ...
+    udp = bytearray(ip_tcp("10.213.2.50", VIP, 0x02))
+    udp[9] = 17
+    assert run_bpf(prog, bytes(udp)) == 0
+    arp = bytes.fromhex("0001080006040001") + bytes(20)  # an ARP request: no IPv4 header
+    assert run_bpf(prog, arp) == 0
+    assert run_bpf(vip_filter([socket.inet_aton(VIP)]), ip_tcp("10.213.2.50", other, 2)) == 0
+    with pytest.raises(ValueError):
+        vip_filter([bytes(4)] * 130)
+
+
+def test_a_wait_says_when_the_socket_lost_packets() -> None:
+    said = describe(Quiet(0.004, True, True, lost=3))
+    assert said == "after 4 ms (between connections; 3 packets lost, tables re-read)"
+    assert describe(Quiet(0.004, True, True)) == "after 4 ms (between connections)"
