@@ -43,16 +43,24 @@ def parse(packet: bytes, with_ip_header: bool) -> tuple[int, int] | None:
 
 class Releases:
     """The last priority-0 advert per VRID: (monotonic time, source address). A later advert
-    of another priority from the same source (it advertises again) forgets it."""
+    of another priority from the same source (it advertises again) forgets it for
+    `released_by`, which status relies on (agent reports). `sent_release` asks another
+    question: did this source send a priority-0 advert lately, whatever it sent since. A
+    planned move needs that one: the old holder stays MASTER, advertising, until its switch,
+    so its next regular advert may reach the lifted node between the release and the
+    lifted node's look at it (then its hold ended at once, and the clients were switched by
+    keepalived's own announcement in the middle of a connection: a reset, session 11)."""
 
     def __init__(self) -> None:
         self._last: dict[int, tuple[float, str]] = {}
+        self._zero: dict[tuple[int, str], float] = {}  # (vrid, source) -> last priority 0
         self._lock = threading.Lock()
 
     def saw(self, vrid: int, priority: int, source: str, at: float) -> None:
         with self._lock:
             if priority == 0:
                 self._last[vrid] = (at, source)
+                self._zero[vrid, source] = at
             elif (known := self._last.get(vrid)) is not None and known[1] == source:
                 del self._last[vrid]
 
@@ -68,6 +76,15 @@ class Releases:
         if known is None or not 0.0 <= now - known[0] <= within:
             return None
         return known[1]
+
+    def sent_release(self, vrid: int, source: str, now: float, within: float) -> float | None:
+        """How long before `now` `source` last sent a priority-0 advert of `vrid`, if at most
+        `within` seconds (its adverts since do not matter); else None."""
+        with self._lock:
+            at = self._zero.get((vrid, source))
+        if at is None or not 0.0 <= now - at <= within:
+            return None
+        return now - at
 
 
 def open_sockets(families: set[int]) -> list[socket.socket]:

@@ -106,13 +106,13 @@ class PlannedMoves:
         """A held group's takeover: the hold goes on only if the holder's release caused it."""
         if group not in self.holds.active:
             return
-        inst = self.instances[group]
+        inst, holder = self.instances[group], self.holds.active[group].holder
         now = time.monotonic()
-        source = self.releases.released_by(inst.vrid, now, handoff.RELEASED_WITHIN)
-        if self.holds.on_master(group, source):
-            last = self.releases.last(inst.vrid)
-            seen = "none seen" if last is None else f"last from {last[1]} {now - last[0]:.3f}s ago"
-            self.end_hold(group, f"took over without a release ({seen})")
+        ago = self.releases.sent_release(inst.vrid, holder, now, handoff.RELEASED_WITHIN)
+        if self.holds.on_master(group, None if ago is None else holder):
+            last = self.releases.sent_release(inst.vrid, holder, now, float("inf"))
+            seen = "none seen" if last is None else f"the last {last:.3f}s ago"
+            self.end_hold(group, f"took over without a release from {holder} ({seen})")
 
     def on_left_master(self, group: str, vrrp_state: str) -> None:
         """The old holder's own hold ends when it yields (a lifted node's goes on)."""

@@ -6,6 +6,8 @@ import ipaddress
 import socket
 import struct
 
+import pytest
+
 from swarmvip.agent import adverts
 
 
@@ -64,3 +66,16 @@ def test_a_releaser_that_advertises_again_is_forgotten_but_not_by_another_node()
 def test_families_follow_the_vrrp_source_addresses() -> None:
     assert adverts.families_of(["10.0.0.1", "10.0.0.2"]) == {socket.AF_INET}
     assert adverts.families_of(["10.0.0.1", "fd00::1"]) == {socket.AF_INET, socket.AF_INET6}
+
+
+def test_a_release_stays_known_as_sent_when_its_sender_advertises_again() -> None:
+    """A planned move's old holder stays MASTER until its switch: its next regular advert
+    must not make the lifted node forget that it released (session 11's reset)."""
+    seen = adverts.Releases()
+    seen.saw(51, 0, "10.0.0.2", at=1.0)
+    seen.saw(51, 250, "10.0.0.2", at=1.004)  # its keepalived's regular advert
+    assert seen.released_by(51, now=1.01, within=0.3) is None  # status: it did not let go
+    assert seen.sent_release(51, "10.0.0.2", now=1.01, within=0.3) == pytest.approx(0.01)
+    assert seen.sent_release(51, "10.0.0.3", now=1.01, within=0.3) is None  # another node
+    assert seen.sent_release(52, "10.0.0.2", now=1.01, within=0.3) is None  # another VRID
+    assert seen.sent_release(51, "10.0.0.2", now=1.5, within=0.3) is None  # too long ago

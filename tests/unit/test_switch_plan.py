@@ -257,3 +257,23 @@ def test_an_old_holder_still_master_at_its_deadline_announces_itself(
     moves.holds.add("web", handoff.Hold("10.0.0.2", "eth0", time.monotonic() - 1, own=True))
     moves.end_due()
     assert ended == [("10.0.0.2", True)]  # as MASTER: end_hold announces the VIPs here
+
+
+def test_a_lifted_nodes_hold_goes_on_when_the_holder_advertised_after_its_release(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The old holder's regular advert between its release and the takeover's look at it:
+    the hold waits for the switch (it ended at once, and keepalived's own announcement
+    moved the clients mid-connection, in session 11's benchmark)."""
+    moves, ended = _moves(monkeypatch, master=True)
+    holder, vrid = "10.0.0.2", moves.instances["web"].vrid
+    moves.holds.add("web", handoff.Hold(holder, "eth0", time.monotonic() + 60))
+    now = time.monotonic()
+    moves.releases.saw(vrid, 0, holder, now - 0.01)
+    moves.releases.saw(vrid, 250, holder, now - 0.005)
+    moves.on_master("web")
+    assert ended == [] and "web" in moves.holds.active
+    moves.holds.active.clear()  # no release at all: the hold ends at the takeover
+    moves.holds.add("web", handoff.Hold("10.0.0.9", "eth0", time.monotonic() + 60))
+    moves.on_master("web")
+    assert ended == [("10.0.0.9", True)]
