@@ -96,6 +96,18 @@ def _stat(values: list[float]) -> str:
     return f"{median:.2f} s (p95 {p95:.2f}, {low:.2f}..{high:.2f})"
 
 
+def _per_move(runs: list[Run]) -> float:
+    """The longest two-holder overlap of one move (a cycle has two: the drain's, the
+    undrain's). Runs from before overlaps were recorded count their cycle's total."""
+    return max(
+        (o[1] for r in runs for o in r.get("overlaps", [(0, r["two_holders"])])), default=0.0
+    )
+
+
+def _per_cycle(runs: list[Run]) -> float:
+    return max((r["two_holders"] for r in runs), default=0.0)
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
@@ -148,8 +160,9 @@ def goals(runs: list[Run]) -> str:
              f"{statistics.median(back):.2f} s" if back else "-"),
             ("0 failed requests", sum(r["failed"] for r in mine) == 0,
              str(sum(r["failed"] for r in mine))),
-            ("two holders ≤ 1 advert interval", max(r["two_holders"] for r in mine) <= ADVERT,
-             f"{max(r['two_holders'] for r in mine) * 1000:.0f} ms"),
+            ("two holders ≤ 1 advert interval at each move", _per_move(mine) <= ADVERT,
+             f"{_per_move(mine) * 1000:.0f} ms at one move; {_per_cycle(mine) * 1000:.0f} ms"
+             " in one cycle of two moves"),
             ("exactly 2 moves per cycle", all(r["moves"] == 2 for r in mine),
              ", ".join(str(r["moves"]) for r in mine)),
             ("no task restarted", not any(r.get("restarted") for r in mine),

@@ -158,6 +158,12 @@ class Tracker:
 
     def __init__(self, initial: set[Key]) -> None:
         self.open = set(initial)
+        self.initial = frozenset(initial)
+
+    def from_start(self) -> int:
+        """How many of the open ones the table read at the start found (no packet of theirs
+        ended them since: a stuck connection, or one that keeps quiet)."""
+        return len(self.open & self.initial)
 
     def packet(self, packet: bytes, vips: frozenset[bytes]) -> None:
         if len(packet) < 20 or packet[0] >> 4 != 4 or packet[9] != TCP:
@@ -235,13 +241,19 @@ class Quiet:
     quiet: bool
     after_close: bool
     lost: int = 0  # packets the socket lost meanwhile (the tracker started again each time)
+    still_open: int = 0  # out of budget: connections open at the end (with a packet socket)
+    from_start: int = 0  # of those, how many were open since the wait began (the table read)
 
 
 def describe(q: Quiet) -> str:
     """For the agent's log: 'after 4 ms (between connections)'."""
     how = "between connections" if q.after_close else "idle"
+    if not q.quiet:
+        how = "connections still open"
+        if q.still_open:
+            how += f": {q.still_open}, {q.from_start} of them since the wait began"
     lost = f"; {q.lost} packets lost, tables re-read" if q.lost else ""
-    return f"after {q.waited * 1000:.0f} ms ({how if q.quiet else 'connections still open'}{lost})"
+    return f"after {q.waited * 1000:.0f} ms ({how}{lost})"
 
 
 @dataclass
@@ -329,6 +341,8 @@ def wait_quiet(
             if got is not None:
                 if then is not None:
                     then()
+                if tracker is not None and not got.quiet:
+                    got = replace(got, still_open=tracker.count(), from_start=tracker.from_start())
                 return replace(got, lost=dropped)
 
 

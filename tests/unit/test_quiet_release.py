@@ -231,3 +231,15 @@ def test_a_wait_says_when_the_socket_lost_packets() -> None:
     said = describe(Quiet(0.004, True, True, lost=3))
     assert said == "after 4 ms (between connections; 3 packets lost, tables re-read)"
     assert describe(Quiet(0.004, True, True)) == "after 4 ms (between connections)"
+
+
+def test_out_of_budget_a_wait_says_which_connections_kept_it_open() -> None:
+    """A connection the table read found and no packet ended (stuck, or silent) is told
+    apart from requests that kept coming during the wait."""
+    stuck = (socket.inet_aton("10.213.2.50"), 40000, socket.inet_aton(VIP), 8080)
+    t = Tracker({stuck})
+    t.packet(ip_tcp_ports("10.213.2.51", 40001, VIP, 8080, 0x02), VIP_RAW)  # a new SYN
+    assert (t.count(), t.from_start()) == (2, 1)
+    said = describe(Quiet(0.2, False, False, still_open=2, from_start=1))
+    assert said == "after 200 ms (connections still open: 2, 1 of them since the wait began)"
+    assert describe(Quiet(0.2, False, False)) == "after 200 ms (connections still open)"
