@@ -30,7 +30,7 @@ The packet socket carries a kernel filter (`vip_filter`) so that only the VIPs' 
 are queued, and only their headers: on a manager, the NIC also carries the swarm's own traffic
 (raft, log streams), and a socket that copied all of it to the agent could overflow while the
 agent waits its turn for a CPU, losing the very SYN that says a connection opened. (Measured
-without the filter on the benchmark's manager: no packet lost in 80 moves; the filter is a
+without the filter in the benchmark: no packet lost in any switch it logged; the filter is a
 margin, and saves the copies.) If the kernel still reports packets lost (PACKET_STATISTICS),
 the packets no longer tell every open connection: the tracker starts again from a table read
 before any decision.
