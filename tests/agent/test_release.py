@@ -170,9 +170,14 @@ def test_a_release_waits_while_a_connection_to_the_vip_is_open(
         held.wait()
     assert proc.returncode == 0 and result_from_json(proc.stdout).ok, proc.stdout + proc.stderr
     log = (tmp_path / "a" / "stderr.log").read_text()
-    found = re.search(r"released web to \S+ after (\d+) ms \(connections still open\)", log)
+    found = re.search(
+        r"released web to \S+ after (\d+) ms \(connections still open: (\d+), (\d+) of them"
+        r" since the wait began\)",
+        log,
+    )
     assert found, log
     assert int(found.group(1)) >= QUIET_BUDGET * 1000
+    assert found.group(2) == found.group(3) != "0"  # the one in flight from the start
 
 
 REQUESTS = f"""
