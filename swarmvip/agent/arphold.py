@@ -16,9 +16,19 @@ So, when both agents can:
   source (no bridge learns T's MAC on H's port): the clients switch within a fraction of a
   millisecond of the instant; then H lets T's adverts in and releases again, and yields.
 
-Rules live in tables of their own (`swarmvip_hold_<vrid>`, `swarmvip_block_<vrid>`), created
-whole and deleted whole; the agent deletes its own at start. Needs `nft` and Linux >= 5.16
-(the netdev egress hook): `available` probes both. The rule text and the frames are pure.
+One race is left at the instant itself: a client whose SYN reaches H in the fraction of a
+millisecond between H's last look and the client's ARP update finishes its handshake with T,
+which knows nothing of it and resets it (about 1 move in 100 with a client every 10 ms,
+session 11). So T, from its lift until shortly after the switch, sends *back to H* (its MAC,
+out of the same NIC) the TCP packets to the VIPs of connections whose SYN T did not see (a
+netdev ingress rule with a set of the SYNs it saw; `stray_ruleset`): H still has the VIP and
+the connection, and answers the client itself. The window is a set element with a timeout,
+so the rule goes inert by itself; the switch shortens it to STRAY_AFTER.
+
+Rules live in tables of their own (`swarmvip_hold_<vrid>`, `swarmvip_block_<vrid>`,
+`swarmvip_stray_<vrid>`), created whole and deleted whole; the agent deletes its own at start.
+Needs `nft` and Linux >= 5.16 (the netdev egress hook): `available` probes both. The rule text
+and the frames are pure.
 """
 
 from __future__ import annotations
@@ -48,6 +58,8 @@ MARK = 0x53564950  # "SVIP": the agent's own announcements pass its hold (SO_MAR
 # 5227) that no cache learns from. Not a drop: a dropped send fails with ENOBUFS, and keepalived
 # logs "Error 105 (No buffer space available) sending gratuitous ARP" for each one.
 PROBE = "arp saddr ip set 0.0.0.0"
+STRAY_SEEN = 10  # seconds a SYN the lifted node saw keeps its connection its own
+ATF_COM = 0x02  # /proc/net/arp flags: a complete entry
 
 
 class HoldError(OSError):
@@ -60,6 +72,10 @@ def hold_table(vrid: int) -> str:
 
 def block_table(vrid: int) -> str:
     return f"swarmvip_block_{vrid}"
+
+
+def stray_table(vrid: int) -> str:
+    return f"swarmvip_stray_{vrid}"
 
 
 def hold_ruleset(vrid: int, dev: str, vips: Iterable[str], replies: bool = True) -> str:
@@ -101,6 +117,62 @@ def block_ruleset(vrid: int, peer: str) -> str:
     )
 
 
+def stray_ruleset(vrid: int, dev: str, vips: Iterable[str], holder_mac: str, window: float) -> str:
+    """A netdev table whose ingress chain on `dev` sends to `holder_mac` (out of `dev` again),
+    for `window` seconds, the TCP packets to the (IPv4) VIPs of connections whose SYN this
+    node did not see, unless they come from the holder itself (no loop); `seen` records the
+    SYNs, `window` holds the VIPs with their timeout."""
+    mac = mac_text(mac_bytes(holder_mac))
+    ms = max(1, round(window * 1000))
+    addrs = [ipaddress.IPv4Address(v) for v in vips]
+    if not addrs:
+        raise ValueError("no IPv4 address to watch")
+    elements = ", ".join(f"{a} timeout {ms}ms" for a in addrs)
+    table = f"netdev {stray_table(vrid)}"
+    return (
+        f"table {table}\ndelete table {table}\n"
+        f"table {table} {{\n"
+        f"  set seen {{\n    type ipv4_addr . inet_service\n    flags dynamic,timeout\n"
+        f"    timeout {STRAY_SEEN}s\n  }}\n"
+        f"  set window {{\n    type ipv4_addr\n    flags timeout\n"
+        f"    elements = {{ {elements} }}\n  }}\n"
+        f"  chain ingress {{\n"
+        f'    type filter hook ingress device "{_dev(dev)}" priority -150; policy accept;\n'
+        f"    ip daddr @window tcp flags & (syn | ack) == syn"
+        f" add @seen {{ ip saddr . tcp sport }}\n"
+        f"    ip daddr @window tcp flags & syn == 0 ether saddr != {mac}"
+        f' ip saddr . tcp sport != @seen counter ether daddr set {mac} fwd to "{_dev(dev)}"\n'
+        f"  }}\n"
+        f"}}\n"
+    )
+
+
+def stray_shorten(vrid: int, vips: Iterable[str], window: float) -> str:
+    """Commands that end the stray window `window` seconds from now (after the switch)."""
+    ms = max(1, round(window * 1000))
+    table = f"netdev {stray_table(vrid)}"
+    elements = ", ".join(f"{ipaddress.IPv4Address(v)} timeout {ms}ms" for v in vips)
+    return f"flush set {table} window\nadd element {table} window {{ {elements} }}\n"
+
+
+def neighbour_mac(address: str, table: str) -> str | None:
+    """`address`'s MAC in /proc/net/arp's text (a complete entry), or None."""
+    for line in table.splitlines()[1:]:
+        fields = line.split()
+        complete = len(fields) >= 4 and int(fields[2], 16) & ATF_COM
+        if complete and fields[0] == address and fields[3] != "00:00:00:00:00:00":
+            return fields[3]
+    return None
+
+
+def mac_of(address: str) -> str | None:
+    """The MAC this host's ARP cache has for `address` (IPv4), or None."""
+    try:
+        return neighbour_mac(address, Path("/proc/net/arp").read_text())
+    except OSError:
+        return None
+
+
 def _dev(dev: str) -> str:
     if not dev or len(dev) > 15 or any(c in dev for c in ' "\\/\n\t;{}'):
         raise ValueError(f"not an interface name: {dev!r}")
@@ -125,11 +197,12 @@ def held_packets(listing: str) -> int:
     return sum(int(n) for n in re.findall(r"counter packets (\d+)", listing))
 
 
-def held(vrid: int) -> int | None:
-    """How many announcements the hold of `vrid` has defused so far; None if unknown."""
+def held(vrid: int, table: str = "") -> int | None:
+    """How many announcements the hold of `vrid` has defused so far (or the packets its stray
+    rule sent back, with `table` = stray_table(vrid)); None if unknown."""
     try:
         done = subprocess.run(
-            ["nft", "list", "table", "netdev", hold_table(vrid)], capture_output=True,
+            ["nft", "list", "table", "netdev", table or hold_table(vrid)], capture_output=True,
             text=True, timeout=NFT_TIMEOUT, check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
@@ -155,6 +228,7 @@ def clean(vrids: Iterable[int]) -> None:
         return
     for vrid in vrids:
         delete("netdev", hold_table(vrid))
+        delete("netdev", stray_table(vrid))
         delete("inet", block_table(vrid))
 
 

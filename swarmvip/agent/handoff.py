@@ -9,7 +9,9 @@ answers, its announcements of the group's VIPs are held back. The hold ends:
 - SWITCH_MAX after a takeover on the old holder's release (its agent died mid-switch), or
   LIFT_MAX after the lift without any takeover (the move was given up).
 When it ends on T as MASTER, T announces the VIPs itself (harmless after a switch, needed
-after the others).
+after the others). From the lift until STRAY_AFTER after the switch, T also sends back to the
+old holder the packets of connections it never saw open (arphold.stray_ruleset): a handshake
+that reached the old holder just before the clients' ARP changed ends there, not in a reset.
 
 The holder H (`switch_clients`): its release carries `switch`. It drops T's adverts and holds
 back its own gratuitous ARP (T's rule, without replies), releases, waits for T's first advert (T is
@@ -38,6 +40,9 @@ from swarmvip.model import InstancePlan
 SWITCH_WAIT = 0.3  # seconds H waits for T's advert after its release (Skew_Time + scheduling)
 SWITCH_MAX = quiet.QUIET_BUDGET + SWITCH_WAIT + 0.2  # T's hold after a takeover on a release
 RELEASED_WITHIN = 0.3  # a takeover this soon after the holder's release was caused by it
+# seconds the lifted node goes on sending the old holder's stray packets back to it after the
+# switch (arphold.stray_ruleset): the old holder yields within tens of ms of it
+STRAY_AFTER = 0.5
 
 
 def yield_max(inst: InstancePlan) -> float:
@@ -62,6 +67,7 @@ class Hold:
     deadline: float  # monotonic
     watcher: arphold.SwitchWatcher | None = None
     own: bool = False  # the old holder's, after its switch: ends when it leaves MASTER
+    strays: bool = False  # the lifted node sends the old holder's stray packets back to it
 
 
 class Holds:
@@ -102,11 +108,23 @@ class Holds:
         return self.active.pop(group, None)
 
 
+def stray_window(inst: InstancePlan) -> float:
+    """How long the stray rule of a lift lasts at most: the lift's wait for the takeover, the
+    switch after it, and STRAY_AFTER (the switch shortens it to STRAY_AFTER)."""
+    return lift_max(inst) + SWITCH_MAX + STRAY_AFTER
+
+
 def start_hold(inst: InstancePlan, dev: str, holder: str, on_switched: Callable[[], None]) -> Hold:
-    """Hold back this node's announcements of `inst`'s VIPs on `dev`; arphold.HoldError."""
+    """Hold back this node's announcements of `inst`'s VIPs on `dev`, and send the old holder's
+    stray packets back to it when its MAC is known here (the VRRP adverts between the two
+    nodes put it in the ARP cache); arphold.HoldError."""
     vips = vips_v4(inst)
-    arphold.nft(arphold.hold_ruleset(inst.vrid, dev, vips))
-    hold = Hold(holder, dev, time.monotonic() + lift_max(inst))
+    ruleset = arphold.hold_ruleset(inst.vrid, dev, vips)
+    mac = arphold.mac_of(holder)
+    if mac is not None:
+        ruleset += arphold.stray_ruleset(inst.vrid, dev, vips, mac, stray_window(inst))
+    arphold.nft(ruleset)
+    hold = Hold(holder, dev, time.monotonic() + lift_max(inst), strays=mac is not None)
     with contextlib.suppress(OSError):  # no watcher: the hold ends by its deadlines
         hold.watcher = arphold.SwitchWatcher(dev, vips, arphold.own_mac(dev), on_switched)
     return hold
@@ -120,12 +138,38 @@ def end_hold(inst: InstancePlan, hold: Hold, master: bool) -> str:
     if master:  # first, through the hold (marked), then once more without it
         problem = _announce(inst, hold.dev)
     count = arphold.held(inst.vrid)
-    arphold.delete("netdev", arphold.hold_table(inst.vrid))
-    lifted = "hold lifted" if count is None else f"hold lifted ({count} held back)"
+    _lift(inst, hold)
+    parts = [] if count is None else [f"{count} held back"]
     if not master:
-        return lifted
+        return _lifted(parts)
     problem = _announce(inst, hold.dev) or problem
+    parts += _strays(inst, hold)
+    lifted = _lifted(parts)
     return f"{lifted}; no announcement: {problem}" if problem else f"{lifted}, VIPs announced"
+
+
+def _lifted(parts: list[str]) -> str:
+    return f"hold lifted ({'; '.join(parts)})" if parts else "hold lifted"
+
+
+def _lift(inst: InstancePlan, hold: Hold) -> None:
+    """Delete the hold's table and, in the same batch, end its stray window STRAY_AFTER from
+    now; a batch nft refuses (the stray table went away) is retried without the window."""
+    table = f"netdev {arphold.hold_table(inst.vrid)}"
+    if hold.strays:
+        shorten = arphold.stray_shorten(inst.vrid, vips_v4(inst), STRAY_AFTER)
+        with contextlib.suppress(arphold.HoldError):
+            arphold.nft(f"delete table {table}\n{shorten}")
+            return
+    arphold.delete("netdev", arphold.hold_table(inst.vrid))
+
+
+def _strays(inst: InstancePlan, hold: Hold) -> list[str]:
+    """For the log: how many stray packets went back to the old holder so far."""
+    if not hold.strays:
+        return []
+    sent = arphold.held(inst.vrid, arphold.stray_table(inst.vrid))
+    return [f"{sent} stray packets sent back to {hold.holder}"] if sent else []
 
 
 def _announce(inst: InstancePlan, dev: str) -> str | None:

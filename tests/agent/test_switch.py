@@ -207,3 +207,85 @@ def test_a_lift_whose_release_never_comes_ends_the_hold_at_the_takeover(
     assert "took over without a release" in said and "VIPs announced" in said, said
     assert [who for _, who in rows if who][-1] == "b"
     assert gap < 0.5  # with the hold kept to its deadline: seconds
+
+
+ECHO = """
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 8081))
+s.listen()
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.settimeout(0.5)  # a split connection never sends here: do not wait for it
+    try:
+        c.sendall(sys.argv[2].encode() + b":" + c.recv(100))
+    except OSError:
+        pass
+    c.close()
+"""
+SPLIT = """
+import socket, subprocess, sys
+vip, old, new = sys.argv[1:4]
+def neigh(mac):
+    subprocess.run(["ip", "neigh", "replace", vip, "lladdr", mac, "dev", "eth0"], check=True)
+neigh(old)
+s = socket.create_connection((vip, 8081), timeout=2)  # the handshake with the old holder
+neigh(new)  # the switch lands right after it
+s.sendall(b"x")
+try:
+    print("old:", s.recv(100).decode())
+except OSError as exc:
+    print("old:", type(exc).__name__)
+n = socket.create_connection((vip, 8081), timeout=2)
+n.sendall(b"y")
+print("new:", n.recv(100).decode())
+"""
+STRAYS = """
+import sys
+from swarmvip.agent import arphold
+vrid, vip, holder = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+mac = arphold.mac_of(holder)
+assert mac is not None, open("/proc/net/arp").read()
+arphold.nft(arphold.stray_ruleset(vrid, "eth0", [vip], mac, 5.0))
+"""
+
+
+def _mac(ns: str) -> str:
+    out = lab.sh("ip", "-n", ns, "-o", "link", "show", "eth0").stdout
+    return out.split("link/ether ")[1].split()[0]
+
+
+def test_a_connection_split_at_the_switch_is_sent_back_to_the_old_holder(
+    bridged: dict[str, str], helpers: list[subprocess.Popen[bytes]]
+) -> None:
+    """The switch's last race, made on purpose: the client's handshake reaches the old holder
+    A, its ARP entry then names the new holder B, and the request reaches B. Without the
+    stray rule B resets it; with it, B sends it back to A, which answers. A new connection
+    after the switch stays with B."""
+    a, b, c = bridged["a"], bridged["b"], bridged["c"]
+    for ns, name in ((a, "A"), (b, "B")):
+        lab.sh("ip", "-n", ns, "addr", "add", f"{VIP}/24", "dev", "eth0")
+        server = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", ECHO, VIP, name],
+            stdout=subprocess.PIPE,
+        )
+        helpers.append(server)
+        assert server.stdout is not None and server.stdout.readline().strip() == b"ready"
+    split = ["ip", "netns", "exec", c, sys.executable, "-c", SPLIT, VIP, _mac(a), _mac(b)]
+    without = lab.sh(*split).stdout
+    assert "old: ConnectionResetError" in without and "new: B:y" in without, without
+    poke = f"import socket; socket.socket(2, 2).sendto(b'x', ({ADDR['b']!r}, 9))"
+    lab.sh("ip", "netns", "exec", a, sys.executable, "-c", poke)  # as A's adverts to B do:
+    time.sleep(0.2)  # A asks for B's MAC, and B learns A's
+    subprocess.run(
+        ["ip", "netns", "exec", b, sys.executable, "-c", STRAYS, "51", VIP, ADDR["a"]],
+        cwd=lab.REPO, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    rescued = lab.sh(*split).stdout
+    assert "old: A:x" in rescued and "new: B:y" in rescued, rescued
+    listing = lab.sh(
+        "ip", "netns", "exec", b, "nft", "list", "table", "netdev", "swarmvip_stray_51"
+    )
+    assert "counter packets 0 " not in listing.stdout, listing.stdout

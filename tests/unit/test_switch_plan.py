@@ -277,3 +277,81 @@ def test_a_lifted_nodes_hold_goes_on_when_the_holder_advertised_after_its_releas
     moves.holds.add("web", handoff.Hold("10.0.0.9", "eth0", time.monotonic() + 60))
     moves.on_master("web")
     assert ended == [("10.0.0.9", True)]
+
+
+def test_the_stray_rule_sends_back_only_connections_the_lifted_node_never_saw() -> None:
+    text = arphold.stray_ruleset(51, "eth0", [VIP], "02:42:0A:D5:00:0C", 3.25)
+    assert "table netdev swarmvip_stray_51" in text and 'hook ingress device "eth0"' in text
+    assert f"elements = {{ {VIP} timeout 3250ms }}" in text  # the window ends by itself
+    assert "tcp flags & (syn | ack) == syn add @seen { ip saddr . tcp sport }" in text
+    sent = (
+        "ip daddr @window tcp flags & syn == 0 ether saddr != 02:42:0a:d5:00:0c"
+        " ip saddr . tcp sport != @seen counter ether daddr set 02:42:0a:d5:00:0c"
+        ' fwd to "eth0"'
+    )
+    assert sent in text  # never what the old holder itself sends (no loop)
+    assert "delete table netdev swarmvip_stray_51" in text.splitlines()[1]  # replaces a leftover
+    shorten = arphold.stray_shorten(51, [VIP], 0.5)
+    assert shorten.splitlines() == [
+        "flush set netdev swarmvip_stray_51 window",
+        f"add element netdev swarmvip_stray_51 window {{ {VIP} timeout 500ms }}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mac", "dev", "vips"),
+    [("02:42:0a:d5:00", "eth0", [VIP]), ("x" * 17, "eth0", [VIP]),
+     ("02:42:0a:d5:00:0c", 'eth0" ; flush ruleset', [VIP]),
+     ("02:42:0a:d5:00:0c", "eth0", ["10.0.0.1 timeout 1s }"]),
+     ("02:42:0a:d5:00:0c", "eth0", [])],
+)  # fmt: skip
+def test_the_stray_rule_refuses_what_could_inject(mac: str, dev: str, vips: list[str]) -> None:
+    with pytest.raises(ValueError):
+        arphold.stray_ruleset(51, dev, vips, mac, 1.0)
+
+
+ARP = """IP address       HW type     Flags       HW address            Mask     Device
+10.213.0.12      0x1         0x2         02:42:0a:d5:00:0c     *        eth0
+10.213.0.13      0x1         0x0         00:00:00:00:00:00     *        eth0
+10.213.0.14      0x1         0x0         02:42:0a:d5:00:0e     *        eth0
+"""
+
+
+def test_the_old_holders_mac_comes_from_a_complete_arp_entry_only() -> None:
+    assert arphold.neighbour_mac("10.213.0.12", ARP) == "02:42:0a:d5:00:0c"
+    assert arphold.neighbour_mac("10.213.0.13", ARP) is None  # incomplete
+    assert arphold.neighbour_mac("10.213.0.14", ARP) is None  # not complete either
+    assert arphold.neighbour_mac("10.213.0.1", ARP) is None
+    assert arphold.neighbour_mac("10.213.0.1", "") is None
+
+
+def test_a_lift_sends_strays_back_when_it_knows_the_holders_mac_and_the_switch_ends_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    applied: list[str] = []
+    monkeypatch.setattr(arphold, "nft", applied.append)
+    monkeypatch.setattr(arphold, "held", lambda vrid, table="": 3 if "stray" in table else 5)
+    monkeypatch.setattr(arphold, "SwitchWatcher", _no_watcher)
+    monkeypatch.setattr(arphold, "announce", lambda dev, mac, vips: None)
+    monkeypatch.setattr(arphold, "own_mac", lambda dev: "02:42:0a:d5:00:0d")
+    inst = plan_of(*THREE).nodes[0].instances[0]
+    monkeypatch.setattr(arphold, "mac_of", lambda address: None)
+    hold = handoff.start_hold(inst, "eth0", "10.213.0.12", lambda: None)
+    assert not hold.strays and "swarmvip_stray_" not in applied[-1]
+    monkeypatch.setattr(arphold, "mac_of", lambda address: "02:42:0a:d5:00:0c")
+    hold = handoff.start_hold(inst, "eth0", "10.213.0.12", lambda: None)
+    assert hold.strays and "swarmvip_hold_" in applied[-1] and "swarmvip_stray_" in applied[-1]
+    window = f"timeout {round(handoff.stray_window(inst) * 1000)}ms"
+    assert window in applied[-1]
+    said = handoff.end_hold(inst, hold, master=True)
+    ended = applied[-1]  # one batch: the hold's table goes, the stray window shortens
+    assert ended.startswith(f"delete table netdev {arphold.hold_table(inst.vrid)}\n")
+    assert f"timeout {round(handoff.STRAY_AFTER * 1000)}ms" in ended
+    assert (
+        said
+        == "hold lifted (5 held back; 3 stray packets sent back to 10.213.0.12), VIPs announced"
+    )
+
+
+def _no_watcher(*args: object) -> None:
+    raise OSError("no packet socket in a unit test")
