@@ -169,7 +169,8 @@ def _strays(inst: InstancePlan, hold: Hold) -> list[str]:
     if not hold.strays:
         return []
     sent = arphold.held(inst.vrid, arphold.stray_table(inst.vrid))
-    return [f"{sent} stray packets sent back to {hold.holder}"] if sent else []
+    plural = "s" if sent != 1 else ""
+    return [f"{sent} stray packet{plural} sent back to {hold.holder}"] if sent else []
 
 
 def _announce(inst: InstancePlan, dev: str) -> str | None:
