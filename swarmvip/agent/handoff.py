@@ -121,10 +121,16 @@ def start_hold(inst: InstancePlan, dev: str, holder: str, on_switched: Callable[
     vips = vips_v4(inst)
     ruleset = arphold.hold_ruleset(inst.vrid, dev, vips)
     mac = arphold.mac_of(holder)
-    if mac is not None:
-        ruleset += arphold.stray_ruleset(inst.vrid, dev, vips, mac, stray_window(inst))
-    arphold.nft(ruleset)
-    hold = Hold(holder, dev, time.monotonic() + lift_max(inst), strays=mac is not None)
+    strays = False
+    if mac is not None:  # a kernel or nft that refuses the stray rule still gets the hold
+        with contextlib.suppress(arphold.HoldError, ValueError):
+            arphold.nft(
+                ruleset + arphold.stray_ruleset(inst.vrid, dev, vips, mac, stray_window(inst))
+            )
+            strays = True
+    if not strays:
+        arphold.nft(ruleset)
+    hold = Hold(holder, dev, time.monotonic() + lift_max(inst), strays=strays)
     with contextlib.suppress(OSError):  # no watcher: the hold ends by its deadlines
         hold.watcher = arphold.SwitchWatcher(dev, vips, arphold.own_mac(dev), on_switched)
     return hold

@@ -355,3 +355,22 @@ def test_a_lift_sends_strays_back_when_it_knows_the_holders_mac_and_the_switch_e
 
 def _no_watcher(*args: object) -> None:
     raise OSError("no packet socket in a unit test")
+
+
+def test_a_lift_whose_stray_rule_nft_refuses_still_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stray rule is a margin: when nft refuses the batch with it, the hold goes alone."""
+    applied: list[str] = []
+
+    def nft(ruleset: str) -> None:
+        if "swarmvip_stray_" in ruleset:
+            raise arphold.HoldError("nft: Error: Could not process rule")
+        applied.append(ruleset)
+
+    monkeypatch.setattr(arphold, "nft", nft)
+    monkeypatch.setattr(arphold, "SwitchWatcher", _no_watcher)
+    monkeypatch.setattr(arphold, "own_mac", lambda dev: "02:42:0a:d5:00:0d")
+    monkeypatch.setattr(arphold, "mac_of", lambda address: "02:42:0a:d5:00:0c")
+    inst = plan_of(*THREE).nodes[0].instances[0]
+    hold = handoff.start_hold(inst, "eth0", "10.213.0.12", lambda: None)
+    assert not hold.strays
+    assert len(applied) == 1 and "swarmvip_hold_" in applied[0]
