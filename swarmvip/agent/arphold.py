@@ -123,11 +123,7 @@ def stray_ruleset(vrid: int, dev: str, vips: Iterable[str], holder_mac: str, win
     node did not see, unless they come from the holder itself (no loop); `seen` records the
     SYNs, `window` holds the VIPs with their timeout."""
     mac = mac_text(mac_bytes(holder_mac))
-    ms = max(1, round(window * 1000))
-    addrs = [ipaddress.IPv4Address(v) for v in vips]
-    if not addrs:
-        raise ValueError("no IPv4 address to watch")
-    elements = ", ".join(f"{a} timeout {ms}ms" for a in addrs)
+    elements = _window(vips, window)
     table = f"netdev {stray_table(vrid)}"
     return (
         f"table {table}\ndelete table {table}\n"
@@ -149,10 +145,17 @@ def stray_ruleset(vrid: int, dev: str, vips: Iterable[str], holder_mac: str, win
 
 def stray_shorten(vrid: int, vips: Iterable[str], window: float) -> str:
     """Commands that end the stray window `window` seconds from now (after the switch)."""
-    ms = max(1, round(window * 1000))
     table = f"netdev {stray_table(vrid)}"
-    elements = ", ".join(f"{ipaddress.IPv4Address(v)} timeout {ms}ms" for v in vips)
-    return f"flush set {table} window\nadd element {table} window {{ {elements} }}\n"
+    return f"flush set {table} window\nadd element {table} window {{ {_window(vips, window)} }}\n"
+
+
+def _window(vips: Iterable[str], window: float) -> str:
+    """The stray window's set elements: each (IPv4) VIP, expiring `window` seconds from now."""
+    ms = max(1, round(window * 1000))
+    addrs = [ipaddress.IPv4Address(v) for v in vips]
+    if not addrs:
+        raise ValueError("no IPv4 address to watch")
+    return ", ".join(f"{a} timeout {ms}ms" for a in addrs)
 
 
 def neighbour_mac(address: str, table: str) -> str | None:
@@ -197,12 +200,16 @@ def held_packets(listing: str) -> int:
     return sum(int(n) for n in re.findall(r"counter packets (\d+)", listing))
 
 
-def held(vrid: int, table: str = "") -> int | None:
-    """How many announcements the hold of `vrid` has defused so far (or the packets its stray
-    rule sent back, with `table` = stray_table(vrid)); None if unknown."""
+def held(vrid: int) -> int | None:
+    """How many announcements the hold of `vrid` has defused so far; None if unknown."""
+    return counted(hold_table(vrid))
+
+
+def counted(table: str) -> int | None:
+    """The packets the rules of netdev `table` counted so far; None if unknown."""
     try:
         done = subprocess.run(
-            ["nft", "list", "table", "netdev", table or hold_table(vrid)], capture_output=True,
+            ["nft", "list", "table", "netdev", table], capture_output=True,
             text=True, timeout=NFT_TIMEOUT, check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):

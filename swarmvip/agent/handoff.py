@@ -161,20 +161,20 @@ def _lifted(parts: list[str]) -> str:
 def _lift(inst: InstancePlan, hold: Hold) -> None:
     """Delete the hold's table and, in the same batch, end its stray window STRAY_AFTER from
     now; a batch nft refuses (the stray table went away) is retried without the window."""
-    table = f"netdev {arphold.hold_table(inst.vrid)}"
+    table = arphold.hold_table(inst.vrid)
     if hold.strays:
         shorten = arphold.stray_shorten(inst.vrid, vips_v4(inst), STRAY_AFTER)
         with contextlib.suppress(arphold.HoldError):
-            arphold.nft(f"delete table {table}\n{shorten}")
+            arphold.nft(f"delete table netdev {table}\n{shorten}")
             return
-    arphold.delete("netdev", arphold.hold_table(inst.vrid))
+    arphold.delete("netdev", table)
 
 
 def _strays(inst: InstancePlan, hold: Hold) -> list[str]:
     """For the log: how many stray packets went back to the old holder so far."""
     if not hold.strays:
         return []
-    sent = arphold.held(inst.vrid, arphold.stray_table(inst.vrid))
+    sent = arphold.counted(arphold.stray_table(inst.vrid))
     plural = "s" if sent != 1 else ""
     return [f"{sent} stray packet{plural} sent back to {hold.holder}"] if sent else []
 

@@ -319,32 +319,66 @@ def wait_quiet(
     """Return right after a connection to the VIPs closed with none left open, once they have
     had no TCP packet for IDLE s and none open, or when `budget` runs out; `then` runs at that
     instant. With a packet socket the tables are read once, then the packets keep count
-    (Tracker), and again whenever the socket lost packets; without one, the tables are read
-    at each look."""
+    (Tracker), and again when the socket lost packets; without one, the tables are read at
+    each look."""
     raw = frozenset(ipaddress.ip_address(v).packed for v in vips)
     watch = Watch(clock(), budget)
-    dropped = 0
     with packets(iface, sorted(a for a in raw if len(a) == 4)) as sock:
-        tracker = Tracker(open_keys(read(), vips)) if sock is not None else None
+        view = None if sock is None else _PacketView(sock, raw, vips, read)
+
+        def tables() -> int:
+            return open_connections(read(), vips)
+
         while True:
-            if sock is not None and tracker is not None:
-                ready, _, _ = select.select([sock], [], [], POLL)
-                if ready:
-                    _read(sock, raw, watch, tracker, clock)
-                if missed := lost(sock):  # the packets have a hole: start from the tables
-                    dropped += missed
-                    tracker = Tracker(open_keys(read(), vips))
-                open_now = tracker.count
+            if view is not None:
+                view.poll(watch, clock)
             else:
                 time.sleep(POLL)
-                open_now = lambda: open_connections(read(), vips)  # noqa: E731
-            got = watch.decide(clock(), open_now)
+            got = watch.decide(clock(), tables if view is None else view.open_now)
             if got is not None:
                 if then is not None:
                     then()
-                if tracker is not None and not got.quiet:
-                    got = replace(got, still_open=tracker.count(), from_start=tracker.from_start())
-                return replace(got, lost=dropped)
+                return got if view is None else view.told(got)
+
+
+class _PacketView:
+    """What the packet socket shows: the Tracker, started again from the tables when the
+    socket lost packets. Losses are read when a decision is due (`open_now`), not at each
+    poll."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        raw: frozenset[bytes],
+        vips: frozenset[str],
+        read: Callable[[], list[str]],
+    ) -> None:
+        self.sock, self.raw, self.vips, self.read = sock, raw, vips, read
+        self.tracker = Tracker(open_keys(read(), vips))
+        self.dropped = 0
+
+    def poll(self, watch: Watch, clock: Callable[[], float]) -> None:
+        ready, _, _ = select.select([self.sock], [], [], POLL)
+        if ready:
+            _read(self.sock, self.raw, watch, self.tracker, clock)
+
+    def open_now(self) -> int:
+        if missed := lost(self.sock):  # the packets have a hole: start from the tables
+            self.dropped += missed
+            self.tracker = Tracker(open_keys(self.read(), self.vips))
+        return self.tracker.count()
+
+    def told(self, got: Quiet) -> Quiet:
+        """`got` with what this view knows: packets lost, and out of budget what was open."""
+        self.dropped += lost(self.sock)
+        if got.quiet:
+            return replace(got, lost=self.dropped)
+        return replace(
+            got,
+            lost=self.dropped,
+            still_open=self.tracker.count(),
+            from_start=self.tracker.from_start(),
+        )
 
 
 def _read(

@@ -501,9 +501,9 @@ def test_a_lift_the_node_s_config_already_carries_reaches_it_at_runtime(
     ]
 
 
-class LaggingSource(FakeSource):
-    """The holder's reports say BACKUP for the first `blind` views: its new task's first
-    report is on its way, or a takeover is under way (no node reported MASTER yet)."""
+class BlindSource(FakeSource):
+    """A source whose first `blind` views are changed by `blinded` (the view a pass reads
+    while something is under way); later views are the swarm's own."""
 
     def __init__(self, swarm: FakeSwarm, blind: int) -> None:
         super().__init__(swarm)
@@ -514,6 +514,17 @@ class LaggingSource(FakeSource):
         if self.blind <= 0:
             return obs
         self.blind -= 1
+        return self.blinded(obs)
+
+    def blinded(self, obs: Observation) -> Observation:
+        raise NotImplementedError
+
+
+class LaggingSource(BlindSource):
+    """The holder's reports say BACKUP for the first `blind` views: its new task's first
+    report is on its way, or a takeover is under way (no node reported MASTER yet)."""
+
+    def blinded(self, obs: Observation) -> Observation:
         unheld = tuple(
             dataclasses.replace(
                 r,
@@ -548,20 +559,16 @@ def test_a_pass_that_sees_no_holder_waits_for_it_instead_of_restarting_it(
     assert swarm.holder() == "id1"
 
 
-class RestartingSource(FakeSource):
+class RestartingSource(BlindSource):
     """`restarting` reports an older spec in the first `blind` views: its task is being
     replaced (an earlier, killed pass updated its service) and what is read is still the old
     task's report, so it is not live."""
 
     def __init__(self, swarm: FakeSwarm, restarting: str, blind: int) -> None:
-        super().__init__(swarm)
-        self.restarting, self.blind = restarting, blind
+        super().__init__(swarm, blind)
+        self.restarting = restarting
 
-    def observe(self) -> Observation:
-        obs = super().observe()
-        if self.blind <= 0:
-            return obs
-        self.blind -= 1
+    def blinded(self, obs: Observation) -> Observation:
         old = tuple(
             dataclasses.replace(r, spec="an-older-spec") if r.node_id == self.restarting else r
             for r in obs.reports

@@ -330,7 +330,8 @@ def test_a_lift_sends_strays_back_when_it_knows_the_holders_mac_and_the_switch_e
 ) -> None:
     applied: list[str] = []
     monkeypatch.setattr(arphold, "nft", applied.append)
-    monkeypatch.setattr(arphold, "held", lambda vrid, table="": 3 if "stray" in table else 5)
+    monkeypatch.setattr(arphold, "held", lambda vrid: 5)
+    monkeypatch.setattr(arphold, "counted", lambda table: 3 if "stray" in table else None)
     monkeypatch.setattr(arphold, "SwitchWatcher", _no_watcher)
     monkeypatch.setattr(arphold, "announce", lambda dev, mac, vips: None)
     monkeypatch.setattr(arphold, "own_mac", lambda dev: "02:42:0a:d5:00:0d")
