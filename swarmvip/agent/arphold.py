@@ -22,8 +22,10 @@ which knows nothing of it and resets it (about 1 move in 100 with a client every
 session 11). So T, from its lift until shortly after the switch, sends *back to H* (its MAC,
 out of the same NIC) the TCP packets to the VIPs of connections whose SYN T did not see (a
 netdev ingress rule with a set of the SYNs it saw; `stray_ruleset`): H still has the VIP and
-the connection, and answers the client itself. The window is a set element with a timeout,
-so the rule goes inert by itself; the switch shortens it to STRAY_AFTER.
+the connection, and answers the client itself. T sends them from its own MAC: a bridge learns
+from a frame's source, and with the client's it would send H's answers to T (session 12's
+CI). The window is a set element with a timeout, so the rule goes inert by itself; the switch
+shortens it to STRAY_AFTER.
 
 Rules live in tables of their own (`swarmvip_hold_<vrid>`, `swarmvip_block_<vrid>`,
 `swarmvip_stray_<vrid>`), created whole and deleted whole; the agent deletes its own at start.
@@ -117,12 +119,17 @@ def block_ruleset(vrid: int, peer: str) -> str:
     )
 
 
-def stray_ruleset(vrid: int, dev: str, vips: Iterable[str], holder_mac: str, window: float) -> str:
-    """A netdev table whose ingress chain on `dev` sends to `holder_mac` (out of `dev` again),
+def stray_ruleset(
+    vrid: int, dev: str, vips: Iterable[str], macs: tuple[str, str], window: float
+) -> str:
+    """A netdev table whose ingress chain on `dev` sends to the holder (out of `dev` again),
     for `window` seconds, the TCP packets to the (IPv4) VIPs of connections whose SYN this
     node did not see, unless they come from the holder itself (no loop); `seen` records the
-    SYNs, `window` holds the VIPs with their timeout."""
-    mac = mac_text(mac_bytes(holder_mac))
+    SYNs, `window` holds the VIPs with their timeout. `macs` is (this node's, the holder's).
+    A frame sent back leaves with this node's MAC as its source: with the client's, a bridge
+    or switch would learn the client (or its router) on this node's port, and the holder's
+    answer would come here instead of to the client."""
+    own, mac = (mac_text(mac_bytes(m)) for m in macs)
     elements = _window(vips, window)
     table = f"netdev {stray_table(vrid)}"
     return (
@@ -137,7 +144,8 @@ def stray_ruleset(vrid: int, dev: str, vips: Iterable[str], holder_mac: str, win
         f"    ip daddr @window tcp flags & (syn | ack) == syn"
         f" add @seen {{ ip saddr . tcp sport }}\n"
         f"    ip daddr @window tcp flags & syn == 0 ether saddr != {mac}"
-        f' ip saddr . tcp sport != @seen counter ether daddr set {mac} fwd to "{_dev(dev)}"\n'
+        f" ip saddr . tcp sport != @seen counter ether saddr set {own} ether daddr set {mac}"
+        f' fwd to "{_dev(dev)}"\n'
         f"  }}\n"
         f"}}\n"
     )

@@ -120,19 +120,23 @@ def start_hold(inst: InstancePlan, dev: str, holder: str, on_switched: Callable[
     nodes put it in the ARP cache); arphold.HoldError."""
     vips = vips_v4(inst)
     ruleset = arphold.hold_ruleset(inst.vrid, dev, vips)
+    try:
+        own: str | None = arphold.own_mac(dev)
+    except OSError:
+        own = None
     mac = arphold.mac_of(holder)
     strays = False
-    if mac is not None:  # a kernel or nft that refuses the stray rule still gets the hold
+    if own is not None and mac is not None:  # nft refusing the stray rule still gets the hold
         with contextlib.suppress(arphold.HoldError, ValueError):
-            arphold.nft(
-                ruleset + arphold.stray_ruleset(inst.vrid, dev, vips, mac, stray_window(inst))
-            )
+            window = stray_window(inst)
+            arphold.nft(ruleset + arphold.stray_ruleset(inst.vrid, dev, vips, (own, mac), window))
             strays = True
     if not strays:
         arphold.nft(ruleset)
     hold = Hold(holder, dev, time.monotonic() + lift_max(inst), strays=strays)
-    with contextlib.suppress(OSError):  # no watcher: the hold ends by its deadlines
-        hold.watcher = arphold.SwitchWatcher(dev, vips, arphold.own_mac(dev), on_switched)
+    if own is not None:  # else no watcher: the hold ends by its deadlines
+        with contextlib.suppress(OSError):
+            hold.watcher = arphold.SwitchWatcher(dev, vips, own, on_switched)
     return hold
 
 

@@ -280,16 +280,19 @@ def test_a_lifted_nodes_hold_goes_on_when_the_holder_advertised_after_its_releas
 
 
 def test_the_stray_rule_sends_back_only_connections_the_lifted_node_never_saw() -> None:
-    text = arphold.stray_ruleset(51, "eth0", [VIP], "02:42:0A:D5:00:0C", 3.25)
+    macs = ("02:42:0A:D5:00:0D", "02:42:0A:D5:00:0C")  # this node's, the old holder's
+    text = arphold.stray_ruleset(51, "eth0", [VIP], macs, 3.25)
     assert "table netdev swarmvip_stray_51" in text and 'hook ingress device "eth0"' in text
     assert f"elements = {{ {VIP} timeout 3250ms }}" in text  # the window ends by itself
     assert "tcp flags & (syn | ack) == syn add @seen { ip saddr . tcp sport }" in text
     sent = (
         "ip daddr @window tcp flags & syn == 0 ether saddr != 02:42:0a:d5:00:0c"
-        " ip saddr . tcp sport != @seen counter ether daddr set 02:42:0a:d5:00:0c"
-        ' fwd to "eth0"'
+        " ip saddr . tcp sport != @seen counter ether saddr set 02:42:0a:d5:00:0d"
+        ' ether daddr set 02:42:0a:d5:00:0c fwd to "eth0"'
     )
-    assert sent in text  # never what the old holder itself sends (no loop)
+    # never what the old holder itself sends (no loop); from this node's MAC, so no bridge
+    # learns the client's on this node's port
+    assert sent in text
     assert "delete table netdev swarmvip_stray_51" in text.splitlines()[1]  # replaces a leftover
     shorten = arphold.stray_shorten(51, [VIP], 0.5)
     assert shorten.splitlines() == [
@@ -307,7 +310,9 @@ def test_the_stray_rule_sends_back_only_connections_the_lifted_node_never_saw() 
 )  # fmt: skip
 def test_the_stray_rule_refuses_what_could_inject(mac: str, dev: str, vips: list[str]) -> None:
     with pytest.raises(ValueError):
-        arphold.stray_ruleset(51, dev, vips, mac, 1.0)
+        arphold.stray_ruleset(51, dev, vips, ("02:42:0a:d5:00:0d", mac), 1.0)
+    with pytest.raises(ValueError):
+        arphold.stray_ruleset(51, dev, vips, (mac, "02:42:0a:d5:00:0d"), 1.0)
 
 
 ARP = """IP address       HW type     Flags       HW address            Mask     Device
