@@ -261,6 +261,14 @@ def _layout(lab: Lab, members: tuple[str, ...]) -> None:
         docker(lab, "node", "update", flag, value, "--availability", "active", node, check=False)
 
 
+def _keep_task_history(lab: Lab) -> None:
+    """Keep every replaced task's container (Swarm keeps 5 per slot): `docker service logs`
+    reads a task's lines from its container, and the restart path replaces a node's task at
+    each of its moves, so the old holder's line of an early move was gone by the end."""
+    argv = ["docker", "-H", lab.manager_host, "swarm", "update", "--task-history-limit", "1000"]
+    subprocess.run(argv, capture_output=True, timeout=60, check=True)
+
+
 def _serving(lab: Lab, c: Client, members: tuple[str, ...]) -> None:
     """Before the first cycle: every member's web server answers on its own address, and
     its health check has had time to rise (interval 0.5 s x rise 2). A drain right after the
@@ -318,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     loads: list[float] = []
     held: dict[str, str] = {}  # layout -> what its holds defused (the log's first layout: "w")
     with client(lab) as c:
+        _keep_task_history(lab)
         for layout in args.layout or list(LAYOUTS):
             _layout(lab, LAYOUTS[layout])
             bench = Bench(lab, c, setup, LAYOUTS[layout])
