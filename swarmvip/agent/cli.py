@@ -32,8 +32,7 @@ def _env_grace() -> float:
 
 
 def _env_control_port() -> int:
-    from swarmvip.agent.control import PORT_ENV, PORT_SPAN
-    from swarmvip.wire.command import PORT
+    from swarmvip.wire.command import PORT, PORT_ENV, PORT_SPAN
 
     try:
         port = int(os.environ.get(PORT_ENV, PORT))
@@ -129,6 +128,13 @@ def register(subparsers: Any) -> None:
         help="the plan, base64 JSON; the standard input is then the writer's connection, and"
         " its end of file (the writer is gone) stops the plan",
     )
+    send.add_argument(
+        "--stdin-plan",
+        action="store_true",
+        help="the plan, base64 JSON, is the first line of the standard input (the writer starts"
+        " this before it knows the plan, so the move does not wait for Python to start); the"
+        " rest of stdin is the writer's connection, as with --plan",
+    )
     send.set_defaults(func=run_send)
 
 
@@ -144,7 +150,11 @@ def run_send(args: argparse.Namespace) -> int:
     from swarmvip.wire.relay import MoveResult, plan_from_json, result_to_json
 
     try:
-        if args.plan is None:
+        if args.stdin_plan:
+            encoded = sender.first_line(sys.stdin.fileno())
+            text = base64.b64decode(encoded, validate=True).decode()
+            plan, gone = plan_from_json(text), sender.writer_watch(sys.stdin.fileno())
+        elif args.plan is None:
             plan, gone = plan_from_json(sys.stdin.read()), (lambda: False)
         else:
             text = base64.b64decode(args.plan, validate=True).decode()

@@ -60,6 +60,7 @@ from swarmvip.agent.checks import write_value
 from swarmvip.wire import paths
 from swarmvip.wire.command import (
     MAX_DATAGRAM,
+    PORT_SPAN,
     Command,
     CommandError,
     Reply,
@@ -69,8 +70,6 @@ from swarmvip.wire.command import (
     parse_priorities,
 )
 
-PORT_ENV = "SWARMVIP_CONTROL_PORT"
-PORT_SPAN = 32  # PORT .. PORT+31
 ANSWER_TIMEOUT = 2.0  # seconds the listener waits for the loop's answer
 
 

@@ -49,6 +49,22 @@ RETRY = 0.1  # seconds between re-sends
 WRITER_GONE = "the writer that sent the plan is gone: stopped"
 
 
+def first_line(fd: int, limit: int = 1 << 20) -> bytes:
+    """The bytes of file descriptor `fd` up to its first newline, read unbuffered (the writer
+    sends nothing after it; the rest of `fd` is then watched by writer_watch); ValueError
+    when it ends first (the writer gave up before it had a plan: a refused drain) or runs
+    past `limit`."""
+    got = bytearray()
+    while b"\n" not in got:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            raise ValueError("no plan: the writer closed its connection first")
+        got += chunk
+        if len(got) > limit:
+            raise ValueError(f"no plan line within {limit} bytes")
+    return bytes(got.split(b"\n", 1)[0])
+
+
 def writer_watch(fd: int) -> Callable[[], bool]:
     """A `gone` for run_plan: true once file descriptor `fd` (the writer's exec connection)
     is at end of file. A daemon thread reads it with os.read (a buffered reader's lock, held

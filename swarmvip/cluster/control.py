@@ -10,6 +10,8 @@
   to (a manager, locally or over ssh://), the plan in its argument and its standard input
   attached to our exec connection and left open: if this process dies, the engine closes it
   and the relay stops the plan (agent.sender: a dead writer's plan never outlives it).
+* WarmSender: the same sender exec'd before the plan is known (`send --stdin-plan`), so a
+  drain's move does not wait for its Python to start; run_relay gives it the plan.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import secrets
+import socket as pysocket
+from collections.abc import Iterator
 from typing import Any
 
 import docker.types
+from docker.utils.socket import STDOUT, frames_iter
 
 from swarmvip.errors import ClusterError
 from swarmvip.wire.command import KEY_BYTES, KEY_SECRET
@@ -36,6 +41,7 @@ SERVICE_NAME_LABEL = "com.docker.swarm.service.name"  # on every task container
 RELAY_ARGS = ["relay"]  # after the image's entrypoint `python3 -m swarmvip agent`
 SEND_ARGV = ["python3", "-m", "swarmvip", "agent", "send"]
 UNKNOWN_ARGUMENT = "unrecognized arguments: --plan"  # argparse, in a relay older than --plan
+UNKNOWN_STDIN_PLAN = "unrecognized arguments: --stdin-plan"  # in one older than --stdin-plan
 
 
 class RelayUnavailable(ClusterError):
@@ -126,14 +132,61 @@ def _collect(stream: Any) -> tuple[list[bytes], list[bytes]]:
     return outs, errs
 
 
-def run_relay(api: Any, plan_json: str) -> str:
+class WarmSender:
+    """`send --stdin-plan` exec'd in the relay before the plan is known: its Python start
+    and imports (0.1-0.2 s) overlap the caller's own reads instead of delaying the move. The
+    plan goes as the first line of its standard input; the connection then stays open as the
+    writer's (its end stops the plan), and closing it unused ends the sender."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+        argv = [*SEND_ARGV, "--stdin-plan"]
+        container = relay_container(api)
+        self.exec_id = api.exec_create(container, argv, stdin=True, stdout=True, stderr=True)["Id"]
+        self.sock = api.exec_start(self.exec_id, socket=True)
+
+    def run(self, encoded: str) -> tuple[Any, str, str]:
+        """(exit code, stdout, stderr) of the sender given the base64 plan; OSError when its
+        connection is gone (the relay task restarted since)."""
+        raw = self.sock
+        if isinstance(raw, pysocket.SocketIO):  # unix and tcp engines; ssh:// and TLS: sockets
+            raw = raw._sock  # type: ignore[attr-defined]
+        raw.sendall(encoded.encode() + b"\n")
+        outs, errs = _collect(_demuxed(self.sock))
+        return self.api.exec_inspect(self.exec_id).get("ExitCode"), _text(outs), _text(errs)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.sock.close()
+
+
+def _demuxed(sock: Any) -> Iterator[tuple[bytes | None, bytes | None]]:
+    """An attached exec's frames as (stdout, stderr) pairs, as exec_start(demux=True) gives."""
+    for stream, data in frames_iter(sock, tty=False):
+        yield (data, None) if stream == STDOUT else (None, data)
+
+
+def run_relay(api: Any, plan_json: str, warm: WarmSender | None = None) -> str:
     """The relay's JSON result line; RelayUnavailable when it could not run at all.
 
-    A relay task of an image older than `send --plan` (the relay service is kept as the first
-    deploy made it) refuses the argument; it is then given the plan on its standard input as
-    before, without the dead-writer fence."""
-    container = relay_container(api)
+    With `warm`, the plan goes to that sender; if it is gone, or its image is older than
+    `--stdin-plan`, a new sender is exec'd as below. A relay task of an image older than
+    `send --plan` (the relay service is kept as the first deploy made it) refuses the
+    argument; it is then given the plan on its standard input as before, without the
+    dead-writer fence."""
     encoded = base64.b64encode(plan_json.encode()).decode()  # [A-Za-z0-9+/=]: nothing to quote
+    if warm is not None:
+        try:
+            code, out, err = warm.run(encoded)
+        except OSError:  # it never got the plan: a new sender below
+            code, out, err = None, "", UNKNOWN_STDIN_PLAN
+        finally:
+            warm.close()
+        if out:
+            return out.splitlines()[-1]
+        if UNKNOWN_STDIN_PLAN not in err:
+            raise RelayUnavailable(f"the relay printed nothing (exit {code}): {err[-300:]}")
+    container = relay_container(api)
     code, out, err = _exec(api, container, [*SEND_ARGV, "--plan", encoded], stdin=True)
     if not out and UNKNOWN_ARGUMENT in err:
         legacy = ["sh", "-c", f"printf %s {encoded} | base64 -d | {' '.join(SEND_ARGV)}"]

@@ -79,6 +79,7 @@ class DockerCluster:
     """The Cluster port (cluster/port.py) over one swarm manager's engine."""
 
     _held: lease.Lease | None = None  # the write lease, while inside exclusive()
+    _warm: control.WarmSender | None = None  # a sender started ahead, inside warm_relay()
 
     def __init__(self, client: docker.DockerClient) -> None:
         self._client = client
@@ -210,9 +211,23 @@ class DockerCluster:
         with translated("reading the swarm's raft index"):
             return control.raft_index(self._api)
 
+    @contextmanager
+    def warm_relay(self) -> Iterator[None]:
+        try:
+            self._warm = control.WarmSender(self._api)
+        except Exception:  # best effort: run_relay then starts its sender as before
+            self._warm = None
+        try:
+            yield
+        finally:
+            warm, self._warm = self._warm, None
+            if warm is not None:
+                warm.close()
+
     def run_relay(self, plan_json: str) -> str:
+        warm, self._warm = self._warm, None
         with translated("running the relay (swarmvip agent send)"):
-            return control.run_relay(self._api, plan_json)
+            return control.run_relay(self._api, plan_json, warm)
 
     def lease_labels(self) -> dict[str, str]:
         with translated("reading the swarmvip write lease"):

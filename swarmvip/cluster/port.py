@@ -148,6 +148,11 @@ class Cluster(Protocol):
         cluster.control.RelayUnavailable when there is no relay to run it."""
         ...
 
+    def warm_relay(self) -> AbstractContextManager[None]:
+        """Inside it, the next run_relay finds its sender already started (a planned move does
+        not wait for its Python start); best effort, and an unused one ends on exit."""
+        ...
+
     def lease_labels(self) -> dict[str, str]:
         """The write lease's labels on the swarm spec (wire.keys.LEASE_LABELS), as written, in
         one read; {} when no writer holds it (cluster.lease.Observer tells a crashed one)."""

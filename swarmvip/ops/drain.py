@@ -15,6 +15,7 @@ still drain: a node an operator drained or paused for another reason stays as it
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from swarmvip.cluster.port import Cluster, Connect
 from swarmvip.errors import ConfigError, Problem
@@ -23,6 +24,7 @@ from swarmvip.ops.agentwait import waits_on_reports
 from swarmvip.ops.controller import default_identity
 from swarmvip.ops.converge import converge, snapshot
 from swarmvip.ops.deploy import prefixed
+from swarmvip.ops.runtime import runtime_moves
 from swarmvip.spec.stackfile import parse_stack
 from swarmvip.status.drainplan import DrainPreview, find_node, preview_drain
 from swarmvip.status.model import NodeStatus, Snapshot, StatusSource
@@ -62,12 +64,18 @@ class ClusterActions:
     def drain(
         self, node: str, mode: DrainMode, progress: Progress, force: bool = False
     ) -> DrainOutcome:
+        cluster = self.connect()
+        with _warm(cluster):
+            return self._drain(cluster, node, mode, progress, force)
+
+    def _drain(
+        self, cluster: Cluster, node: str, mode: DrainMode, progress: Progress, force: bool
+    ) -> DrainOutcome:
         source = self.source()
         snap = snapshot(source)
         preview = preview_drain(snap, node)
         _refuse(preview, force)
         host, target = preview.node, _node(snap, node)
-        cluster = self.connect()
         held = [h.vip for h in preview.handovers if h.holder]
         progress(f"preflight: {preview.summary}")
         label, availability = drain_change(mode, target.availability, _label(target))
@@ -93,11 +101,15 @@ class ClusterActions:
         return _outcome(final, host, held, moved(final))
 
     def undrain(self, node: str, progress: Progress) -> DrainOutcome:
+        cluster = self.connect()
+        with _warm(cluster):
+            return self._undrain(cluster, node, progress)
+
+    def _undrain(self, cluster: Cluster, node: str, progress: Progress) -> DrainOutcome:
         source = self.source()
         snap = snapshot(source)
         target = _node(snap, node)
         host = target.hostname
-        cluster = self.connect()
         availability = undrain_availability(_label(target), target.availability)
         cluster.update_node(target.node_id, labels={NODE_DRAIN: None}, availability=availability)
         progress(
@@ -113,6 +125,11 @@ class ClusterActions:
             f"{v.key} on {','.join(v.holders) or 'nobody'}" for v in final.vips if v.stack in stacks
         )
         return DrainOutcome(True, f"{host} is back in service; {who or 'no VIP group'}")
+
+
+def _warm(cluster: Cluster) -> AbstractContextManager[None]:
+    """The relay's sender started while the drain reads the swarm, when moves go through it."""
+    return cluster.warm_relay() if runtime_moves() else nullcontext()
 
 
 def undrain_stacks(snap: Snapshot, host: str, stored: Callable[[], list[str]]) -> list[str]:

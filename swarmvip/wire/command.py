@@ -40,6 +40,8 @@ from typing import Any
 
 MAGIC = b"SVC1"
 PORT = 9816  # the agents' default UDP port (x-swarmvip does not change it; see README)
+PORT_ENV = "SWARMVIP_CONTROL_PORT"  # the agent's listener port, when not PORT
+PORT_SPAN = 32  # an agent whose port is taken tries the next ones: PORT .. PORT+31
 MAX_DATAGRAM = 8192
 KEY_SECRET = "swarmvip_control_key"  # the swarm secret's name, and its file in /run/secrets
 KEY_BYTES = 32

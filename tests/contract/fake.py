@@ -176,6 +176,7 @@ class FakeCluster:
         self.log_driver = "json-file"  # the engine's default logging driver (docker info)
         self.relay: Callable[[str], str] | None = None  # answers run_relay; None: no relay
         self.relayed: list[str] = []  # plans given to run_relay, in order
+        self.warmed = 0  # senders started ahead (warm_relay)
         self.gone: list[tuple[str, ...]] = []  # wait_gone's services, per call
         self.relay_image: str | None = None  # EnsureControl's image
         self._nodes = {n.id: n for n in nodes}
@@ -509,6 +510,12 @@ class FakeCluster:
 
     def raft_index(self) -> int:
         return next(self._ids)
+
+    @contextmanager
+    def warm_relay(self) -> Iterator[None]:
+        """Counts the senders started ahead (`warmed`); the fake relay needs none."""
+        self.warmed += 1
+        yield
 
     def run_relay(self, plan_json: str) -> str:
         """Records the plan; `relay` (a callable: plan JSON -> result JSON) answers it, and

@@ -226,20 +226,26 @@ def _plan_b64(port: int, timeout: float) -> str:
 
 
 @pytest.mark.parametrize("writer_lives", [True, False])
+@pytest.mark.parametrize("given", ["argument", "first stdin line"])
 def test_send_with_plan_argument_stops_when_its_standard_input_ends(
-    tmp_path: Path, writer_lives: bool
+    tmp_path: Path, writer_lives: bool, given: str
 ) -> None:
-    """`send --plan`: the standard input is the writer's exec connection. Closed (the writer
-    died), the plan stops at once; open, it runs to its own end (here: no answer, timeout)."""
+    """`send --plan` (or `--stdin-plan`, the plan as the first line of stdin): the standard
+    input is the writer's exec connection. Closed (the writer died), the plan stops at once;
+    open, it runs to its own end (here: no answer, timeout)."""
     key = tmp_path / "key"
     key.write_bytes(KEY)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as mute:  # a target that never answers
         mute.bind(("127.0.0.1", 0))
         argv = [sys.executable, "-m", "swarmvip", "agent", "send", "--key-file", str(key)]
-        argv += ["--plan", _plan_b64(mute.getsockname()[1], timeout=3.0)]
+        encoded = _plan_b64(mute.getsockname()[1], timeout=3.0)
+        argv += ["--plan", encoded] if given == "argument" else ["--stdin-plan"]
         start = time.monotonic()
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert proc.stdin is not None and proc.stdout is not None
+        if given != "argument":
+            proc.stdin.write(encoded + "\n")
+            proc.stdin.flush()
         time.sleep(0.5)
         if not writer_lives:
             proc.stdin.close()
@@ -253,6 +259,20 @@ def test_send_with_plan_argument_stops_when_its_standard_input_ends(
         assert result.steps[0].errors == {"b": "no answer within 3s"} and took >= 3.0
     else:
         assert result.steps[0].errors == {"b": sender.WRITER_GONE} and took < 2.5
+
+
+def test_a_sender_started_ahead_whose_writer_leaves_before_a_plan_sends_nothing(
+    tmp_path: Path,
+) -> None:
+    """A refused drain closes the connection of the sender it started ahead: it exits."""
+    key = tmp_path / "key"
+    key.write_bytes(KEY)
+    argv = [sys.executable, "-m", "swarmvip", "agent", "send", "--key-file", str(key)]
+    proc = subprocess.run(
+        [*argv, "--stdin-plan"], input="", capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 2
+    assert "no plan" in (result_from_json(proc.stdout).error or "")
 
 
 def test_send_cli_prints_one_result_line_and_exits_non_zero_on_bad_input() -> None:

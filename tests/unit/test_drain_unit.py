@@ -121,6 +121,7 @@ def test_both_drain_values_mean_drained_to_the_label_parser() -> None:
 class FakeCluster:
     def __init__(self) -> None:
         self.writes: list[tuple[str, dict[str, str | None] | None, str | None]] = []
+        self.relay: list[str] = []  # the relay's sender started ahead (warm_relay), and ended
 
     def update_node(
         self,
@@ -139,6 +140,14 @@ class FakeCluster:
 
     def wait_running_all(self, stacks: list[str], timeout: float) -> None:
         pass
+
+    @contextmanager
+    def warm_relay(self) -> Iterator[None]:
+        self.relay.append("started")
+        try:
+            yield
+        finally:
+            self.relay.append("ended")
 
 
 def actions(cluster: FakeCluster) -> ClusterActions:
@@ -162,6 +171,34 @@ def test_drain_by_id_labels_that_node_and_records_the_swarm_drain(fake: Any) -> 
         (IDS["node1"], {DRAIN: SWARM_DRAINED}, None),
         (IDS["node1"], None, "drain"),
     ]
+
+
+def test_drain_and_undrain_start_the_relays_sender_before_they_read_the_swarm(
+    fake: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its Python start then overlaps the drain's reads, not the move; it ends with the
+    command, a refused one too; the restart path needs no sender."""
+    cluster, snaps = fake
+    seen: list[list[str]] = []
+    monkeypatch.setattr(
+        drain, "snapshot", lambda source, until=None, timeout=0: seen.append(list(cluster.relay))
+        or snaps.pop(0),
+    )  # fmt: skip
+    snaps += [snap("node1"), snap("node2")]
+    actions(cluster).drain("node1", "vip-only", lambda line: None)
+    assert seen[0] == ["started"] and cluster.relay == ["started", "ended"]
+    snaps += [snap("node2", node1=node_status("node1", "active", VIP_DRAINED)), snap("node1")]
+    actions(cluster).undrain("node1", lambda line: None)
+    assert seen[2] == ["started", "ended", "started"] and cluster.relay[-1] == "ended"
+    snaps += [snap("node1")]
+    with pytest.raises(drain.DrainRefused):
+        actions(cluster).drain("nodeX", "vip-only", lambda line: None)
+    assert cluster.relay[-2:] == ["started", "ended"]
+    monkeypatch.setenv("SWARMVIP_MOVE", "restart")
+    cluster.relay.clear()
+    snaps += [snap("node1"), snap("node2")]
+    actions(cluster).drain("node1", "vip-only", lambda line: None)
+    assert cluster.relay == []
 
 
 def test_undrain_by_id_reactivates_only_its_own_swarm_drain(fake: Any) -> None:
