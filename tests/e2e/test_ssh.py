@@ -10,6 +10,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from swarmvip_lab import Lab
 
 from .test_tui_lab import Tmux
-from .vip import ROOT, docker, holders, planned_order, swarmvip, wait_for
+from .vip import ROOT, docker, holders, planned_order, relay_senders, swarmvip, wait_for
 
 VIP = "10.213.0.101"
 STACK = "ssh-web"
@@ -100,10 +101,14 @@ def test_deploy_status_drain_and_the_tui_over_ssh(lab: Lab, ssh_stack: None) -> 
     wait_for(f"{top} holds", lambda: holders(lab, VIP) == [top], timeout=30)
     wait_for(f"status over ssh sees {top}", lambda: status_holders(lab) == [top], timeout=30)
 
+    since = time.time()
     drained = ssh_swarmvip(lab, "drain", top, "--timeout", "60")
     assert drained.returncode == 0, drained.stdout + drained.stderr
     assert other in drained.stdout
     assert holders(lab, VIP) == [other]
+    # the move's sender was started ahead, over ssh:// too, and no other was needed
+    senders = relay_senders(lab, since)
+    assert len(senders) == 1 and senders[0].endswith(" send --stdin-plan"), senders
 
     tmux = Tmux()
     env = lab.ssh_environment()

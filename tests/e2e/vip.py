@@ -120,3 +120,17 @@ def deploy_with_controller(lab: Lab, file: str) -> None:
         ),
         timeout=90,
     )
+
+
+def relay_senders(lab: Lab, since: float) -> list[str]:
+    """The `swarmvip agent send` commands exec'd in the manager's relay task since `since`
+    (time.time()), from the engine's events: `... send --stdin-plan` (started ahead of its
+    plan) or `... send --plan BASE64`."""
+    task_of = "label=com.docker.swarm.service.name=swarmvip_relay"
+    relay = docker(lab, "ps", "-q", "--filter", task_of)
+    actions = docker(
+        lab, "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
+        "--filter", f"container={relay.split()[0]}", "--filter", "event=exec_start",
+        "--format", "{{.Action}}",
+    )  # fmt: skip
+    return [a for a in actions.splitlines() if " agent send" in a]
