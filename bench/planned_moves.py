@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -183,7 +184,7 @@ def agent_lines(lab: Lab, stack: str, members: tuple[str, ...]) -> list[str]:
     """The agents' switch and hold lines of `stack` (`docker service logs` of every task,
     restarted ones too), each with its node and the time Docker logged it: what the holds
     defused, per move, and when (to line up with planned.json's failed requests)."""
-    out = []
+    logs: list[tuple[str, str]] = []  # (node, task id): each task's log on its own
     for node in members:
         name = f"{stack}_vip-{node}"
         done = subprocess.run(
@@ -191,16 +192,32 @@ def agent_lines(lab: Lab, stack: str, members: tuple[str, ...]) -> list[str]:
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         for sid in done.stdout.split():
-            for stamped in _service_log(lab, sid).splitlines():
-                at, _, line = stamped.partition(" ")
-                if line.startswith("swarmvip agent:") and ("switch" in line or "hold" in line):
-                    out.append(f"{at} {node}: {line}")
-    return out
+            logs += [(node, task) for task in _tasks(lab, sid)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        texts = list(pool.map(lambda nt: _service_log(lab, nt[1]), logs))
+    out = []
+    for (node, _), text in zip(logs, texts, strict=True):
+        for stamped in text.splitlines():
+            at, _, line = stamped.partition(" ")
+            if line.startswith("swarmvip agent:") and ("switch" in line or "hold" in line):
+                out.append(f"{at} {node}: {line}")
+    return sorted(out)
+
+
+def _tasks(lab: Lab, sid: str) -> list[str]:
+    """Every task of a service, replaced ones too. Read per task, not per service: a service's
+    log stream stalls on a shut-down task's, and a cut stream lost the lines of the tasks
+    after it (run 9: 19 of node2's switch lines where its moves had 40)."""
+    done = subprocess.run(
+        ["docker", "-H", lab.manager_host, "service", "ps", "-q", "--no-trunc", sid],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    return done.stdout.split()
 
 
 def _service_log(lab: Lab, sid: str, timeout: float = 30.0) -> str:
-    """A service's stderr log; a stream that never ends (one of a shut-down task, after its
-    lines) is cut after `timeout` with what it gave."""
+    """A service's (or a task's) stderr log; a stream that never ends (one of a shut-down
+    task, after its lines) is cut after `timeout` with what it gave."""
     argv = ["docker", "-H", lab.manager_host, "service", "logs", "--raw", "--timestamps", sid]
     try:
         return subprocess.run(
