@@ -165,6 +165,15 @@ def test_an_established_connection_with_nothing_queued_is_not_in_flight() -> Non
     assert len(open_keys([HEADER, queued], frozenset({VIP}))) == 1
 
 
+def test_a_connection_whose_client_let_a_retransmission_timeout_pass_is_not_in_flight() -> None:
+    """A client gone (reset by an earlier move) leaves its server's answer queued and
+    retransmitted for minutes: it must not hold a release to the budget."""
+    queued = row(V4, "01").replace("00000000:00000000", "0000001A:00000000")  # 26 bytes unacked
+    retransmitting = queued.replace("00:00000000 00000000", "01:0000003C 00000002")
+    assert len(open_keys([HEADER, queued], frozenset({VIP}))) == 1
+    assert open_keys([HEADER, retransmitting], frozenset({VIP})) == set()
+
+
 def test_the_tracker_starts_from_the_open_rows_of_the_tables() -> None:
     rows = [HEADER, row(V4, "06"), row(V6_MAPPED, "03")]
     keys = open_keys(rows, frozenset({VIP}))
