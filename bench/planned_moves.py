@@ -34,10 +34,10 @@ from swarmvip_lab.runner import docker, swarmvip
 
 from bench.failover_lab import Watch, client, wait_until
 from bench.failover_scenarios import SETUPS, Bench, Run
-from swarmvip.ops.runtime import MOVE_ENV
+from swarmvip.ops.runtime import AHEAD_ENV, MOVE_ENV
 
 RESULTS = Path(__file__).parent / "results"
-PATHS = ("restart", "runtime")
+PATHS = ("restart", "runtime", "cold")  # cold: runtime, the relay's sender started late
 LAYOUTS = {
     "manager not a member": ("node2", "node3", "node4"),
     "manager a member": ("node1", "node2", "node3", "node4"),
@@ -49,7 +49,7 @@ log = logging.getLogger("bench")
 
 def cycle(bench: Bench, path: str, layout: str) -> Run:
     """One drain + undrain of the holder on `path`, measured in one window."""
-    env = {MOVE_ENV: path}
+    env = {MOVE_ENV: path} if path != "cold" else {MOVE_ENV: "runtime", AHEAD_ENV: "0"}
 
     def act(holder: str, watch: Watch) -> dict[str, Any]:
         t0 = time.time()
@@ -80,11 +80,17 @@ def cycle(bench: Bench, path: str, layout: str) -> Run:
     return bench.measure(act)
 
 
-def schedule(runtime: int, restart: int) -> list[str]:
-    """The paths in order, the restart cycles spread evenly among the runtime ones."""
+def schedule(runtime: int, restart: int, cold: int = 0) -> list[str]:
+    """The paths in order, the restart cycles spread evenly among the runtime ones, and each
+    of the first `cold` runtime cycles followed by a cold one (the same path with the relay's
+    sender started only when the plan is known: an A/B in one run)."""
     total = runtime + restart
     marks = {round((i + 0.5) * total / restart) for i in range(restart)} if restart else set()
-    out = ["restart" if i in marks else "runtime" for i in range(total)]
+    out: list[str] = []
+    for path in ["restart" if i in marks else "runtime" for i in range(total)]:
+        out.append(path)
+        if path == "runtime" and out.count("cold") < cold:
+            out.append("cold")
     return out
 
 
@@ -330,6 +336,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runtime", type=int, default=20, help="runtime cycles per layout")
     parser.add_argument("--restart", type=int, default=6, help="restart cycles per layout")
+    parser.add_argument(
+        "--cold", type=int, default=0,
+        help="cold cycles per layout, each after a runtime one: the runtime path with the"
+        " relay's sender started only when the plan is known (SWARMVIP_SENDER_AHEAD=0)",
+    )  # fmt: skip
     parser.add_argument("--setup", default="default")
     parser.add_argument("--layout", choices=list(LAYOUTS), action="append")
     args = parser.parse_args(argv)
@@ -350,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.deploy()
             try:
                 _serving(lab, c, LAYOUTS[layout])
-                for path in schedule(args.runtime, args.restart):
+                for path in schedule(args.runtime, args.restart, args.cold):
                     run = cycle(bench, path, layout)
                     loads.append(os.getloadavg()[0])
                     log.info(

@@ -9,7 +9,7 @@
 # bench/results/planned.{json,md}), then removes lab 2. Bounded: each scenario has a time
 # budget; aim < 25 min, plus at most 12 min for the presets and 30 min for planned moves.
 # SWARMVIP_BENCH=presets|planned (`make bench-presets`, `make bench-planned`) runs only that
-# part; arguments go to the failover benchmark.
+# part; arguments go to the failover benchmark, $SWARMVIP_PLANNED_ARGS to planned_moves.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +26,8 @@ if [[ ",$parts," == *,presets,* ]]; then
     timeout 720 "$VENV/bin/python" -m bench.presets || rc=$?
 fi
 if [[ ",$parts," == *,planned,* ]]; then   # planned moves: restart vs runtime path, 2 layouts
-    timeout 1800 "$VENV/bin/python" -m bench.planned_moves || rc=$?
+    # shellcheck disable=SC2086  # SWARMVIP_PLANNED_ARGS: options of bench/planned_moves.py
+    timeout 2700 "$VENV/bin/python" -m bench.planned_moves ${SWARMVIP_PLANNED_ARGS:-} || rc=$?
 fi
 "$VENV/bin/swarmvip" lab down
 exit $rc

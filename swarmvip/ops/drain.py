@@ -24,7 +24,7 @@ from swarmvip.ops.agentwait import waits_on_reports
 from swarmvip.ops.controller import default_identity
 from swarmvip.ops.converge import converge, snapshot
 from swarmvip.ops.deploy import prefixed
-from swarmvip.ops.runtime import runtime_moves
+from swarmvip.ops.runtime import sender_ahead
 from swarmvip.spec.stackfile import parse_stack
 from swarmvip.status.drainplan import DrainPreview, find_node, preview_drain
 from swarmvip.status.model import NodeStatus, Snapshot, StatusSource
@@ -129,7 +129,7 @@ class ClusterActions:
 
 def _warm(cluster: Cluster) -> AbstractContextManager[None]:
     """The relay's sender started while the drain reads the swarm, when moves go through it."""
-    return cluster.warm_relay() if runtime_moves() else nullcontext()
+    return cluster.warm_relay() if sender_ahead() else nullcontext()
 
 
 def undrain_stacks(snap: Snapshot, host: str, stored: Callable[[], list[str]]) -> list[str]:

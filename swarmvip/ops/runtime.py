@@ -25,10 +25,18 @@ from swarmvip.wire.command import CommandError
 from swarmvip.wire.relay import MovePlan, plan_to_json, result_from_json
 
 MOVE_ENV = "SWARMVIP_MOVE"  # "restart": the restart path; anything else: runtime moves
+# "0": drain and undrain start the relay's sender only when the plan is known, as before
+# (cluster.control.WarmSender); the benchmark compares both
+AHEAD_ENV = "SWARMVIP_SENDER_AHEAD"
 
 
 def runtime_moves() -> bool:
     return os.environ.get(MOVE_ENV, "runtime") != "restart"
+
+
+def sender_ahead() -> bool:
+    """drain and undrain start the relay's sender before they read the swarm."""
+    return runtime_moves() and os.environ.get(AHEAD_ENV, "1") != "0"
 
 
 def agents_of(snap: Snapshot, stack: str) -> dict[str, AgentRuntime]:

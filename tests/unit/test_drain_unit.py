@@ -194,11 +194,12 @@ def test_drain_and_undrain_start_the_relays_sender_before_they_read_the_swarm(
     with pytest.raises(drain.DrainRefused):
         actions(cluster).drain("nodeX", "vip-only", lambda line: None)
     assert cluster.relay[-2:] == ["started", "ended"]
-    monkeypatch.setenv("SWARMVIP_MOVE", "restart")
-    cluster.relay.clear()
-    snaps += [snap("node1"), snap("node2")]
-    actions(cluster).drain("node1", "vip-only", lambda line: None)
-    assert cluster.relay == []
+    for env, value in (("SWARMVIP_SENDER_AHEAD", "0"), ("SWARMVIP_MOVE", "restart")):
+        monkeypatch.setenv(env, value)
+        cluster.relay.clear()
+        snaps += [snap("node1"), snap("node2")]
+        actions(cluster).drain("node1", "vip-only", lambda line: None)
+        assert cluster.relay == []
 
 
 def test_undrain_by_id_reactivates_only_its_own_swarm_drain(fake: Any) -> None:
