@@ -176,7 +176,6 @@ class FakeCluster:
         self.log_driver = "json-file"  # the engine's default logging driver (docker info)
         self.relay: Callable[[str], str] | None = None  # answers run_relay; None: no relay
         self.relayed: list[str] = []  # plans given to run_relay, in order
-        self.warmed = 0  # senders started ahead (warm_relay)
         self.gone: list[tuple[str, ...]] = []  # wait_gone's services, per call
         self.relay_image: str | None = None  # EnsureControl's image
         self._nodes = {n.id: n for n in nodes}
@@ -513,8 +512,7 @@ class FakeCluster:
 
     @contextmanager
     def warm_relay(self) -> Iterator[None]:
-        """Counts the senders started ahead (`warmed`); the fake relay needs none."""
-        self.warmed += 1
+        """The fake relay answers at once: nothing to start ahead."""
         yield
 
     def run_relay(self, plan_json: str) -> str:
