@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from swarmvip_tui.messages import Polled
 from swarmvip_tui.screens import ConfirmAction, HelpScreen, ProgressScreen
+from swarmvip_tui.widgets import StaleBanner
 
+from swarmvip.status.model import Observation
 from tests.tui.fakes import FakeActions, World
 from tests.tui.pilot import log_text, make_app, next_polls, table_text, text_of, until
 
@@ -161,6 +164,16 @@ async def test_undrain() -> None:
         await pilot.press("y")
         await until(pilot, lambda: bool(actions.calls))
         assert actions.calls == [("undrain", "node3")]
+
+
+async def test_a_poll_that_lands_while_the_app_closes_is_dropped() -> None:
+    """A poll's answer can arrive after the app began to close (its widgets are gone): seen
+    once in a CI, where it failed the test that had just undrained."""
+    app, _ = make_app(World(), None)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.snapshot is not None)
+        await app.query_one(StaleBanner).remove()
+        app.on_polled(Polled(Observation(now=0.0, error="late"), None, 0.0))
 
 
 async def test_without_actions_drain_is_unavailable() -> None:

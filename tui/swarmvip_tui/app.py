@@ -14,6 +14,7 @@ from typing import ClassVar
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
@@ -124,7 +125,10 @@ class SwarmvipApp(App[None]):
         self._polling = False
         self.polls += 1
         self.last_poll_seconds = message.seconds
-        self.apply(message.snapshot, message.observation.error)
+        try:
+            self.apply(message.snapshot, message.observation.error)
+        except NoMatches:  # the poll landed while the app closes: its widgets are gone
+            return
         self._timer = self.set_timer(self.interval, self.poll_now)
 
     def apply(self, snap: Snapshot | None, error: str | None) -> None:
