@@ -150,14 +150,11 @@ def run_send(args: argparse.Namespace) -> int:
     from swarmvip.wire.relay import MoveResult, plan_from_json, result_to_json
 
     try:
-        if args.stdin_plan:
-            encoded = sender.first_line(sys.stdin.fileno())
-            text = base64.b64decode(encoded, validate=True).decode()
-            plan, gone = plan_from_json(text), sender.writer_watch(sys.stdin.fileno())
-        elif args.plan is None:
+        encoded = sender.first_line(sys.stdin.fileno()) if args.stdin_plan else args.plan
+        if encoded is None:
             plan, gone = plan_from_json(sys.stdin.read()), (lambda: False)
         else:
-            text = base64.b64decode(args.plan, validate=True).decode()
+            text = base64.b64decode(encoded, validate=True).decode()
             plan, gone = plan_from_json(text), sender.writer_watch(sys.stdin.fileno())
         key = read_key(args.key_file)
     except (OSError, CommandError, ValueError) as exc:

@@ -176,16 +176,9 @@ def run_relay(api: Any, plan_json: str, warm: WarmSender | None = None) -> str:
     dead-writer fence."""
     encoded = base64.b64encode(plan_json.encode()).decode()  # [A-Za-z0-9+/=]: nothing to quote
     if warm is not None:
-        try:
-            code, out, err = warm.run(encoded)
-        except OSError:  # it never got the plan: a new sender below
-            code, out, err = None, "", UNKNOWN_STDIN_PLAN
-        finally:
-            warm.close()
-        if out:
-            return out.splitlines()[-1]
-        if UNKNOWN_STDIN_PLAN not in err:
-            raise RelayUnavailable(f"the relay printed nothing (exit {code}): {err[-300:]}")
+        line = _warm_result(warm, encoded)
+        if line is not None:
+            return line
     container = relay_container(api)
     code, out, err = _exec(api, container, [*SEND_ARGV, "--plan", encoded], stdin=True)
     if not out and UNKNOWN_ARGUMENT in err:
@@ -194,6 +187,22 @@ def run_relay(api: Any, plan_json: str, warm: WarmSender | None = None) -> str:
     if not out:
         raise RelayUnavailable(f"the relay printed nothing (exit {code}): {err[-300:]}")
     return out.splitlines()[-1]
+
+
+def _warm_result(warm: WarmSender, encoded: str) -> str | None:
+    """The warm sender's result line, or None when a new sender must run the plan: it never
+    got it (its connection is gone) or its image is older than `--stdin-plan`."""
+    try:
+        code, out, err = warm.run(encoded)
+    except OSError:
+        return None
+    finally:
+        warm.close()
+    if out:
+        return out.splitlines()[-1]
+    if UNKNOWN_STDIN_PLAN in err:
+        return None
+    raise RelayUnavailable(f"the relay printed nothing (exit {code}): {err[-300:]}")
 
 
 def _exec(api: Any, container: str, argv: list[str], stdin: bool) -> tuple[Any, str, str]:
