@@ -15,7 +15,8 @@ that reached the old holder just before the clients' ARP changed ends there, not
 
 The holder H (`switch_clients`): its release carries `switch`. It drops T's adverts and holds
 back its own gratuitous ARP (T's rule, without replies), releases, waits for T's first advert (T is
-MASTER with the VIP, the clients still here), waits for the quiet instant (agent.quiet), sends
+MASTER with the VIP, the clients still here), waits for the quiet instant (agent.quiet; at most
+half an advert interval, `quiet_budget`, since both nodes have the VIP meanwhile), sends
 the gratuitous ARP naming T (marked: it passes the hold), lets T's adverts in and releases
 again: T answers with an advert at once (RFC 5798 6.4.3) and H yields. Until it yields H still
 has the VIP, and its keepalived may announce it (the second set of gratuitous ARP
@@ -43,6 +44,15 @@ RELEASED_WITHIN = 0.3  # a takeover this soon after the holder's release was cau
 # seconds the lifted node goes on sending the old holder's stray packets back to it after the
 # switch (arphold.stray_ruleset): the old holder yields within tens of ms of it
 STRAY_AFTER = 0.5
+
+
+def quiet_budget(inst: InstancePlan) -> float:
+    """How long H waits for its quiet instant at a switch. Both nodes have the VIPs for the
+    whole wait, and the switch's own steps around it add 45-111 ms (64 ms median over 128
+    moves, bench/results/planned.md run 12), so half an advert interval (QUIET_BUDGET at most)
+    keeps two holders within one advert interval. A connection still open when it runs out
+    need not break: T sends its stray packets back to H."""
+    return min(quiet.QUIET_BUDGET, inst.timers.advert_int / 2)
 
 
 def yield_max(inst: InstancePlan) -> float:
@@ -210,7 +220,9 @@ def switch_clients(
             mac = arphold.wait_advert(sock, address, SWITCH_WAIT)
             if mac is not None:
                 with arphold.Announcer(vip_dev, mac, vips) as announcer:
-                    when = quiet.wait_quiet(vip_dev, frozenset(vips), then=announcer.send)
+                    when = quiet.wait_quiet(
+                        vip_dev, frozenset(vips), quiet_budget(inst), then=announcer.send
+                    )
     finally:
         arphold.delete("inet", arphold.block_table(inst.vrid))
         if mac is None:  # no switch: the clients are still here, nothing to hold back

@@ -174,13 +174,20 @@ class Tracker:
     def __init__(self, initial: set[Key]) -> None:
         self.open = set(initial)
         self.initial = frozenset(initial)
+        self.opened: dict[Key, float] = {}  # when a packet opened each key
+
+    def oldest(self, now: float) -> float:
+        """How long the oldest connection a packet opened has been open (0 when none is):
+        next to `from_start`, it tells a stuck connection from requests that overlap."""
+        ages = [now - self.opened[k] for k in self.open if k in self.opened]
+        return max(ages, default=0.0)
 
     def from_start(self) -> int:
         """How many of the open ones the table read at the start found (no packet of theirs
         ended them since: a stuck connection, or one that keeps quiet)."""
         return len(self.open & self.initial)
 
-    def packet(self, packet: bytes, vips: frozenset[bytes]) -> None:
+    def packet(self, packet: bytes, vips: frozenset[bytes], at: float = 0.0) -> None:
         if len(packet) < 20 or packet[0] >> 4 != 4 or packet[9] != TCP:
             return
         header = (packet[0] & 0x0F) * 4
@@ -196,11 +203,16 @@ class Tracker:
             key = (src, sport, dst, dport)
             data = int.from_bytes(packet[2:4], "big") - header - (packet[header + 12] >> 4) * 4
             if flags & RST:
-                self.open.discard(key)
-            elif (flags & SYN and not flags & ACK) or data > 0:
+                self._close(key)
+            elif ((flags & SYN and not flags & ACK) or data > 0) and key not in self.open:
                 self.open.add(key)  # a new connection, or a request on a kept-alive one
+                self.opened[key] = at
         elif src in vips and flags & (FIN | RST):
-            self.open.discard((dst, dport, src, sport))
+            self._close((dst, dport, src, sport))
+
+    def _close(self, key: Key) -> None:
+        self.open.discard(key)
+        self.opened.pop(key, None)
 
     def count(self) -> int:
         return len(self.open)
@@ -258,6 +270,7 @@ class Quiet:
     lost: int = 0  # packets the socket lost meanwhile (the tracker started again each time)
     still_open: int = 0  # out of budget: connections open at the end (with a packet socket)
     from_start: int = 0  # of those, how many were open since the wait began (the table read)
+    oldest: float = 0.0  # of the others, how long the oldest had been open
 
 
 def describe(q: Quiet) -> str:
@@ -266,7 +279,10 @@ def describe(q: Quiet) -> str:
     if not q.quiet:
         how = "connections still open"
         if q.still_open:
-            how += f": {q.still_open}, {q.from_start} of them since the wait began"
+            since = q.still_open - q.from_start
+            how += f": {q.still_open}; {q.from_start} open from the start, {since} opened since"
+            if since:
+                how += f" (the oldest {q.oldest * 1000:.0f} ms ago)"
     lost = f"; {q.lost} packets lost, tables re-read" if q.lost else ""
     return f"after {q.waited * 1000:.0f} ms ({how}{lost})"
 
@@ -352,7 +368,7 @@ def wait_quiet(
             if got is not None:
                 if then is not None:
                     then()
-                return got if view is None else view.told(got)
+                return got if view is None else view.told(got, clock())
 
 
 class _PacketView:
@@ -382,7 +398,7 @@ class _PacketView:
             self.tracker = Tracker(open_keys(self.read(), self.vips))
         return self.tracker.count()
 
-    def told(self, got: Quiet) -> Quiet:
+    def told(self, got: Quiet, now: float) -> Quiet:
         """`got` with what this view knows: packets lost, and out of budget what was open."""
         self.dropped += lost(self.sock)
         if got.quiet:
@@ -392,6 +408,7 @@ class _PacketView:
             lost=self.dropped,
             still_open=self.tracker.count(),
             from_start=self.tracker.from_start(),
+            oldest=self.tracker.oldest(now),
         )
 
 
@@ -412,5 +429,6 @@ def _read(
             continue
         seen, fin = tcp_of_vip(data, raw)
         if seen:
-            tracker.packet(data, raw)
-            watch.packet(clock(), fin)
+            at = clock()
+            tracker.packet(data, raw, at)
+            watch.packet(at, fin)

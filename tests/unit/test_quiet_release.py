@@ -244,11 +244,23 @@ def test_a_wait_says_when_the_socket_lost_packets() -> None:
 
 def test_out_of_budget_a_wait_says_which_connections_kept_it_open() -> None:
     """A connection the table read found and no packet ended (stuck, or silent) is told
-    apart from requests that kept coming during the wait."""
+    apart from requests that kept coming during the wait, and those by their age: a young
+    one is requests overlapping (a slow server), an old one a connection that stays open."""
     stuck = (socket.inet_aton("10.213.2.50"), 40000, socket.inet_aton(VIP), 8080)
     t = Tracker({stuck})
-    t.packet(ip_tcp_ports("10.213.2.51", 40001, VIP, 8080, 0x02), VIP_RAW)  # a new SYN
-    assert (t.count(), t.from_start()) == (2, 1)
-    said = describe(Quiet(0.2, False, False, still_open=2, from_start=1))
-    assert said == "after 200 ms (connections still open: 2, 1 of them since the wait began)"
+    t.packet(ip_tcp_ports("10.213.2.51", 40001, VIP, 8080, 0x02), VIP_RAW, at=1.0)  # a SYN
+    t.packet(ip_tcp_ports("10.213.2.51", 40002, VIP, 8080, 0x02), VIP_RAW, at=1.1)
+    t.packet(ip_tcp_ports("10.213.2.51", 40001, VIP, 8080, 0x18, b"GET /"), VIP_RAW, at=1.12)
+    assert (t.count(), t.from_start(), t.oldest(1.15)) == (3, 1, pytest.approx(0.15))
+    t.packet(ip_tcp_ports(VIP, 8080, "10.213.2.51", 40001, 0x11), VIP_RAW, at=1.13)  # its FIN
+    assert t.oldest(1.15) == pytest.approx(0.05)
+    t.packet(ip_tcp_ports("10.213.2.51", 40002, VIP, 8080, 0x04), VIP_RAW, at=1.14)  # a reset
+    assert (t.count(), t.oldest(1.15)) == (1, 0.0)
+    said = describe(Quiet(0.2, False, False, still_open=3, from_start=1, oldest=0.012))
+    assert said == (
+        "after 200 ms (connections still open: 3; 1 open from the start, 2 opened since"
+        " (the oldest 12 ms ago))"
+    )
+    said = describe(Quiet(0.2, False, False, still_open=1, from_start=1))
+    assert said == "after 200 ms (connections still open: 1; 1 open from the start, 0 opened since)"
     assert describe(Quiet(0.2, False, False)) == "after 200 ms (connections still open)"
