@@ -80,20 +80,11 @@ def _address(hex_addr: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 
 def open_connections(lines: Iterable[str], vips: frozenset[str]) -> int:
-    """How many sockets in `lines` (rows of /proc/net/tcp or tcp6) have a VIP as their local
-    address and are mid-handshake or established."""
-    count = 0
-    for line in lines:
-        fields = line.split()
-        if len(fields) < 4 or fields[3] not in BUSY_STATES or ":" not in fields[1]:
-            continue
-        try:
-            local = _address(fields[1].rsplit(":", 1)[0])
-        except ValueError:
-            continue  # the header row
-        if str(local) in vips:
-            count += 1
-    return count
+    """How many connections in `lines` (rows of /proc/net/tcp or tcp6) to a VIP are in flight
+    as far as the tables alone can tell (no packet socket): `open_keys`, established ones with
+    nothing queued included, since a request its server is still working on shows nothing
+    queued either."""
+    return len(open_keys(lines, vips, idle=True))
 
 
 def read_tables(paths: Iterable[str] = TABLES) -> list[str]:
@@ -122,25 +113,25 @@ def tcp_of_vip(packet: bytes, vips: frozenset[bytes]) -> tuple[bool, bool]:
 Key = tuple[bytes, int, bytes, int]  # (client address, its port, VIP, VIP port), packed
 
 
-def open_keys(lines: Iterable[str], vips: frozenset[str]) -> set[Key]:
+def open_keys(lines: Iterable[str], vips: frozenset[str], idle: bool = False) -> set[Key]:
     """The connections in `lines` (rows of /proc/net/tcp or tcp6) to a VIP that are in flight,
-    by their addresses: mid-handshake, or established with data queued either way. An
-    established one with nothing queued is between requests (a keep-alive client: it breaks at
-    its next request whatever the instant), or dead: a client that was reset by a move or a
-    failover leaves its server's end established for good when the server never times out an
-    idle connection (python's http.server), and counting it would hold every later release to
-    the budget. One whose peer let a retransmission timeout pass (`retrnsmt` > 0) is not in
-    flight either: on a LAN that is a client gone (reset by an earlier move, its answer
-    landing nowhere), and the server's end keeps its unacknowledged answer queued for minutes
-    (session 12's benchmark: a release held to the budget by 2 such connections, with no
-    failed request); a live one would not finish within the budget anyway (the next timeout
-    comes 2 x 200 ms or more later)."""
+    by their addresses: mid-handshake, or established with data queued either way (with
+    `idle`, established ones with nothing queued too: `open_connections`).
+    - An established one with nothing queued is between requests (a keep-alive client: it
+      breaks at its next request whatever the instant), or dead: a client reset by a move or
+      a failover leaves its server's end established for good when the server never times
+      out an idle connection (python's http.server); counting it would hold every later
+      release to the budget.
+    - One whose peer let a retransmission timeout pass (`retrnsmt` > 0) is not in flight
+      either: on a LAN that is a client gone (a request that timed out at a move leaves its
+      server's answer unacknowledged and retransmitted for minutes); a live one would not
+      finish within the budget anyway (the next timeout comes 2 x 200 ms or more later)."""
     found: set[Key] = set()
     for line in lines:
         fields = line.split()
         if len(fields) < 5 or fields[3] not in BUSY_STATES or ":" not in fields[2]:
             continue
-        if fields[3] == ESTABLISHED and set(fields[4]) <= {"0", ":"}:
+        if not idle and fields[3] == ESTABLISHED and set(fields[4]) <= {"0", ":"}:
             continue  # nothing queued: tx_queue:rx_queue both 0
         if len(fields) > 6 and _hex(fields[6]) > 0:
             continue  # its peer has not answered for a retransmission timeout: gone

@@ -174,6 +174,22 @@ def test_a_connection_whose_client_let_a_retransmission_timeout_pass_is_not_in_f
     assert open_keys([HEADER, retransmitting], frozenset({VIP})) == set()
 
 
+def test_without_packets_the_tables_count_idle_connections_but_not_gone_ones() -> None:
+    """Without a packet socket the tables are the only view: a request its server is working
+    on shows nothing queued, so an idle established connection still holds the release (to
+    the budget); a retransmitting one is a client gone, as with packets."""
+    idle = row(V4, "01")
+    retransmitting = idle.replace(
+        "00000000:00000000 00:00000000 00000000", "0000001A:00000000 01:0000003C 00000002"
+    )
+    assert open_connections([HEADER, idle], frozenset({VIP})) == 1
+    assert open_connections([HEADER, retransmitting], frozenset({VIP})) == 0
+    held = wait_quiet("no-such-nic0", frozenset({VIP}), 0.05, lambda: [HEADER, idle])
+    assert not held.quiet
+    gone = wait_quiet("no-such-nic0", frozenset({VIP}), 0.2, lambda: [HEADER, retransmitting])
+    assert gone.quiet and gone.waited < 0.2
+
+
 def test_the_tracker_starts_from_the_open_rows_of_the_tables() -> None:
     rows = [HEADER, row(V4, "06"), row(V6_MAPPED, "03")]
     keys = open_keys(rows, frozenset({VIP}))
