@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from swarmvip.agent.quiet import QUIET_BUDGET, SNAP
+from swarmvip.agent.quiet import QUIET_BUDGET
+from swarmvip.agent.vipsock import SNAP
 from swarmvip.model import NodePlan, Timers
 from swarmvip.wire.command import PORT
 from swarmvip.wire.relay import MovePlan, Step, Target, Until, result_from_json
@@ -231,16 +232,16 @@ def test_the_quiet_instant_is_right_after_a_request_on_the_wire(pair: tuple[str,
 
 FILTERED = f"""
 import json, select, socket, sys, time
-from swarmvip.agent import quiet
+from swarmvip.agent import vipsock
 vip = socket.inet_aton("{VIP}")
-with quiet.packets("eth0", [vip]) as sock:
+with vipsock.packets("eth0", [vip]) as sock:
     print("ready", flush=True)
     got, end = [], time.monotonic() + 2
     while time.monotonic() < end:
         if select.select([sock], [], [], 0.05)[0]:
             data, addr = sock.recvfrom(4096)
             got.append([len(data), data[9], data[12:16] == vip or data[16:20] == vip])
-    print(json.dumps({{"got": got, "lost": quiet.lost(sock)}}), flush=True)
+    print(json.dumps({{"got": got, "lost": vipsock.lost(sock)}}), flush=True)
 """
 TRAFFIC = f"""
 import socket

@@ -7,13 +7,7 @@ import socket
 import pytest
 
 from swarmvip.agent.quiet import (
-    AND_K,
     IDLE,
-    JEQ_K,
-    LDB_ABS,
-    LDW_ABS,
-    RET_K,
-    SNAP,
     Quiet,
     Tracker,
     Watch,
@@ -22,9 +16,9 @@ from swarmvip.agent.quiet import (
     open_keys,
     read_tables,
     tcp_of_vip,
-    vip_filter,
     wait_quiet,
 )
+from swarmvip.agent.vipsock import AND_K, JEQ_K, LDB_ABS, LDW_ABS, RET_K, SNAP, vip_filter
 
 VIP = "10.213.2.101"
 HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid"
