@@ -5,7 +5,9 @@ From a client container on the lab network one request leaves every `every` seco
 so a hole cannot hide behind one slow request. Closed loop (`open_loop=False`, the e2e tests'
 "at most the one request in flight at a move may fail"): the next leaves when the previous
 ended. It stops on stdin EOF or after `limit` seconds and returns every request as (sent_at,
-hostname that answered | None); `Probe.errors` keeps why each failed request failed. `summary`
+hostname that answered | None); `Probe.errors` keeps why each failed request failed, and in
+which phase: `TimeoutError connecting` (no connection, or the request could not be sent) or
+`TimeoutError awaiting` (connected and sent, no answer in time). `summary`
 folds that into what tests assert: the largest time between two answered requests, failures,
 and the hosts in order.
 """
@@ -30,8 +32,8 @@ def one(t):
     try:
         return [t, urllib.request.urlopen(url, timeout=timeout).read().decode().strip()]
     except Exception as e:
-        why = getattr(e, "reason", e)
-        return [t, None, type(why).__name__]
+        why = getattr(e, "reason", None)  # urllib wraps what connecting and sending raise
+        return [t, None, f"{type(why or e).__name__} {'connecting' if why else 'awaiting'}"]
 pool, futs, t0, k = cf.ThreadPoolExecutor(64 if open_loop else 1), [], time.time(), 0
 print("ready", flush=True)
 while not stop.is_set() and k * every < limit:

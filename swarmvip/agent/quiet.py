@@ -41,7 +41,7 @@ import ipaddress
 import select
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from swarmvip.agent.vipsock import ETH_P_IP, TCP, lost, packets
@@ -115,22 +115,32 @@ def open_keys(lines: Iterable[str], vips: frozenset[str], idle: bool = False) ->
       either: on a LAN that is a client gone (a request that timed out at a move leaves its
       server's answer unacknowledged and retransmitted for minutes); a live one would not
       finish within the budget anyway (the next timeout comes 2 x 200 ms or more later)."""
-    found: set[Key] = set()
+    return {key for key, nothing_queued in _rows(lines, vips) if idle or not nothing_queued}
+
+
+def table_view(lines: Iterable[str], vips: frozenset[str]) -> tuple[set[Key], int]:
+    """`open_keys`, and how many established connections to a VIP it left out for having
+    nothing queued (for the log: a server still working on an answer looks the same)."""
+    rows = list(_rows(lines, vips))
+    return {key for key, nothing_queued in rows if not nothing_queued}, sum(q for _, q in rows)
+
+
+def _rows(lines: Iterable[str], vips: frozenset[str]) -> Iterator[tuple[Key, bool]]:
+    """(its key, nothing queued) of each connection in `lines` to a VIP, mid-handshake or
+    established, whose peer has not let a retransmission timeout pass."""
     for line in lines:
         fields = line.split()
         if len(fields) < 5 or fields[3] not in BUSY_STATES or ":" not in fields[2]:
             continue
-        if not idle and fields[3] == ESTABLISHED and set(fields[4]) <= {"0", ":"}:
-            continue  # nothing queued: tx_queue:rx_queue both 0
         if len(fields) > 6 and _hex(fields[6]) > 0:
             continue  # its peer has not answered for a retransmission timeout: gone
         try:
             (local, lport), (remote, rport) = (_endpoint(fields[1]), _endpoint(fields[2]))
         except ValueError:
             continue
-        if str(local) in vips:
-            found.add((remote.packed, rport, local.packed, lport))
-    return found
+        if str(local) in vips:  # nothing queued: tx_queue:rx_queue both 0
+            nothing_queued = fields[3] == ESTABLISHED and set(fields[4]) <= {"0", ":"}
+            yield (remote.packed, rport, local.packed, lport), nothing_queued
 
 
 def _hex(text: str) -> int:
@@ -210,6 +220,7 @@ class Quiet:
     still_open: int = 0  # out of budget: connections open at the end (with a packet socket)
     from_start: int = 0  # of those, how many were open since the wait began (the table read)
     oldest: float = 0.0  # of the others, how long the oldest had been open
+    idle: int = 0  # established ones with nothing queued at the start, not counted (table_view)
 
 
 def describe(q: Quiet) -> str:
@@ -222,6 +233,8 @@ def describe(q: Quiet) -> str:
             how += f": {q.still_open}; {q.from_start} open from the start, {since} opened since"
             if since:
                 how += f" (the oldest {q.oldest * 1000:.0f} ms ago)"
+    if q.idle:
+        how += f"; {q.idle} idle at the start"
     lost = f"; {q.lost} packets lost, tables re-read" if q.lost else ""
     return f"after {q.waited * 1000:.0f} ms ({how}{lost})"
 
@@ -297,7 +310,8 @@ class _PacketView:
         read: Callable[[], list[str]],
     ) -> None:
         self.sock, self.raw, self.vips, self.read = sock, raw, vips, read
-        self.tracker = Tracker(open_keys(read(), vips))
+        keys, self.idle = table_view(read(), vips)
+        self.tracker = Tracker(keys)
         self.dropped = 0
 
     def poll(self, watch: Watch, clock: Callable[[], float]) -> None:
@@ -315,10 +329,11 @@ class _PacketView:
         """`got` with what this view knows: packets lost, and out of budget what was open."""
         self.dropped += lost(self.sock)
         if got.quiet:
-            return replace(got, lost=self.dropped)
+            return replace(got, lost=self.dropped, idle=self.idle)
         return replace(
             got,
             lost=self.dropped,
+            idle=self.idle,
             still_open=self.tracker.count(),
             from_start=self.tracker.from_start(),
             oldest=self.tracker.oldest(now),

@@ -15,6 +15,7 @@ from swarmvip.agent.quiet import (
     open_connections,
     open_keys,
     read_tables,
+    table_view,
     tcp_of_vip,
     wait_quiet,
 )
@@ -157,6 +158,18 @@ def test_an_established_connection_with_nothing_queued_is_not_in_flight() -> Non
     queued = idle.replace("00000000:00000000", "00000000:0000001A")  # 26 bytes unread
     assert open_keys([HEADER, idle], frozenset({VIP})) == set()
     assert len(open_keys([HEADER, queued], frozenset({VIP}))) == 1
+
+
+def test_the_log_tells_the_idle_connections_the_table_read_left_out() -> None:
+    """A server still working on an answer (request read, nothing written yet) looks like an
+    idle connection in the tables: the wait does not count it, and its line says how many."""
+    idle, queued = row(V4, "01"), row(V4, "03")
+    keys, left_out = table_view(
+        [HEADER, idle, idle.replace(":C350", ":C351"), queued], frozenset({VIP})
+    )
+    assert (len(keys), left_out) == (1, 2)
+    said = describe(Quiet(0.004, True, True, idle=2))
+    assert said == "after 4 ms (between connections; 2 idle at the start)"
 
 
 def test_a_connection_whose_client_let_a_retransmission_timeout_pass_is_not_in_flight() -> None:
