@@ -52,6 +52,7 @@ def cycle(bench: Bench, path: str, layout: str) -> Run:
     env = {MOVE_ENV: path} if path != "cold" else {MOVE_ENV: "runtime", AHEAD_ENV: "0"}
 
     def act(holder: str, watch: Watch) -> dict[str, Any]:
+        drops = _listen_drops(bench.lab, bench.members)
         t0 = time.time()
         drained = swarmvip(bench.lab, "drain", holder, timeout=120, env=env)
         t_drain = time.time() - t0
@@ -63,8 +64,11 @@ def cycle(bench: Bench, path: str, layout: str) -> Run:
         while time.monotonic() < deadline and watch.holders() != [holder]:
             time.sleep(0.02)
         time.sleep(1.0)
+        after = _listen_drops(bench.lab, bench.members)
         return {
             "path": path,
+            # SYNs the members' web servers dropped meanwhile (accept queue full, ...)
+            "listen_drops": {n: after[n] - drops[n] for n in drops if after[n] >= drops[n]},
             "layout": layout,
             "drain_rc": drained.returncode,
             "undrain_rc": undrained.returncode,
@@ -78,6 +82,26 @@ def cycle(bench: Bench, path: str, layout: str) -> Run:
         }
 
     return bench.measure(act)
+
+
+def listen_drops(netstat: str) -> int:
+    """TcpExt ListenDrops in /proc/net/netstat's text: handshakes a listening socket dropped,
+    most often because its accept queue was full (ListenOverflows): the client's SYN goes
+    unanswered and is sent again only after 1 s."""
+    rows = [line.split() for line in netstat.splitlines() if line.startswith("TcpExt:")]
+    if len(rows) < 2:
+        return 0
+    return int(dict(zip(rows[0], rows[1], strict=False)).get("ListenDrops", "0"))
+
+
+def _listen_drops(lab: Lab, members: tuple[str, ...]) -> dict[str, int]:
+    """ListenDrops in each member's network namespace (its web server's, host network)."""
+
+    def read(node: str) -> int:
+        return listen_drops(lab.exec(node, "cat", "/proc/net/netstat", check=False).stdout)
+
+    with ThreadPoolExecutor(len(members)) as pool:
+        return dict(zip(members, pool.map(read, members), strict=True))
 
 
 def schedule(runtime: int, restart: int, cold: int = 0) -> list[str]:
@@ -123,9 +147,10 @@ def _p95(values: list[float]) -> float:
 def table(runs: list[Run]) -> str:
     lines = [
         "| layout | path | cycles | drain → new holder on its NIC | undrain → VIP back"
-        " | drain command | undrain command | failed requests (total) | largest gap"
-        " | moves per cycle | two holders (max) | tasks restarted | commands failed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " | drain command | undrain command | failed requests (total) | handshakes the servers"
+        " dropped | largest gap | moves per cycle | two holders (max) | tasks restarted"
+        " | commands failed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for layout in LAYOUTS:
         for path in PATHS:
@@ -140,6 +165,7 @@ def table(runs: list[Run]) -> str:
                 f"| {_stat([r['t_drain_command'] for r in mine])} "
                 f"| {_stat([r['t_undrain_command'] for r in mine])} "
                 f"| {sum(r['failed'] for r in mine)} "
+                f"| {sum(sum(r.get('listen_drops', {}).values()) for r in mine)} "
                 f"| {max((r['gap'] for r in mine), default=0) * 1000:.0f} ms "
                 f"| {', '.join(map(str, moves))} "
                 f"| {max((r['two_holders'] for r in mine), default=0) * 1000:.0f} ms "
