@@ -58,8 +58,6 @@ def cycle(bench: Bench, path: str, layout: str) -> Run:
     env = {MOVE_ENV: path} if path != "cold" else {MOVE_ENV: "runtime", AHEAD_ENV: "0"}
 
     def act(holder: str, watch: Watch) -> dict[str, Any]:
-        drops = _listen_drops(bench.lab, bench.members)
-        time.sleep(0.5)  # the reads' own load settles before the drain
         t0 = time.time()
         drained = swarmvip(bench.lab, "drain", holder, timeout=120, env=env)
         t_drain = time.time() - t0
@@ -71,11 +69,8 @@ def cycle(bench: Bench, path: str, layout: str) -> Run:
         while time.monotonic() < deadline and watch.holders() != [holder]:
             time.sleep(0.02)
         time.sleep(1.0)
-        after = _listen_drops(bench.lab, bench.members)
         return {
             "path": path,
-            # SYNs the members' web servers dropped meanwhile (accept queue full, ...)
-            "listen_drops": {n: after[n] - drops[n] for n in drops if after[n] >= drops[n]},
             "layout": layout,
             "drain_rc": drained.returncode,
             "undrain_rc": undrained.returncode,
@@ -88,7 +83,13 @@ def cycle(bench: Bench, path: str, layout: str) -> Run:
             "undrain_out": undrained.stdout[-1500:],
         }
 
-    return bench.measure(act)
+    # read outside the measured window (its times count from before `act`): SYNs the members'
+    # web servers dropped during the cycle (accept queue full, ...)
+    drops = _listen_drops(bench.lab, bench.members)
+    run = bench.measure(act)
+    after = _listen_drops(bench.lab, bench.members)
+    run["listen_drops"] = {n: after[n] - drops[n] for n in drops if after[n] >= drops[n]}
+    return run
 
 
 def listen_drops(netstat: str) -> int:
