@@ -19,4 +19,3 @@ def test_listen_drops_reads_the_tcpext_counter() -> None:
 def test_listen_drops_of_a_text_without_it_is_zero() -> None:
     assert listen_drops("") == 0
     assert listen_drops("TcpExt: SyncookiesSent\nTcpExt: 0\n") == 0
-
