@@ -5,9 +5,9 @@ the rest of a connection it had opened to the old holder lands on the new one, w
 with a reset. A planned move chooses its instant, so the holder's agent sends its release
 (agent.release) when no connection to the group's addresses is open on this host, or
 mid-handshake, and preferably right after one closed: a client sending requests one after
-another is then furthest from its next one. It waits at most QUIET_BUDGET: a server whose
-clients keep connections open (HTTP keep-alive) is never quiet, and is released when the
-budget ends, as before.
+another is then furthest from its next one. It waits at most QUIET_BUDGET (at a client
+switch, half an advert interval: agent.handoff): a server whose clients keep connections open
+(HTTP keep-alive) is never quiet, and is released when the budget ends, as before.
 
 Two views of the host, because a short request (a fraction of a millisecond on a LAN) falls
 between any two reads of a socket table:
@@ -31,8 +31,8 @@ filter in the benchmark: no packet lost in any switch it logged; the filter is a
 saves the copies.) If the kernel still reports packets lost, the packets no longer tell every
 open connection: the tracker starts again from a table read before any decision.
 
-`open_connections`, `open_keys`, `tcp_of_vip`, `Tracker` and `Watch` are pure; `wait_quiet`
-reads the kernel.
+`open_connections`, `open_keys`, `table_view`, `tcp_of_vip`, `Tracker` and `Watch` are pure;
+`wait_quiet` reads the kernel.
 """
 
 from __future__ import annotations
