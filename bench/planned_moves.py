@@ -50,6 +50,7 @@ ADVERT = 0.25  # `default` timers: the goal allows at most one advert interval o
 # keeps 5: runs 13d-e lost requests to its full queue, not to the moves); `--setup default`
 # measures with that server
 PLANNED = Setup("planned", STACKS / "planned.yml", "planned", "10.213.2.103", 0.25, 3, 240)
+SETUP_BY_NAME = {s.name: s for s in (*SETUPS, PLANNED)}
 log = logging.getLogger("bench")
 
 
@@ -283,7 +284,7 @@ def held_summary(lines: list[str]) -> str:
     )
 
 
-def report(runs: list[Run], seconds: float, load: str, stack: str = "planned.yml") -> str:
+def report(runs: list[Run], seconds: float, load: str, stack: str) -> str:
     return "\n".join(
         [
             "# Planned moves: drain + undrain, restart path vs runtime path (issue 13)",
@@ -378,14 +379,14 @@ def main(argv: list[str] | None = None) -> int:
         help="cold cycles per layout, each after a runtime one: the runtime path with the"
         " relay's sender started only when the plan is known (SWARMVIP_SENDER_AHEAD=0)",
     )  # fmt: skip
-    parser.add_argument("--setup", default="planned", choices=[s.name for s in (*SETUPS, PLANNED)])
+    parser.add_argument("--setup", default=PLANNED.name, choices=list(SETUP_BY_NAME))
     parser.add_argument("--layout", choices=list(LAYOUTS), action="append")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     if not os.environ.get("SWARMVIP_LAB_ID"):
         parser.error("set SWARMVIP_LAB_ID (the benchmark never uses the default lab)")
     lab = Lab(nodes=4)
-    setup = next(s for s in (*SETUPS, PLANNED) if s.name == args.setup)
+    setup = SETUP_BY_NAME[args.setup]
     started = time.monotonic()
     runs: list[Run] = []
     loads: list[float] = []
